@@ -1,0 +1,196 @@
+"""Database schema: SQLAlchemy 2.x typed models.
+
+The schema itself is created and changed only by the Alembic migrations in
+``monitor/migrations``; these classes describe it for queries. Every timestamp is
+stored as UTC and read back timezone-aware (:class:`UTCDateTime`), on SQLite and
+PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Device",
+    "IngestionRun",
+    "Outcome",
+    "Prediction",
+    "QuarantinedRow",
+    "UTCDateTime",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; naive values are refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the database; attach a timezone")
+        value = value.astimezone(UTC)
+        # SQLite has no timezone type: keep naive UTC text, which also sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Device(Base):
+    """One AI medical device of the registry (the 3.4-05 inventory entry)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    manufacturer: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(100))
+    ai_based: Mapped[bool] = mapped_column(Boolean)
+    operating_threshold: Mapped[float | None] = mapped_column(Float)
+    indeterminate_policy: Mapped[str] = mapped_column(String(16))
+    claimed_sensitivity: Mapped[float | None] = mapped_column(Float)
+    claimed_specificity: Mapped[float | None] = mapped_column(Float)
+    date_in_service: Mapped[date | None] = mapped_column(Date)
+    spec: Mapped[dict[str, Any]] = mapped_column(
+        JSON, doc="The full registry entry as imported, for export and the inventory report."
+    )
+    updated_at: Mapped[datetime]
+
+
+class IngestionRun(Base):
+    """One pass over one source file; a failed run can be resumed from ``last_line``."""
+
+    __tablename__ = "ingestion_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str | None] = mapped_column(String(200))
+    source_path: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64), index=True)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    last_line: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class Prediction(Base):
+    """One device output for one exam and target (canonical prediction record)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("natural_key", name="uq_predictions_natural_key"),
+        Index("ix_predictions_device_exam", "device_id", "exam_datetime"),
+        Index("ix_predictions_accession", "accession_number"),
+        Index("ix_predictions_study_uid", "study_instance_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    natural_key: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    device_version: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(100))
+    accession_number: Mapped[str | None] = mapped_column(String(64))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(128))
+    exam_datetime: Mapped[datetime]
+    ai_result: Mapped[str] = mapped_column(String(16))
+    ai_score: Mapped[float | None] = mapped_column(Float)
+    ai_datetime: Mapped[datetime | None]
+    patient_pseudonym: Mapped[str | None] = mapped_column(String(64))
+    site: Mapped[str | None] = mapped_column(String(100))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    body_part: Mapped[str | None] = mapped_column(String(64))
+    scanner_manufacturer: Mapped[str | None] = mapped_column(String(100))
+    scanner_model: Mapped[str | None] = mapped_column(String(100))
+    patient_age: Mapped[float | None] = mapped_column(Float)
+    patient_sex: Mapped[str | None] = mapped_column(String(1))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id"))
+
+
+class Outcome(Base):
+    """One ground-truth statement about one exam (canonical outcome record)."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (
+        UniqueConstraint("natural_key", name="uq_outcomes_natural_key"),
+        Index("ix_outcomes_accession", "accession_number"),
+        Index("ix_outcomes_study_uid", "study_instance_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    natural_key: Mapped[str] = mapped_column(String(64))
+    accession_number: Mapped[str | None] = mapped_column(String(64))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(128))
+    target: Mapped[str | None] = mapped_column(String(100))
+    site: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    outcome_datetime: Mapped[datetime]
+    report_text_sha256: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id"))
+
+
+class QuarantinedRow(Base):
+    """A row that could not be accepted, kept with where it came from and why."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (
+        UniqueConstraint("checksum", "line_number", name="uq_quarantine_file_line"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ingestion_runs.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    source_path: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64))
+    line_number: Mapped[int] = mapped_column(Integer)
+    raw_row: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only audit log: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(100))
+    entity_id: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,256 @@
+"""The device registry: the 3.4-05 inventory of AI medical devices.
+
+A registry file is YAML with a top-level ``devices:`` list. Entries are validated
+here (errors name the file, the device, the field and the problem), stored in the
+``devices`` table with the full entry kept for export, and every change is
+written to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor import audit
+from monitor.errors import NotFoundError, RegistryError
+from monitor.models import Device
+from monitor.timeutil import utc_now
+
+__all__ = [
+    "ClaimedPerformance",
+    "DeviceSpec",
+    "RiskAnalysis",
+    "export_registry",
+    "get_device",
+    "import_registry",
+    "list_devices",
+    "load_registry_file",
+    "parse_registry",
+]
+
+_Fraction = Field(ge=0.0, le=1.0)
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClaimedPerformance(_Entry):
+    """The manufacturer's claim, the yardstick of every evaluation."""
+
+    sensitivity: float = Field(ge=0.0, le=1.0, description="Claimed sensitivity, 0..1.")
+    specificity: float = Field(ge=0.0, le=1.0, description="Claimed specificity, 0..1.")
+    sensitivity_ci: tuple[float, float] | None = Field(
+        None, description="95% interval of the claimed sensitivity [low, high]."
+    )
+    specificity_ci: tuple[float, float] | None = Field(
+        None, description="95% interval of the claimed specificity [low, high]."
+    )
+    source: str = Field(description="Where the claim comes from (IFU section, publication).")
+
+    @model_validator(mode="after")
+    def _intervals_hold_values(self) -> ClaimedPerformance:
+        for name in ("sensitivity", "specificity"):
+            ci = getattr(self, f"{name}_ci")
+            value = getattr(self, name)
+            if ci is None:
+                continue
+            low, high = ci
+            if not (0.0 <= low <= value <= high <= 1.0):
+                raise ValueError(
+                    f"{name}_ci [{low}, {high}] must lie in 0..1 and contain {name} {value}"
+                )
+        return self
+
+
+class RiskAnalysis(_Entry):
+    """The risk analysis criterion 3.4-05 asks for; an empty text means 'not recorded'."""
+
+    data_transmission: str = Field("", description="Where patient data go and how.")
+    data_reuse_by_manufacturer: str = Field("", description="Reuse of data by the manufacturer.")
+    patient_information: str = Field("", description="Patient information and consent.")
+    cybersecurity: str = Field("", description="Cybersecurity measures and assessment.")
+    continuity_plan: str = Field("", description="Continuity plan (PRA/PCA) if the device fails.")
+    training: str = Field("", description="User training.")
+
+    def missing(self) -> list[str]:
+        """Names of the items not recorded."""
+        return [name for name, value in self.model_dump().items() if not str(value).strip()]
+
+
+class DeviceSpec(_Entry):
+    """One registry entry."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1)
+    manufacturer: str = Field(min_length=1)
+    model: str | None = None
+    versions: tuple[str, ...] = ()
+    ce_class: Literal["I", "IIa", "IIb", "III"] | None = None
+    notified_body: str | None = None
+    intended_purpose: str | None = None
+    target: str = Field(min_length=1)
+    ai_based: bool
+    departments: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    date_in_service: date | None = None
+    operating_threshold: float | None = Field(ge=0.0, le=1.0)
+    indeterminate_policy: Literal["positive", "negative", "exclude"]
+    claimed_performance: ClaimedPerformance
+    risk_analysis: RiskAnalysis = Field(default_factory=RiskAnalysis)
+
+    @field_validator("versions", "departments", "sites", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(str(v) for v in value)
+        return value
+
+    def to_document(self) -> dict[str, Any]:
+        """The entry as a YAML-ready mapping (dates as dates, tuples as lists)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    field = ".".join(str(p) for p in error["loc"])
+    value = error.get("input")
+    if error["type"] == "missing":
+        return field, "is required"
+    if error["type"] == "extra_forbidden":
+        return field, "is not a registry field"
+    shown = f" {value!r}" if not isinstance(value, dict | list) else ""
+    message = error["msg"]
+    if error["type"] in ("greater_than_equal", "less_than_equal"):
+        message = "outside 0..1" if field != "id" else message
+    return field, f"{shown.strip()} {message}".strip()
+
+
+def parse_registry(document: Any, *, path: str = "<registry>") -> list[DeviceSpec]:
+    """Validate a registry document (``{"devices": [...]}``).
+
+    Raises :class:`RegistryError` naming the file, device, field and problem,
+    e.g. ``devices.yaml: device 'fracture-xr': claimed_performance.sensitivity 1.3
+    outside 0..1``. Duplicate ids are an error.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("devices"), list):
+        raise RegistryError(f"{path}: expected a top-level 'devices:' list", path=path)
+    unknown = sorted(set(document) - {"devices"})
+    if unknown:
+        raise RegistryError(f"{path}: unknown top-level key(s) {', '.join(unknown)}", path=path)
+    specs: list[DeviceSpec] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(document["devices"]):
+        device_id = entry.get("id") if isinstance(entry, dict) else None
+        label = f"device {device_id!r}" if device_id else f"device #{index + 1}"
+        if not isinstance(entry, dict):
+            raise RegistryError(f"{path}: {label}: expected a mapping of fields", path=path)
+        try:
+            spec = DeviceSpec.model_validate(entry)
+        except ValidationError as exc:
+            problems = [_describe(dict(e)) for e in exc.errors()]
+            field, problem = problems[0]
+            more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+            raise RegistryError(
+                f"{path}: {label}: {field} {problem}{more}",
+                path=path,
+                device_id=device_id,
+                field=field,
+            ) from exc
+        if spec.id in seen:
+            raise RegistryError(
+                f"{path}: device {spec.id!r} appears twice", path=path, device_id=spec.id, field="id"
+            )
+        seen.add(spec.id)
+        specs.append(spec)
+    return specs
+
+
+def load_registry_file(path: str | Path) -> list[DeviceSpec]:
+    """Read and validate a registry YAML file."""
+    file = Path(path)
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RegistryError(f"registry file {file} does not exist", path=str(file)) from exc
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{file}: invalid YAML: {exc}", path=str(file)) from exc
+    return parse_registry(document, path=str(file))
+
+
+def _columns(spec: DeviceSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "manufacturer": spec.manufacturer,
+        "target": spec.target,
+        "ai_based": spec.ai_based,
+        "operating_threshold": spec.operating_threshold,
+        "indeterminate_policy": spec.indeterminate_policy,
+        "claimed_sensitivity": spec.claimed_performance.sensitivity,
+        "claimed_specificity": spec.claimed_performance.specificity,
+        "date_in_service": spec.date_in_service,
+        "spec": spec.to_document(),
+    }
+
+
+def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) -> dict[str, str]:
+    """Insert or update devices; returns ``{device_id: "created"|"updated"|"unchanged"}``.
+
+    Each creation or change is audited with the fields that changed. Devices absent
+    from ``specs`` are left as they are (a registry is never deleted by an import).
+    """
+    now = utc_now()
+    result: dict[str, str] = {}
+    for spec in specs:
+        device = session.get(Device, spec.id)
+        columns = _columns(spec)
+        if device is None:
+            session.add(Device(id=spec.id, updated_at=now, **columns))
+            audit.record(
+                session, actor=actor, action="device.created", entity="device",
+                entity_id=spec.id, details={"spec": columns["spec"]}, at=now,
+            )
+            result[spec.id] = "created"
+            continue
+        before = DeviceSpec.model_validate(device.spec).to_document()
+        after = columns["spec"]
+        if before == after:
+            result[spec.id] = "unchanged"
+            continue
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        for key, value in columns.items():
+            setattr(device, key, value)
+        device.updated_at = now
+        audit.record(
+            session, actor=actor, action="device.updated", entity="device", entity_id=spec.id,
+            details={"changed": {k: {"from": before.get(k), "to": after.get(k)} for k in changed}},
+            at=now,
+        )
+        result[spec.id] = "updated"
+    return result
+
+
+def list_devices(session: Session) -> list[DeviceSpec]:
+    """Every registered device, by id."""
+    rows = session.scalars(select(Device).order_by(Device.id))
+    return [DeviceSpec.model_validate(row.spec) for row in rows]
+
+
+def get_device(session: Session, device_id: str) -> DeviceSpec:
+    """One device; :class:`NotFoundError` names the known ids when it does not exist."""
+    device = session.get(Device, device_id)
+    if device is None:
+        known = ", ".join(d.id for d in list_devices(session)) or "none registered"
+        raise NotFoundError(f"no device {device_id!r} in the registry (known: {known})")
+    return DeviceSpec.model_validate(device.spec)
+
+
+def export_registry(specs: list[DeviceSpec]) -> str:
+    """The registry as YAML text, re-importable as is."""
+    document = {"devices": [spec.to_document() for spec in specs]}
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

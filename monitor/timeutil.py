@@ -1,0 +1,56 @@
+"""Time is data time: aware datetimes, as-of parsing and calendar windows.
+
+Storage keeps aware UTC; days, weeks (Monday first) and months are cut in the
+establishment's timezone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.errors import MonitorError
+
+__all__ = ["end_of_day", "parse_as_of", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC (the one clock of the application)."""
+    return datetime.now(UTC)
+
+
+def end_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """The last microsecond of ``day`` in ``tz``, aware (DST-safe)."""
+    return datetime.combine(day, time.max, tzinfo=tz)
+
+
+def parse_as_of(text: str | None, tz: ZoneInfo, *, now: datetime | None = None) -> datetime:
+    """Parse an ``--as-of`` value into an aware datetime.
+
+    ``None`` means now. A date (``2025-06-30``) means the end of that day in ``tz``;
+    a date-time without offset is local time in ``tz``. Raises :class:`MonitorError`
+    on anything else.
+    """
+    if text is None:
+        return now or utc_now()
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return end_of_day(date.fromisoformat(value), tz)
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise MonitorError(
+            f"--as-of {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time"
+        ) from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+def start_of_day(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Midnight, local time in ``tz``, of the day holding ``moment``."""
+    local = moment.astimezone(tz)
+    return datetime.combine(local.date(), time.min, tzinfo=tz)
+
+
+def next_day(day: date) -> date:
+    """The day after ``day``."""
+    return day + timedelta(days=1)
