@@ -41,7 +41,9 @@ def record(
     return entry
 
 
-def list_entries(session: Session, *, entity: str | None = None, limit: int = 100) -> list[AuditEntry]:
+def list_entries(
+    session: Session, *, entity: str | None = None, limit: int = 100
+) -> list[AuditEntry]:
     """The newest entries first, optionally for one kind of entity."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if entity is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -131,15 +132,14 @@ class SubgroupConfig(_Section):
     def _known_dimensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
             if name not in SUBGROUP_COLUMNS:
-                raise ValueError(
-                    f"unknown subgroup dimension {name!r} (use one of {', '.join(SUBGROUP_COLUMNS)})"
-                )
+                known = ", ".join(SUBGROUP_COLUMNS)
+                raise ValueError(f"unknown subgroup dimension {name!r} (use one of {known})")
         return value
 
     @field_validator("age_bands")
     @classmethod
     def _ascending(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(value)):
             raise ValueError("age_bands must be strictly ascending")
         if any(v < 0 for v in value):
             raise ValueError("age_bands must be >= 0")
@@ -267,7 +267,9 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> C
         first = exc.errors()[0]
         key = _format_location(tuple(first["loc"]), data)
         if first["type"] == "extra_forbidden":
-            message = f"{file}: unknown key '{key}' (`dmn-monitor config keys` lists the valid keys)"
+            message = (
+                f"{file}: unknown key '{key}' (`dmn-monitor config keys` lists the valid keys)"
+            )
         else:
             message = f"{file}: key '{key}': {first['msg']}"
         if len(exc.errors()) > 1:
@@ -276,9 +278,7 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> C
     return config.model_copy(update={"path": file.resolve()})
 
 
-def iter_keys(
-    model: type[BaseModel] = Config, prefix: str = ""
-) -> Iterator[tuple[str, str, str]]:
+def iter_keys(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tuple[str, str, str]]:
     """Yield ``(dotted key, default as text, help text)`` for every configuration key."""
     for name, field in model.model_fields.items():
         if field.exclude:
@@ -287,7 +287,9 @@ def iter_keys(
         key = f"{prefix}{name}"
         nested = _nested_model(annotation)
         if nested is not None:
-            yield from iter_keys(nested, prefix=f"{key}[]." if nested is SourceConfig else f"{key}.")
+            yield from iter_keys(
+                nested, prefix=f"{key}[]." if nested is SourceConfig else f"{key}."
+            )
             continue
         default = "" if field.is_required() else repr(field.get_default(call_default_factory=True))
         yield key, default, field.description or ""

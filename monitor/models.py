@@ -9,7 +9,7 @@ PostgreSQL alike.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +62,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 class Device(Base):
@@ -167,9 +167,7 @@ class QuarantinedRow(Base):
     """A row that could not be accepted, kept with where it came from and why."""
 
     __tablename__ = "quarantine"
-    __table_args__ = (
-        UniqueConstraint("checksum", "line_number", name="uq_quarantine_file_line"),
-    )
+    __table_args__ = (UniqueConstraint("checksum", "line_number", name="uq_quarantine_file_line"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ingestion_runs.id"))

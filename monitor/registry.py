@@ -164,7 +164,10 @@ def parse_registry(document: Any, *, path: str = "<registry>") -> list[DeviceSpe
             ) from exc
         if spec.id in seen:
             raise RegistryError(
-                f"{path}: device {spec.id!r} appears twice", path=path, device_id=spec.id, field="id"
+                f"{path}: device {spec.id!r} appears twice",
+                path=path,
+                device_id=spec.id,
+                field="id",
             )
         seen.add(spec.id)
         specs.append(spec)
@@ -212,8 +215,13 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
         if device is None:
             session.add(Device(id=spec.id, updated_at=now, **columns))
             audit.record(
-                session, actor=actor, action="device.created", entity="device",
-                entity_id=spec.id, details={"spec": columns["spec"]}, at=now,
+                session,
+                actor=actor,
+                action="device.created",
+                entity="device",
+                entity_id=spec.id,
+                details={"spec": columns["spec"]},
+                at=now,
             )
             result[spec.id] = "created"
             continue
@@ -227,7 +235,11 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
             setattr(device, key, value)
         device.updated_at = now
         audit.record(
-            session, actor=actor, action="device.updated", entity="device", entity_id=spec.id,
+            session,
+            actor=actor,
+            action="device.updated",
+            entity="device",
+            entity_id=spec.id,
             details={"changed": {k: {"from": before.get(k), "to": after.get(k)} for k in changed}},
             at=now,
         )

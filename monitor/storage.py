@@ -22,8 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 
-__all__ = ["Database", "create_db_engine", "current_revision", "head_revision", "open_database",
-           "upgrade"]
+__all__ = [
+    "Database",
+    "create_db_engine",
+    "current_revision",
+    "head_revision",
+    "open_database",
+    "upgrade",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 

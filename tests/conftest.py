@@ -36,7 +36,7 @@ def pg_template() -> Iterator[str]:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+    except Exception as exc:
         engine.dispose()
         message = f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string()}: {exc}"
         if IN_CI:
@@ -143,3 +143,11 @@ def registered(database: Database) -> Database:
     with database.session.begin() as session:
         import_registry(session, parse_registry(registry_document()), actor="test")
     return database
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads a developer's ./dmn-monitor.toml, database or key."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DMN_MONITOR_DB", "DMN_MONITOR_PSEUDONYM_KEY"):
+        monkeypatch.delenv(name, raising=False)

@@ -83,7 +83,9 @@ device_id = "frac"
         ("[[sources]]\nname = 'a'\nkind = 'labels'\npath = 'x'\n", "sources[0] ('a').kind", ""),
     ],
 )
-def test_bad_keys_are_named_with_the_file(tmp_path: Path, text: str, key: str, problem: str) -> None:
+def test_bad_keys_are_named_with_the_file(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)

@@ -39,14 +39,18 @@ def _with(change: dict, index: int = 0) -> dict:  # type: ignore[type-arg]
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"claimed_performance.sensitivity": 1.3},
-         "device 'frac': claimed_performance.sensitivity 1.3 outside 0..1"),
+        (
+            {"claimed_performance.sensitivity": 1.3},
+            "device 'frac': claimed_performance.sensitivity 1.3 outside 0..1",
+        ),
         ({"indeterminate_policy": "maybe"}, "device 'frac': indeterminate_policy 'maybe'"),
         ({"target": KeyError}, "device 'frac': target is required"),
         ({"operating_threshold": -0.1}, "device 'frac': operating_threshold -0.1 outside 0..1"),
         ({"colour": "blue"}, "device 'frac': colour is not a registry field"),
-        ({"claimed_performance.sensitivity_ci": [0.95, 0.97]},
-         "sensitivity_ci [0.95, 0.97] must lie in 0..1 and contain sensitivity 0.9"),
+        (
+            {"claimed_performance.sensitivity_ci": [0.95, 0.97]},
+            "sensitivity_ci [0.95, 0.97] must lie in 0..1 and contain sensitivity 0.9",
+        ),
         ({"ce_class": "IV"}, "device 'frac': ce_class 'IV'"),
         ({"date_in_service": "yesterday"}, "device 'frac': date_in_service 'yesterday'"),
     ],
@@ -80,7 +84,10 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path: Path) -> None:
 def test_risk_analysis_reports_what_is_missing() -> None:
     frac, nod = parse_registry(registry_document())
     assert frac.risk_analysis.missing() == [
-        "data_reuse_by_manufacturer", "patient_information", "cybersecurity", "continuity_plan",
+        "data_reuse_by_manufacturer",
+        "patient_information",
+        "cybersecurity",
+        "continuity_plan",
     ]
     assert len(nod.risk_analysis.missing()) == 6
 
@@ -89,7 +96,8 @@ def test_import_export_round_trip_and_audit(database: Database, tmp_path: Path) 
     specs = parse_registry(registry_document())
     with database.session.begin() as session:
         assert import_registry(session, specs, actor="alice") == {
-            "frac": "created", "nod": "created"
+            "frac": "created",
+            "nod": "created",
         }
     with database.session() as session:
         exported = export_registry(list_devices(session))

@@ -18,7 +18,7 @@ TABLES = {"devices", "predictions", "outcomes", "ingestion_runs", "quarantine", 
 
 def test_a_new_database_is_migrated_on_first_use(database: Database) -> None:
     assert current_revision(database.engine) == head_revision()
-    assert TABLES <= set(inspect(database.engine).get_table_names())
+    assert set(inspect(database.engine).get_table_names()) >= TABLES
 
 
 def test_opening_twice_is_a_no_op(db_url: str) -> None:
@@ -32,9 +32,16 @@ def test_timestamps_come_back_aware_and_in_utc(database: Database) -> None:
     paris_summer = datetime(2025, 7, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
     with database.session.begin() as session:
         run = IngestionRun(
-            kind="predictions", source_path="x.csv", checksum="0" * 64, rows_read=0,
-            rows_accepted=0, rows_duplicate=0, rows_quarantined=0, last_line=0,
-            status="running", started_at=paris_summer,
+            kind="predictions",
+            source_path="x.csv",
+            checksum="0" * 64,
+            rows_read=0,
+            rows_accepted=0,
+            rows_duplicate=0,
+            rows_quarantined=0,
+            last_line=0,
+            status="running",
+            started_at=paris_summer,
         )
         session.add(run)
     with database.session() as session:
@@ -49,17 +56,30 @@ def test_naive_timestamps_are_refused(database: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"), database.session.begin() as session:
         session.add(
             IngestionRun(
-                kind="predictions", source_path="x", checksum="0" * 64, rows_read=0,
-                rows_accepted=0, rows_duplicate=0, rows_quarantined=0, last_line=0,
-                status="running", started_at=datetime(2025, 1, 1, 12, 0),
+                kind="predictions",
+                source_path="x",
+                checksum="0" * 64,
+                rows_read=0,
+                rows_accepted=0,
+                rows_duplicate=0,
+                rows_quarantined=0,
+                last_line=0,
+                status="running",
+                started_at=datetime(2025, 1, 1, 12, 0),
             )
         )
 
 
 def test_audit_log_is_append_only(database: Database) -> None:
     with database.session.begin() as session:
-        audit.record(session, actor="alice", action="device.created", entity="device",
-                     entity_id="frac", details={"why": "test"})
+        audit.record(
+            session,
+            actor="alice",
+            action="device.created",
+            entity="device",
+            entity_id="frac",
+            details={"why": "test"},
+        )
     with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:
         conn.execute(update(AuditEntry).values(actor="mallory"))
     with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as conn:

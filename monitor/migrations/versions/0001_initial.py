@@ -148,5 +148,12 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS dmn_audit_log_append_only()")
-    for table in ("audit_log", "quarantine", "outcomes", "predictions", "ingestion_runs", "devices"):
+    for table in (
+        "audit_log",
+        "quarantine",
+        "outcomes",
+        "predictions",
+        "ingestion_runs",
+        "devices",
+    ):
         op.drop_table(table)

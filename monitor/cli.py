@@ -1,0 +1,587 @@
+"""The ``dmn-monitor`` command line.
+
+Every command takes ``--config PATH`` and ``--db URL``. This is the only module
+that reads the environment (``DMN_MONITOR_DB`` and the pseudonymisation key);
+everything below receives values.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+
+from monitor import registry
+from monitor.config import Config, iter_keys, load_config
+from monitor.errors import MonitorError
+from monitor.evaluation import BY_COLUMNS, RATE_NAMES, WINDOWS, evaluate_cases
+from monitor.ingest import IngestReport, completed_run, file_checksum, ingest_file
+from monitor.linking import linked_cases
+from monitor.models import IngestionRun, QuarantinedRow
+from monitor.pseudonym import MIN_KEY_LENGTH
+from monitor.sources import find_source, mapping_for, source_files
+from monitor.status import device_status
+from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
+from monitor.tables import render_table
+from monitor.timeutil import parse_as_of
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Group(click.Group):
+    """Turns :class:`MonitorError` into a one-line message and exit code 1 (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class AppContext:
+    """What a command needs, loaded once on first use."""
+
+    def __init__(self) -> None:
+        self.config_path: str | None = None
+        self.db_url: str | None = None
+        self._config: Config | None = None
+        self._db: Database | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            config = load_config(self.config_path)
+            url = self.db_url or os.environ.get("DMN_MONITOR_DB")
+            self._config = config.with_database_url(url) if url else config
+        return self._config
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.config.database.url)
+            # Close pooled connections when the command ends, whatever happens.
+            click.get_current_context().call_on_close(self._db.dispose)
+        return self._db
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.time.timezone)
+
+    def pseudonym_key(self) -> bytes | None:
+        name = self.config.pseudonymisation.key_env
+        value = os.environ.get(name)
+        if value is None or value == "":
+            return None
+        if len(value) < MIN_KEY_LENGTH:
+            raise MonitorError(
+                f"the pseudonymisation key in {name} is shorter than {MIN_KEY_LENGTH} "
+                'characters; use a long random secret (e.g. `python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))"`)'
+            )
+        return value.encode("utf-8")
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(AppContext).config_path = value
+
+
+def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(AppContext).db_url = value
+
+
+def common_options(func: F) -> F:
+    """``--config`` and ``--db`` on every command (also accepted before the command)."""
+    func = click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        expose_value=False,
+        callback=_set_db,
+        help="Database URL (default: $DMN_MONITOR_DB, else the config, else ./dmn-monitor.db).",
+    )(func)
+    func = click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        expose_value=False,
+        callback=_set_config,
+        type=click.Path(dir_okay=False),
+        help="Configuration file (default: ./dmn-monitor.toml if present).",
+    )(func)
+    return func
+
+
+def _app() -> AppContext:
+    return click.get_current_context().ensure_object(AppContext)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+@click.version_option(package_name="dmn-monitor")
+def cli() -> None:
+    """Monitor the real-world performance of AI medical devices (DMN)."""
+
+
+# --- db -----------------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@common_options
+def db_upgrade() -> None:
+    """Apply pending schema migrations."""
+    from monitor.storage import create_db_engine
+
+    engine = create_db_engine(_app().config.database.url)
+    try:
+        before = current_revision(engine)
+        upgrade(engine)
+        click.echo(f"schema: {before or 'empty'} -> {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+@db.command("current")
+@common_options
+def db_current() -> None:
+    """Show the schema version of the database and the one this version needs."""
+    from monitor.storage import create_db_engine
+
+    engine = create_db_engine(_app().config.database.url)
+    try:
+        click.echo(f"database: {current_revision(engine) or 'empty'}  needed: {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+def config() -> None:
+    """Configuration."""
+
+
+@config.command("show")
+@common_options
+def config_show() -> None:
+    """Print the effective configuration (file values, defaults and overrides)."""
+    app = _app()
+    cfg = app.config
+    click.echo(f"# from: {cfg.path or 'defaults (no configuration file)'}")
+    _echo_json(cfg.model_dump(mode="json"))
+
+
+@config.command("keys")
+def config_keys() -> None:
+    """List every configuration key with its default and help text."""
+    for key, default, help_text in iter_keys():
+        click.echo(f"{key}  (default: {default or 'required'})\n    {help_text}")
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+def devices() -> None:
+    """The device registry (3.4-05 inventory)."""
+
+
+@devices.command("import")
+@common_options
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--user", default=None, help="Who makes the change (audit log); default: login name.")
+def devices_import(file: str, user: str | None) -> None:
+    """Create or update devices from a registry YAML file."""
+    specs = registry.load_registry_file(file)
+    with _app().db.session.begin() as session:
+        result = registry.import_registry(session, specs, actor=user or getpass.getuser())
+    for device_id, what in result.items():
+        click.echo(f"{device_id}: {what}")
+
+
+@devices.command("list")
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def devices_list(fmt: str) -> None:
+    """List registered devices."""
+    with _app().db.session() as session:
+        specs = registry.list_devices(session)
+    if fmt == "json":
+        _echo_json([s.to_document() for s in specs])
+        return
+    rows = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "manufacturer": s.manufacturer,
+            "target": s.target,
+            "claimed_sens": s.claimed_performance.sensitivity,
+            "claimed_spec": s.claimed_performance.specificity,
+            "indeterminate": s.indeterminate_policy,
+            "missing_risk_items": ", ".join(s.risk_analysis.missing()) or "-",
+        }
+        for s in specs
+    ]
+    click.echo(render_table(rows, list(rows[0]) if rows else ["id"]))
+
+
+@devices.command("show")
+@common_options
+@click.argument("device_id")
+def devices_show(device_id: str) -> None:
+    """Show one device's registry entry (YAML)."""
+    with _app().db.session() as session:
+        spec = registry.get_device(session, device_id)
+    click.echo(registry.export_registry([spec]), nl=False)
+
+
+@devices.command("export")
+@common_options
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def devices_export(out: str | None) -> None:
+    """Export the registry as YAML (re-importable)."""
+    with _app().db.session() as session:
+        text = registry.export_registry(registry.list_devices(session))
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+def ingest() -> None:
+    """Load predictions and outcomes from files."""
+
+
+def _print_report(report: IngestReport) -> None:
+    resumed = f" (resumed after line {report.resumed_from})" if report.resumed_from else ""
+    click.echo(
+        f"{report.path}: read {report.rows_read}, accepted {report.accepted}, "
+        f"duplicate {report.duplicate}, quarantined {report.quarantined}{resumed}"
+    )
+
+
+def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
+    app = _app()
+    cfg = app.config
+    key = app.pseudonym_key()
+    failed = 0
+    for name in files:
+        path = Path(name)
+        source = find_source(cfg, path, kind, source_name)
+        mapping = mapping_for(source, cfg.time.timezone)
+        try:
+            report = ingest_file(
+                app.db,
+                path,
+                kind,  # type: ignore[arg-type]
+                mapping=mapping,
+                source_name=source.name if source else None,
+                chunk_size=cfg.ingest.chunk_size,
+                pseudonym_key=key,
+                fmt=fmt or (source.format if source else None),
+            )
+        except MonitorError as exc:
+            failed += 1
+            click.echo(f"error: {exc}", err=True)
+            continue
+        _print_report(report)
+        if report.quarantined:
+            click.echo(f"  see `dmn-monitor quarantine list --run {report.run_id}`")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default=None,
+    help="File format (default: from the source or the file suffix).",
+)
+_source_option = click.option(
+    "--source",
+    "source_name",
+    default=None,
+    help="Read with this configured source's mapping (default: the source whose path matches).",
+)
+
+
+@ingest.command("predictions")
+@common_options
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_source_option
+@_format_option
+def ingest_predictions(files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
+    """Ingest device outputs (canonical or mapped CSV/Parquet)."""
+    _ingest("predictions", files, source_name, fmt)
+
+
+@ingest.command("outcomes")
+@common_options
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_source_option
+@_format_option
+def ingest_outcomes(files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
+    """Ingest ground truth (reports, pathology, follow-up, adjudication)."""
+    _ingest("outcomes", files, source_name, fmt)
+
+
+@ingest.command("sources")
+@common_options
+def ingest_sources() -> None:
+    """Ingest every file matching a configured source, skipping files already ingested.
+
+    Meant for a timer (cron, systemd): a file whose exact content was already
+    ingested completely is skipped; an interrupted one is resumed.
+    """
+    app = _app()
+    cfg = app.config
+    if not cfg.sources:
+        raise MonitorError("no [[sources]] in the configuration: nothing to ingest")
+    key = app.pseudonym_key()
+    failed = 0
+    for source in sorted(cfg.sources, key=lambda s: s.kind != "predictions"):
+        for path in source_files(cfg, source):
+            if completed_run(app.db, file_checksum(path), source.kind) is not None:
+                continue
+            try:
+                report = ingest_file(
+                    app.db,
+                    path,
+                    source.kind,
+                    mapping=mapping_for(source, cfg.time.timezone),
+                    source_name=source.name,
+                    chunk_size=cfg.ingest.chunk_size,
+                    pseudonym_key=key,
+                    fmt=source.format,
+                )
+            except MonitorError as exc:
+                failed += 1
+                click.echo(f"error: {exc}", err=True)
+                continue
+            _print_report(report)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@ingest.command("runs")
+@common_options
+@click.option("--limit", default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def ingest_runs(limit: int, fmt: str) -> None:
+    """List recent ingestion runs."""
+    with _app().db.session() as session:
+        runs = session.scalars(select(IngestionRun).order_by(IngestionRun.id.desc()).limit(limit))
+        rows = [
+            {
+                "run": r.id,
+                "kind": r.kind,
+                "status": r.status,
+                "read": r.rows_read,
+                "accepted": r.rows_accepted,
+                "duplicate": r.rows_duplicate,
+                "quarantined": r.rows_quarantined,
+                "started": r.started_at.astimezone(_app().tz).isoformat(timespec="seconds"),
+                "file": r.source_path,
+            }
+            for r in runs
+        ]
+    if fmt == "json":
+        _echo_json(rows)
+    else:
+        click.echo(render_table(rows, list(rows[0]) if rows else ["run"]))
+
+
+# --- quarantine ---------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+def quarantine() -> None:
+    """Rows that could not be ingested, with their reason."""
+
+
+@quarantine.command("list")
+@common_options
+@click.option("--run", "run_id", type=int, default=None, help="Only this ingestion run.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def quarantine_list(run_id: int | None, limit: int, fmt: str) -> None:
+    """List quarantined rows: file, line and reason (patient ids are never shown in clear)."""
+    query = select(QuarantinedRow).order_by(QuarantinedRow.id.desc()).limit(limit)
+    if run_id is not None:
+        query = query.where(QuarantinedRow.run_id == run_id)
+    with _app().db.session() as session:
+        rows = [
+            {
+                "run": q.run_id,
+                "kind": q.kind,
+                "file": q.source_path,
+                "line": q.line_number,
+                "reason": q.reason,
+                **({"raw_row": q.raw_row} if fmt == "json" else {}),
+            }
+            for q in session.scalars(query)
+        ]
+    if fmt == "json":
+        _echo_json(rows)
+    elif rows:
+        click.echo(render_table(rows, ["run", "kind", "file", "line", "reason"]))
+    else:
+        click.echo("no quarantined rows")
+
+
+# --- status and evaluate ------------------------------------------------------------------
+
+
+@cli.command("status")
+@common_options
+@click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def status(as_of: str | None, fmt: str) -> None:
+    """Per device: predictions, linked cases, awaiting truth, label delay, last prediction."""
+    app = _app()
+    moment = parse_as_of(as_of, app.tz)
+    with app.db.session() as session:
+        states = device_status(session, moment)
+    rows = [
+        {
+            "device": s.device_id,
+            "predictions": s.predictions,
+            "linked": s.linked,
+            "awaiting_truth": s.pending,
+            "excluded": s.excluded,
+            "median_label_delay_days": s.median_label_delay_days,
+            "last_prediction": s.last_prediction.astimezone(app.tz).isoformat(timespec="minutes")
+            if s.last_prediction
+            else None,
+        }
+        for s in states
+    ]
+    if fmt == "json":
+        _echo_json(rows)
+    else:
+        click.echo(f"as of {moment.astimezone(app.tz).isoformat(timespec='seconds')}")
+        click.echo(render_table(rows, list(rows[0]) if rows else ["device"]))
+
+
+def _split_by(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+@cli.command("evaluate")
+@common_options
+@click.option("--device", "device_id", default=None, help="Only this device.")
+@click.option("--by", default=None, help=f"Comma-separated breakdown: {', '.join(BY_COLUMNS)}.")
+@click.option("--window", type=click.Choice(WINDOWS), default="all", show_default=True)
+@click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+def evaluate(
+    device_id: str | None, by: str | None, window: str, as_of: str | None, fmt: str
+) -> None:
+    """Sensitivity, specificity, PPV, NPV with Wilson 95% intervals per cell, as of a date."""
+    app = _app()
+    moment = parse_as_of(as_of, app.tz)
+    columns = _split_by(by)
+    with app.db.session() as session:
+        if device_id is not None:
+            registry.get_device(session, device_id)
+        cases = linked_cases(session, moment, device_id=device_id)
+    results = evaluate_cases(
+        cases,
+        as_of=moment,
+        tz=app.tz,
+        by=columns,
+        window=window,  # type: ignore[arg-type]
+        age_bands=app.config.subgroups.age_bands,
+    )
+    if fmt == "json":
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    keys = list(results[0]) if results else []
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(results)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    click.echo(f"as of {moment.astimezone(app.tz).isoformat(timespec='seconds')}")
+    if not results:
+        click.echo("no predictions")
+        return
+    click.echo(render_table([_table_row(r, window) for r in results], _table_columns(columns)))
+
+
+def _interval(result: dict[str, Any], name: str) -> str:
+    value = result[name]
+    if value is None:
+        return "-"
+    return f"{value:.3f} [{result[f'{name}_low']:.3f}-{result[f'{name}_high']:.3f}]"
+
+
+def _table_columns(by: list[str]) -> list[str]:
+    return ["device_id", "window", *by, "n", "tp", "fp", "tn", "fn", "pending", *RATE_NAMES]
+
+
+def _table_row(result: dict[str, Any], window: str) -> dict[str, Any]:
+    row = dict(result)
+    row["window"] = "all" if window == "all" else result["window_start"][:10]
+    for name in RATE_NAMES:
+        row[name] = _interval(result, name)
+    return row
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@cli.command("demo")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="demo-output",
+    show_default=True,
+    help="Folder for the generated files and the demo's SQLite database.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the demo's own).")
+def demo(out: str, seed: int | None) -> None:
+    """Generate a synthetic year for two devices, ingest, link, evaluate and summarise it."""
+    from monitor.demo import run_demo
+
+    run_demo(Path(out), seed=seed, echo=click.echo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="dmn-monitor")
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m monitor.cli
+    sys.exit(main())

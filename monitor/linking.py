@@ -1,0 +1,192 @@
+"""Linking: each prediction with its best outcome as of a date -> a case.
+
+A case is one device x exam x target. Its outcome is the best *determinate*
+outcome known as of the evaluation date, by source precedence
+``adjudication > pathology > follow_up > report`` and, within a source, the
+latest. An ``indeterminate`` outcome never overrides a determinate one; a case
+whose only outcomes are indeterminate is still pending (its truth is not known).
+
+An outcome links to a prediction by accession number or study instance UID; an
+outcome without a target applies to every target of the exam; when both records
+name a site, the sites must agree (accession numbers are only unique per site).
+
+The device's indeterminate policy then turns the AI result into a call:
+``positive`` / ``negative`` count an indeterminate output as that, ``exclude``
+leaves the case out of the confusion counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import case, func, literal, or_, select, union
+from sqlalchemy.orm import Session
+
+from monitor.models import Device, Outcome, Prediction
+
+__all__ = ["CASE_STATUSES", "SOURCE_PRECEDENCE", "linked_cases"]
+
+SOURCE_PRECEDENCE = ("adjudication", "pathology", "follow_up", "report")
+"""Outcome sources, strongest first."""
+
+CASE_STATUSES = ("tp", "fp", "tn", "fn", "pending", "excluded")
+"""``excluded``: indeterminate AI output under an ``exclude`` policy."""
+
+PREDICTION_FIELDS = (
+    "device_id",
+    "device_version",
+    "target",
+    "accession_number",
+    "study_instance_uid",
+    "exam_datetime",
+    "ai_result",
+    "ai_score",
+    "site",
+    "modality",
+    "body_part",
+    "scanner_manufacturer",
+    "scanner_model",
+    "patient_age",
+    "patient_sex",
+)
+
+
+def _source_rank() -> object:
+    return case(
+        {name: rank for rank, name in enumerate(SOURCE_PRECEDENCE)},
+        value=Outcome.source,
+        else_=len(SOURCE_PRECEDENCE),
+    )
+
+
+# Select's type parameters differ between SQLAlchemy 2.0 and 2.1: the private query
+# builders below are typed loosely on purpose.
+def _candidate_pairs(as_of: datetime, device_id: str | None) -> Any:
+    def joined(condition: Any) -> Any:
+        query = (
+            select(Prediction.id.label("prediction_id"), Outcome.id.label("outcome_id"))
+            .join(Outcome, condition)
+            .where(
+                Prediction.exam_datetime <= as_of,
+                Outcome.outcome_datetime <= as_of,
+                or_(Outcome.target.is_(None), Outcome.target == Prediction.target),
+                or_(
+                    Outcome.site.is_(None),
+                    Prediction.site.is_(None),
+                    Outcome.site == Prediction.site,
+                ),
+            )
+        )
+        if device_id is not None:
+            query = query.where(Prediction.device_id == device_id)
+        return query
+
+    by_accession = joined(Prediction.accession_number == Outcome.accession_number)
+    by_uid = joined(Prediction.study_instance_uid == Outcome.study_instance_uid)
+    return union(by_accession, by_uid)
+
+
+def _best_outcomes(as_of: datetime, device_id: str | None) -> Any:
+    pairs = _candidate_pairs(as_of, device_id).subquery("pairs")
+    ranked = (
+        select(
+            pairs.c.prediction_id,
+            Outcome.outcome,
+            Outcome.source.label("outcome_source"),
+            Outcome.outcome_datetime,
+            func.row_number()
+            .over(
+                partition_by=pairs.c.prediction_id,
+                order_by=(
+                    case((Outcome.outcome == "indeterminate", 1), else_=0),
+                    _source_rank(),  # type: ignore[arg-type]
+                    Outcome.outcome_datetime.desc(),
+                    Outcome.id.desc(),
+                ),
+            )
+            .label("rank"),
+        )
+        .join(Outcome, Outcome.id == pairs.c.outcome_id)
+        .subquery("ranked")
+    )
+    return select(ranked).where(ranked.c.rank == literal(1))
+
+
+def linked_cases(
+    session: Session, as_of: datetime, *, device_id: str | None = None
+) -> pd.DataFrame:
+    """Every prediction with ``exam_datetime <= as_of`` as a case, seen as of ``as_of``.
+
+    Columns: the prediction fields, ``prediction_id``, ``indeterminate_policy``,
+    ``outcome`` / ``outcome_source`` / ``outcome_datetime`` (None when pending),
+    ``label_delay_days`` (outcome minus exam, in days; NaN when pending),
+    ``ai_call`` (positive / negative / None when excluded) and ``status`` (one of
+    :data:`CASE_STATUSES`). Datetimes are aware UTC. One row per prediction.
+    """
+    best = _best_outcomes(as_of, device_id).subquery("best")
+    query = (
+        select(
+            Prediction.id.label("prediction_id"),
+            *(getattr(Prediction, name) for name in PREDICTION_FIELDS),
+            Device.indeterminate_policy,
+            best.c.outcome,
+            best.c.outcome_source,
+            best.c.outcome_datetime,
+        )
+        .join(Device, Device.id == Prediction.device_id)
+        .outerjoin(best, best.c.prediction_id == Prediction.id)
+        .where(Prediction.exam_datetime <= as_of)
+        .order_by(Prediction.id)
+    )
+    if device_id is not None:
+        query = query.where(Prediction.device_id == device_id)
+    rows = session.execute(query).all()
+    columns = [
+        "prediction_id",
+        *PREDICTION_FIELDS,
+        "indeterminate_policy",
+        "outcome",
+        "outcome_source",
+        "outcome_datetime",
+    ]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    return _classify(frame)
+
+
+def _classify(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("exam_datetime", "outcome_datetime"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["patient_age"] = pd.to_numeric(frame["patient_age"], errors="coerce")
+    frame["ai_score"] = pd.to_numeric(frame["ai_score"], errors="coerce")
+    # An indeterminate outcome is not a truth: the case stays pending.
+    determinate = frame["outcome"].isin(["positive", "negative"])
+    frame.loc[~determinate, ["outcome", "outcome_source"]] = None
+    frame.loc[~determinate, "outcome_datetime"] = pd.NaT
+    delay = frame["outcome_datetime"] - frame["exam_datetime"]
+    frame["label_delay_days"] = delay.dt.total_seconds() / 86400.0
+
+    indeterminate = frame["ai_result"] == "indeterminate"
+    policy = frame["indeterminate_policy"]
+    ai_call = frame["ai_result"].where(~indeterminate, policy.where(policy != "exclude"))
+    frame["ai_call"] = ai_call.where(ai_call.isin(["positive", "negative"]), None)
+
+    call_pos = frame["ai_call"] == "positive"
+    call_neg = frame["ai_call"] == "negative"
+    truth_pos = frame["outcome"] == "positive"
+    truth_neg = frame["outcome"] == "negative"
+    frame["status"] = np.select(
+        [
+            frame["ai_call"].isna(),
+            ~determinate,
+            call_pos & truth_pos,
+            call_pos & truth_neg,
+            call_neg & truth_neg,
+            call_neg & truth_pos,
+        ],
+        ["excluded", "pending", "tp", "fp", "tn", "fn"],
+        default="pending",
+    )
+    return frame

@@ -1,0 +1,66 @@
+"""Configured sources: which mapping reads which file."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+from pathlib import Path
+
+from connectors import SourceMapping
+from monitor.config import Config, SourceConfig
+from monitor.errors import ConfigError
+
+__all__ = ["find_source", "mapping_for", "source_files"]
+
+
+def mapping_for(source: SourceConfig | None, timezone: str) -> SourceMapping:
+    """The connector mapping of ``source`` (the canonical layout when None)."""
+    if source is None:
+        return SourceMapping(timezone=timezone)
+    return SourceMapping(
+        columns=dict(source.columns),
+        values={column: dict(values) for column, values in source.values.items()},
+        defaults=dict(source.defaults),
+        datetime_format=source.datetime_format,
+        timezone=timezone,
+        delimiter=source.delimiter,
+        encoding=source.encoding,
+    )
+
+
+def _pattern(config: Config, source: SourceConfig) -> str:
+    pattern = Path(source.path).expanduser()
+    if not pattern.is_absolute():
+        pattern = config.base_dir / pattern
+    return str(pattern)
+
+
+def find_source(
+    config: Config, path: Path, kind: str, name: str | None = None
+) -> SourceConfig | None:
+    """The source named ``name``, else the first source of ``kind`` whose glob matches ``path``.
+
+    None when no source matches (the file is then read as canonical CSV/Parquet).
+    Raises :class:`ConfigError` for an unknown name or a source of the other kind.
+    """
+    if name is not None:
+        for source in config.sources:
+            if source.name == name:
+                if source.kind != kind:
+                    raise ConfigError(
+                        f"source {name!r} holds {source.kind}, not {kind}", key="sources"
+                    )
+                return source
+        known = ", ".join(s.name for s in config.sources) or "none configured"
+        raise ConfigError(f"no source named {name!r} in the configuration (known: {known})")
+    resolved = str(path.resolve())
+    for source in config.sources:
+        if source.kind == kind and fnmatch(resolved, _pattern(config, source)):
+            return source
+    return None
+
+
+def source_files(config: Config, source: SourceConfig) -> list[Path]:
+    """The files currently matching ``source``'s glob, sorted."""
+    pattern = Path(_pattern(config, source))
+    anchor = Path(pattern.anchor)
+    return sorted(p for p in anchor.glob(str(pattern.relative_to(anchor))) if p.is_file())

@@ -1,0 +1,64 @@
+"""Per-device status: volumes, verification and label delay as of a date."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.linking import linked_cases
+from monitor.models import Device
+
+__all__ = ["DeviceStatus", "device_status"]
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """One device's state. ``linked``: cases with a determinate outcome; ``pending``:
+    awaiting ground truth; ``excluded``: indeterminate outputs under an exclude policy;
+    ``median_label_delay_days`` is NaN without linked cases."""
+
+    device_id: str
+    name: str
+    predictions: int
+    linked: int
+    pending: int
+    excluded: int
+    median_label_delay_days: float
+    last_prediction: datetime | None
+
+    @property
+    def verification_rate(self) -> float:
+        """Share of counted cases with a known outcome (NaN without cases)."""
+        counted = self.linked + self.pending
+        return self.linked / counted if counted else math.nan
+
+
+def device_status(session: Session, as_of: datetime) -> list[DeviceStatus]:
+    """Status of every registered device as of ``as_of`` (devices without data included)."""
+    cases = linked_cases(session, as_of)
+    result = []
+    for device_id, name in session.execute(select(Device.id, Device.name).order_by(Device.id)):
+        mine = cases[cases["device_id"] == device_id]
+        linked = mine[mine["status"].isin(["tp", "fp", "tn", "fn"])]
+        with_outcome = mine[mine["outcome"].notna()]
+        last = mine["exam_datetime"].max() if not mine.empty else None
+        result.append(
+            DeviceStatus(
+                device_id=device_id,
+                name=name,
+                predictions=len(mine),
+                linked=len(linked),
+                pending=int((mine["status"] == "pending").sum()),
+                excluded=int((mine["status"] == "excluded").sum()),
+                median_label_delay_days=float(with_outcome["label_delay_days"].median())
+                if not with_outcome.empty
+                else math.nan,
+                last_prediction=pd.Timestamp(last).to_pydatetime() if last is not None else None,
+            )
+        )
+    return result
