@@ -173,6 +173,8 @@ def _read_csv(
                 raw = {
                     name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header)
                 }
+                record: PredictionRecord | OutcomeRecord | None
+                error: str | None
                 if len(cells) > len(header):
                     record, error = (
                         None,

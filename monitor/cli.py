@@ -12,7 +12,6 @@ import getpass
 import io
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -583,5 +582,5 @@ def main() -> None:
     cli(prog_name="dmn-monitor")
 
 
-if __name__ == "__main__":  # pragma: no cover - python -m monitor.cli
-    sys.exit(main())
+if __name__ == "__main__":
+    main()

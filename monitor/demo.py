@@ -1,0 +1,236 @@
+"""``dmn-monitor demo``: a synthetic year, ingested, linked, evaluated and summarised.
+
+Everything goes through the same code as real use: the generator writes vendor
+and canonical CSV files, a registry and a configuration into the output folder;
+the demo then imports the registry, ingests every configured source into a fresh
+SQLite database there and evaluates as of the last day of the year. The summary
+is computed, not scripted: it lists the cells whose interval lies wholly below the
+claimed performance, which is where the injected degradation shows up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.config import load_config
+from monitor.demo_data import DemoParameters, generate_demo, write_demo_files
+from monitor.evaluation import evaluate_cases
+from monitor.ingest import ingest_file
+from monitor.linking import linked_cases
+from monitor.pseudonym import generate_key
+from monitor.registry import import_registry, list_devices, load_registry_file
+from monitor.sources import mapping_for, source_files
+from monitor.status import device_status
+from monitor.storage import open_database
+from monitor.tables import render_table
+from monitor.timeutil import end_of_day
+
+__all__ = ["BelowClaim", "find_below_claim", "run_demo"]
+
+Echo = Callable[[str], Any]
+_SHOWN = 10  # rows of the below-claim table, lowest upper bound first
+
+
+@dataclass(frozen=True)
+class BelowClaim:
+    """A cell whose interval for ``metric`` lies wholly below the claimed value."""
+
+    device_id: str
+    dimensions: dict[str, Any]
+    metric: str
+    value: float
+    low: float
+    high: float
+    claimed: float
+    n: int
+
+
+def find_below_claim(
+    cells: list[dict[str, Any]], claims: dict[str, dict[str, float]], by: list[str]
+) -> list[BelowClaim]:
+    """Cells (from :func:`evaluate_cases`) where ``metric_high`` < the device's claim."""
+    found = []
+    for cell in cells:
+        for metric, claimed in claims.get(cell["device_id"], {}).items():
+            high = cell.get(f"{metric}_high")
+            if high is not None and high < claimed:
+                found.append(
+                    BelowClaim(
+                        device_id=cell["device_id"],
+                        dimensions={k: cell[k] for k in by},
+                        metric=metric,
+                        value=cell[metric],
+                        low=cell[f"{metric}_low"],
+                        high=high,
+                        claimed=claimed,
+                        n=cell["tp"] + cell["fn"]
+                        if metric == "sensitivity"
+                        else cell["tn"] + cell["fp"],
+                    )
+                )
+    return found
+
+
+def _ci(cell: dict[str, Any], metric: str) -> str:
+    if cell[metric] is None:
+        return "-"
+    return f"{cell[metric]:.2f} [{cell[f'{metric}_low']:.2f}-{cell[f'{metric}_high']:.2f}]"
+
+
+def run_demo(out: Path, *, seed: int | None = None, echo: Echo = print) -> list[BelowClaim]:
+    """Generate, ingest, link, evaluate and print the summary; returns the below-claim cells."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("dmn-monitor.db*"):
+        stale.unlink()
+    params = DemoParameters() if seed is None else DemoParameters(seed=seed)
+    files = write_demo_files(generate_demo(params), out)
+    config = load_config(files.config)
+    tz = ZoneInfo(config.time.timezone)
+    echo(f"Demo: a synthetic year for two AI devices, written to {out}/")
+    echo(
+        "A pseudonymisation key was generated for this demo and not kept; real use "
+        f"needs {config.pseudonymisation.key_env}."
+    )
+    key = generate_key().encode("utf-8")
+
+    db = open_database(config.database.url)
+    try:
+        with db.session.begin() as session:
+            import_registry(session, load_registry_file(files.registry), actor="demo")
+        echo("\nIngestion")
+        for source in config.sources:
+            for path in source_files(config, source):
+                report = ingest_file(
+                    db,
+                    path,
+                    source.kind,
+                    mapping=mapping_for(source, config.time.timezone),
+                    source_name=source.name,
+                    chunk_size=config.ingest.chunk_size,
+                    pseudonym_key=key,
+                    fmt=source.format,
+                )
+                echo(
+                    f"  {path.name}: read {report.rows_read}, accepted {report.accepted}, "
+                    f"duplicate {report.duplicate}, quarantined {report.quarantined}"
+                )
+
+        last_day = params.start + timedelta(days=params.days - 1)
+        as_of = end_of_day(last_day, tz)
+        with db.session() as session:
+            specs = {spec.id: spec for spec in list_devices(session)}
+            states = device_status(session, as_of)
+            cases = linked_cases(session, as_of)
+    finally:
+        db.dispose()
+
+    echo(f"\nStatus as of {last_day.isoformat()} (data time)")
+    echo(
+        render_table(
+            [
+                {
+                    "device": s.device_id,
+                    "predictions": s.predictions,
+                    "linked": s.linked,
+                    "awaiting_truth": s.pending,
+                    "median_label_delay_days": s.median_label_delay_days,
+                }
+                for s in states
+            ],
+            ["device", "predictions", "linked", "awaiting_truth", "median_label_delay_days"],
+        )
+    )
+
+    overall = evaluate_cases(cases, as_of=as_of, tz=tz)
+    echo("\nPerformance over the year against the claim (Wilson 95% intervals)")
+    echo(
+        render_table(
+            [
+                {
+                    "device": c["device_id"],
+                    "n": c["n"],
+                    "sensitivity": _ci(c, "sensitivity"),
+                    "claimed_sens": specs[c["device_id"]].claimed_performance.sensitivity,
+                    "specificity": _ci(c, "specificity"),
+                    "claimed_spec": specs[c["device_id"]].claimed_performance.specificity,
+                }
+                for c in overall
+            ],
+            ["device", "n", "sensitivity", "claimed_sens", "specificity", "claimed_spec"],
+        )
+    )
+
+    monthly = evaluate_cases(cases, as_of=as_of, tz=tz, window="month")
+    echo("\nMonthly sensitivity")
+    echo(
+        render_table(
+            [
+                {
+                    "month": c["window_start"][:7],
+                    "device": c["device_id"],
+                    "positives": c["tp"] + c["fn"],
+                    "sensitivity": _ci(c, "sensitivity"),
+                    "pending": c["pending"],
+                }
+                for c in monthly
+            ],
+            ["month", "device", "positives", "sensitivity", "pending"],
+        )
+    )
+
+    claims = {
+        spec.id: {
+            "sensitivity": spec.claimed_performance.sensitivity,
+            "specificity": spec.claimed_performance.specificity,
+        }
+        for spec in specs.values()
+    }
+    findings: list[BelowClaim] = []
+    dimensions = [d for d in config.subgroups.dimensions if d != "device_version"]
+    for dimension in dimensions:
+        by = ["device_version", dimension]
+        cells = evaluate_cases(
+            cases, as_of=as_of, tz=tz, by=by, age_bands=config.subgroups.age_bands
+        )
+        findings.extend(find_below_claim(cells, claims, by))
+
+    echo(
+        "\nSubgroups whose 95% interval lies wholly below the claim "
+        f"(version x {', '.join(dimensions)})"
+    )
+    shown = sorted(findings, key=lambda f: f.high)[:_SHOWN]
+    if findings:
+        echo(
+            render_table(
+                [
+                    {
+                        "device": f.device_id,
+                        "subgroup": ", ".join(f"{k}={v}" for k, v in f.dimensions.items()),
+                        "metric": f.metric,
+                        "n": f.n,
+                        "observed": f"{f.value:.2f} [{f.low:.2f}-{f.high:.2f}]",
+                        "claimed": f.claimed,
+                    }
+                    for f in shown
+                ],
+                ["device", "subgroup", "metric", "n", "observed", "claimed"],
+            )
+        )
+        if len(findings) > len(shown):
+            echo(f"  ... and {len(findings) - len(shown)} more")
+    else:
+        echo("  none")
+    echo(f"\nDone in {time.perf_counter() - started:.1f} s. Explore with:")
+    echo(f"  dmn-monitor status --config {files.config} --as-of {last_day.isoformat()}")
+    echo(
+        f"  dmn-monitor evaluate --config {files.config} --device fracture-xr "
+        f"--by device_version,scanner_manufacturer --as-of {last_day.isoformat()}"
+    )
+    return findings
