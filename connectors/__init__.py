@@ -1,8 +1,16 @@
-"""Readers: an external export or message -> canonical records.
+"""Readers: an external export -> canonical records, in chunks.
 
-No database and no configuration: a reader gets a path and a
-:class:`SourceMapping`, and yields chunks of :class:`RowResult` (a record, or the
-reason a row is not one). ``monitor.ingest`` stores them.
+A hospital's exports (CSV or Parquet, from a vendor's console or a RIS/PACS
+query) name and spell things their own way. A :class:`SourceMapping` says how:
+which column holds each canonical column, how vendor values translate (e.g.
+``DOUBT`` -> ``indeterminate``), the defaults, the date-time format and the
+timezone of naive date-times. :func:`read_predictions` and :func:`read_outcomes`
+stream a file as lists of :class:`RowResult`: each row's line, its raw cells, and
+either a :class:`PredictionRecord` / :class:`OutcomeRecord` or the reason it is
+not one. A file that cannot be read at all raises :class:`ConnectorError`.
+
+This package is pure: no database, no configuration or environment reads, and no
+import of the rest of the project. ``monitor.ingest`` stores what it yields.
 """
 
 from connectors.canonical import (
@@ -19,10 +27,11 @@ from connectors.canonical import (
 )
 from connectors.errors import ConnectorError
 from connectors.mapping import RecordKind, SourceMapping
-from connectors.tabular import RowResult, read_outcomes, read_predictions
+from connectors.tabular import FORMATS, RowResult, read_outcomes, read_predictions
 
 __all__ = [
     "AI_RESULTS",
+    "FORMATS",
     "OUTCOMES",
     "OUTCOME_COLUMNS",
     "OUTCOME_REQUIRED",

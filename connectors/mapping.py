@@ -2,33 +2,59 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.canonical import OUTCOME_COLUMNS, PREDICTION_COLUMNS
 from connectors.errors import ConnectorError
 
-__all__ = ["RecordKind", "SourceMapping"]
+__all__ = ["RecordKind", "SourceMapping", "columns_of", "value_key"]
 
 RecordKind = Literal["predictions", "outcomes"]
 
 
+def columns_of(kind: RecordKind) -> tuple[str, ...]:
+    """The canonical columns of ``kind``."""
+    return PREDICTION_COLUMNS if kind == "predictions" else OUTCOME_COLUMNS
+
+
+def value_key(value: object) -> str:
+    """How a vendor value is looked up in ``SourceMapping.values``: stripped, casefolded text."""
+    return str(value).strip().casefold()
+
+
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping))
+    return MappingProxyType({str(k).strip(): str(v).strip() for k, v in mapping.items()})
 
 
 @dataclass(frozen=True, kw_only=True)
 class SourceMapping:
-    """Column names, value translations and defaults of one source.
+    """Column names, value translations, defaults and text conventions of one source.
 
-    ``columns``: canonical column -> the source's column (unmapped canonical columns
-    are read from a column of the canonical name). ``values``: canonical column ->
-    {source value -> canonical value}, matched ignoring case and surrounding spaces.
-    ``defaults``: canonical column -> value used when the column is absent or the
-    cell empty. ``datetime_format``: strptime format, else ISO 8601. Naive
-    date-times are local time in ``timezone``.
+    ``columns``: canonical column -> the source's column; a canonical column not
+    listed is read from a column of its own name, if the file has one.
+    ``values``: canonical column -> {source value -> canonical value}, source values
+    matched after ``strip()`` and ``casefold()`` (``"DOUBT"`` and ``" doubt "`` are
+    the same); translating to ``""`` makes the value missing. Applied before
+    validation, never to defaults.
+    ``defaults``: canonical column -> canonical value used when the column is absent
+    or the cell empty.
+    ``datetime_format``: ``strptime`` format of the source's date-times; None means
+    ISO 8601 (``datetime.fromisoformat``: ``Z`` suffix and date-only accepted).
+    ``timezone``: IANA name; naive date-times are local time there (a local time
+    that the clock change skips or repeats takes the UTC offset in force before
+    the change).
+    ``delimiter`` and ``encoding`` apply to CSV; a UTF-8 byte order mark is
+    tolerated.
+
+    The mappings are copied into read-only views, so a mapping is immutable and
+    hashable.
     """
 
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -42,22 +68,38 @@ class SourceMapping:
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", _frozen(self.columns))
         object.__setattr__(self, "defaults", _frozen(self.defaults))
-        object.__setattr__(
-            self,
-            "values",
-            MappingProxyType(
-                {
-                    column: MappingProxyType(
-                        {str(k).strip().casefold(): v for k, v in table.items()}
-                    )
-                    for column, table in self.values.items()
-                }
-            ),
+        values = {
+            str(column).strip(): MappingProxyType(
+                {value_key(k): str(v).strip() for k, v in table.items()}
+            )
+            for column, table in self.values.items()
+        }
+        object.__setattr__(self, "values", MappingProxyType(values))
+
+    def __hash__(self) -> int:
+        return hash(
+            (
+                tuple(sorted(self.columns.items())),
+                tuple(sorted((c, tuple(sorted(t.items()))) for c, t in self.values.items())),
+                tuple(sorted(self.defaults.items())),
+                self.datetime_format,
+                self.timezone,
+                self.delimiter,
+                self.encoding,
+            )
         )
 
+    def source_column(self, canonical: str) -> str:
+        """The source's column name for a canonical column."""
+        return self.columns.get(canonical, canonical)
+
     def validate_for(self, kind: RecordKind) -> None:
-        """Raise :class:`ConnectorError` if the mapping names a column ``kind`` does not have."""
-        known = PREDICTION_COLUMNS if kind == "predictions" else OUTCOME_COLUMNS
+        """Raise :class:`ConnectorError` if this mapping cannot read ``kind`` records.
+
+        Checks that every canonical column it names exists for ``kind``, and that the
+        timezone, delimiter, encoding and date-time format are usable.
+        """
+        known = columns_of(kind)
         for section in ("columns", "values", "defaults"):
             for name in getattr(self, section):
                 if name not in known:
@@ -65,7 +107,38 @@ class SourceMapping:
                         f"the mapping's {section} names {name!r}, which is not a canonical "
                         f"{kind} column (use one of {', '.join(known)})"
                     )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConnectorError(
+                f"unknown timezone {self.timezone!r} (use an IANA name such as 'Europe/Paris')"
+            ) from exc
+        if len(self.delimiter) != 1 or self.delimiter in '\r\n"':
+            raise ConnectorError(
+                f"the delimiter must be one character other than a quote or a line break, "
+                f"got {self.delimiter!r}"
+            )
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError as exc:
+            raise ConnectorError(
+                f"unknown encoding {self.encoding!r} (use e.g. 'utf-8' or 'cp1252')"
+            ) from exc
+        if self.datetime_format is not None:
+            _check_datetime_format(self.datetime_format)
 
-    def source_column(self, canonical: str) -> str:
-        """The source's column name for a canonical column."""
-        return self.columns.get(canonical, canonical)
+
+def _check_datetime_format(fmt: str) -> None:
+    problem = None if "%" in fmt else "it has no % directive"
+    try:
+        datetime.strptime("", fmt)
+    except re.error as exc:  # e.g. a directive given twice
+        problem = str(exc)
+    except ValueError as exc:
+        if not str(exc).startswith("time data"):  # "time data '' does not match": a fine format
+            problem = str(exc)
+    if problem:
+        raise ConnectorError(
+            f"the datetime_format {fmt!r} is not usable ({problem}): use strptime directives, "
+            "e.g. '%d/%m/%Y %H:%M', or none for ISO 8601"
+        )

@@ -1,26 +1,49 @@
 """A seeded synthetic year of AI results and ground truth, for the demo, tests and benchmarks.
 
-Two fictional devices in two sites of a fictional hospital group:
+Two fictional AI devices in two sites of a fictional teaching hospital (CHU):
 
-- ``fracture-xr``: a fracture detector on emergency radiographs, exported by its
-  vendor as ``POSITIVE`` / ``DOUBT`` / ``NEGATIVE`` in a semicolon CSV with French
-  dates (read through a column and value mapping);
-- ``nodule-ct``: a lung-nodule detector on chest CT with a score, exported as the
-  canonical CSV.
+- ``fracture-xr``: a fracture detector on emergency radiographs. Its vendor exports
+  ``POSITIVE`` / ``DOUBT`` / ``NEGATIVE`` in a semicolon CSV with its own column
+  names and French naive dates (read through the configuration's column and value
+  mapping). A doubt counts as a positive (registry policy ``positive``).
+- ``nodule-ct``: a lung-nodule detector on chest CT giving a score in 0..1 and a
+  call at the 0.5 operating threshold, exported as the canonical CSV.
 
-Volumes follow the week (emergency radiographs every day, scheduled CT mostly on
-weekdays); reports arrive within days, pathology and follow-up weeks to months
-later; a few exams are never verified. One degradation is injected: after the
-fracture detector's update to 2.4.0, its sensitivity falls on one manufacturer's
-images. Nothing here is real patient data.
+What makes it look like a hospital's year: emergency radiographs around the clock
+every day (fewer at weekends and on French public holidays, a summer peak),
+scheduled CT on weekday office hours (very few at weekends, a dip in August);
+five scanner manufacturers shared unequally between the sites; a bimodal age
+distribution for fractures (children, elderly) with the body parts and the
+prevalence that go with it; patients who come back; accession numbers that run
+per site with the gaps left by the exams no AI looks at.
+
+The ground truth arrives like it does in a RIS: the radiology report within
+hours to days (with a few reading errors and some ``indeterminate`` reports), a
+follow-up radiograph weeks later for a share of fractures (more often for true
+and missed fractures), pathology weeks to months later for some nodules and a
+follow-up CT 3 to 12 months later for the others. About 4 % of the exams are
+never verified, and the last exams of the year are not verified yet (outcome
+dates after the year are kept: an as-of evaluation leaves them out).
+
+One degradation is injected, and only one: after the fracture detector's update
+from 2.3.1 to 2.4.0, its sensitivity falls on one manufacturer's images.
+Everything else (the nodule detector's 1.8.0 update included) is unchanged.
+The generated performance is close to, and not below, the claim elsewhere, so
+that the degradation is the finding.
+
+Everything is vectorised with numpy (a full year in well under a second) and
+drawn from one ``numpy.random.Generator`` seeded by :attr:`DemoParameters.seed`:
+the same parameters always give the same frames. Nothing here is real patient
+data; the device names and their manufacturers are invented.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -29,91 +52,289 @@ import yaml
 from connectors import OUTCOME_COLUMNS, PREDICTION_COLUMNS
 
 __all__ = [
+    "DEGRADATION",
     "FRACTURE_DEVICE",
+    "FRACTURE_VERSIONS",
+    "MANUFACTURERS",
     "NODULE_DEVICE",
+    "NODULE_VERSIONS",
+    "TIMEZONE",
+    "TRUTH_COLUMNS",
+    "UID_ROOT",
+    "VENDOR_COLUMNS",
     "Degradation",
     "DemoData",
     "DemoFiles",
     "DemoParameters",
+    "french_public_holidays",
     "generate_demo",
     "write_demo_files",
 ]
 
-FRACTURE_DEVICE = "fracture-xr"
-NODULE_DEVICE = "nodule-ct"
-TIMEZONE = "Europe/Paris"
-MANUFACTURERS = ("GE HealthCare", "Siemens Healthineers", "Philips", "Canon", "Fujifilm")
-_MODELS = {
-    "GE HealthCare": ("Definium 656", "Revolution EVO"),
-    "Siemens Healthineers": ("Ysio Max", "SOMATOM go.Top"),
-    "Philips": ("DigitalDiagnost C90", "Incisive CT"),
-    "Canon": ("Radrex-i", "Aquilion Prime SP"),
-    "Fujifilm": ("FDR Smart X", "FCT Supria"),
-}
-# Share of each manufacturer's equipment per site (rows follow MANUFACTURERS).
-_SITE_MIX = (
-    (0.30, 0.25, 0.20, 0.15, 0.10),
-    (0.10, 0.15, 0.20, 0.20, 0.35),
+FRACTURE_DEVICE: Final = "fracture-xr"
+NODULE_DEVICE: Final = "nodule-ct"
+FRACTURE_VERSIONS: Final = ("2.3.1", "2.4.0")
+NODULE_VERSIONS: Final = ("1.7.0", "1.8.0")
+TIMEZONE: Final = "Europe/Paris"
+UID_ROOT: Final = "1.2.826.0.1.3680043.10.1234"
+"""Root of the synthetic study instance UIDs (UID, site, exam date, running number)."""
+
+VENDOR_COLUMNS: Final = (
+    "Accession",
+    "StudyUID",
+    "ExamDate",
+    "Result",
+    "AlgoVersion",
+    "Site",
+    "Manufacturer",
+    "Model",
+    "BodyPart",
+    "Modality",
+    "Age",
+    "Sex",
+    "PatientID",
 )
-_BODY_PARTS = ("WRIST", "HAND", "ANKLE", "FOOT", "KNEE", "HIP", "SHOULDER", "ELBOW")
-_BODY_WEIGHTS = (0.22, 0.15, 0.18, 0.10, 0.12, 0.08, 0.09, 0.06)
-# Device sensitivity varies a little by body part (before any degradation).
-_BODY_SENSITIVITY = (0.95, 0.94, 0.94, 0.93, 0.94, 0.96, 0.94, 0.94)
-_UID_ROOT = "1.2.826.0.1.3680043.10.1234"
+"""The fracture detector's vendor export, in file order (no device id column)."""
+VENDOR_DATETIME_FORMAT: Final = "%d/%m/%Y %H:%M"
+
+TRUTH_COLUMNS: Final = ("device_id", "accession_number", "target", "true_label", "degraded")
+
+MANUFACTURERS: Final = ("GE HealthCare", "Siemens Healthineers", "Philips", "Canon", "Fujifilm")
+# Radiography rooms per manufacturer: (model, modality, share of that manufacturer's exams).
+_XR_MODELS: Final = (
+    (("Definium 656 HD", "DX", 0.8), ("AMX Navigate", "DX", 0.2)),
+    (("Ysio Max", "DX", 0.75), ("Mobilett Elara Max", "DX", 0.25)),
+    (("DigitalDiagnost C90", "DX", 1.0),),
+    (("Radrex-i", "DX", 1.0),),
+    (("FDR Visionary Suite", "DX", 0.7), ("FCR Capsula XLII", "CR", 0.3)),
+)
+_CT_MODELS: Final = (
+    "Revolution EVO",
+    "SOMATOM go.Top",
+    "Incisive CT",
+    "Aquilion Prime SP",
+    "FCT Supria",
+)
+# Share of each manufacturer (MANUFACTURERS order) per site; sites beyond two reuse
+# these rotated. Radiography rooms and CT scanners are not bought alike.
+_XR_SITE_MIX: Final = (
+    (0.30, 0.25, 0.20, 0.15, 0.10),
+    (0.10, 0.15, 0.10, 0.25, 0.40),
+)
+_CT_SITE_MIX: Final = (
+    (0.35, 0.45, 0.20, 0.00, 0.00),
+    (0.25, 0.00, 0.00, 0.45, 0.30),
+)
+
+_BODY_PARTS: Final = ("WRIST", "HAND", "ANKLE", "FOOT", "KNEE", "HIP", "SHOULDER", "ELBOW")
+# Body part weights by age group (children < 16, adults, elderly >= 65).
+_BODY_WEIGHTS: Final = (
+    (0.28, 0.14, 0.14, 0.08, 0.08, 0.02, 0.06, 0.20),
+    (0.18, 0.18, 0.22, 0.13, 0.13, 0.04, 0.09, 0.03),
+    (0.20, 0.08, 0.10, 0.06, 0.10, 0.28, 0.15, 0.03),
+)
+# Relative fracture risk by body part, and by age group (the hip of an elderly patient
+# who fell is a fracture more often than not); scaled to the requested prevalence.
+_BODY_RISK: Final = (1.25, 0.95, 0.75, 0.85, 0.55, 1.3, 1.0, 1.15)
+_AGE_RISK: Final = (1.0, 0.85, 1.3)
+# The detector's sensitivity and specificity by body part, around the mean parameters.
+_BODY_SENSITIVITY: Final = (0.01, -0.005, 0.0, -0.01, 0.0, 0.015, -0.005, -0.01)
+_BODY_SPECIFICITY: Final = (0.0, 0.01, 0.01, 0.005, 0.015, -0.015, -0.01, -0.01)
+
+# Share of exams per hour of the day (local time).
+_EMERGENCY_HOURS: Final = (
+    2,
+    1.5,
+    1.2,
+    1,
+    1,
+    1.2,
+    2,
+    3.5,
+    6,
+    8,
+    9,
+    9,
+    8.5,
+    8,
+    8.5,
+    9,
+    9,
+    9,
+    8.5,
+    8,
+    7,
+    5.5,
+    4,
+    3,
+)
+_SCHEDULED_HOURS: Final = (0, 0, 0, 0, 0, 0, 0, 0, 6, 9, 9, 9, 5, 6, 9, 9, 9, 8, 5, 2, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DemoParameters:
-    """What the synthetic year looks like. Volumes are mean exams per weekday per site."""
+    """What the synthetic year looks like.
+
+    Volumes are mean exams per site on an ordinary weekday; weekends and French
+    public holidays get ``*_weekend_factor`` of it. Sensitivities and
+    specificities are those of the device against the hidden truth; the fracture
+    detector's are "a doubt counts as positive" values, varying a little by body
+    part around the mean given here.
+    """
 
     seed: int = 20250101
     start: date = date(2025, 1, 1)
     days: int = 365
     sites: tuple[str, ...] = ("CHU-Nord", "CHU-Sud")
+
     fracture_exams_per_weekday: float = 55.0
     fracture_weekend_factor: float = 0.4
+    fracture_seasonality: float = 0.08
+    """Relative amplitude of the summer peak of emergency radiographs."""
     nodule_exams_per_weekday: float = 9.0
     nodule_weekend_factor: float = 0.1
+    nodule_august_factor: float = 0.75
+    """Scheduled CT volume in August (summer holidays), relative to the rest of the year."""
+
     fracture_prevalence: float = 0.27
-    nodule_prevalence: float = 0.20
-    fracture_specificity: float = 0.94
-    doubt_rate_positive: float = 0.08
-    doubt_rate_negative: float = 0.03
+    fracture_sensitivity: float = 0.93
+    fracture_specificity: float = 0.90
+    doubt_rate_positive: float = 0.12
+    doubt_rate_negative: float = 0.04
     update_after_days: int = 200
+    """The fracture detector runs 2.4.0 from ``start + update_after_days`` (00:00 local)."""
     degraded_manufacturer: str = "Fujifilm"
     degraded_sensitivity: float = 0.62
+
+    nodule_prevalence: float = 0.20
+    nodule_positive_beta: tuple[float, float] = (4.5, 1.2)
+    nodule_negative_beta: tuple[float, float] = (1.5, 3.6)
+    nodule_threshold: float = 0.5
+    nodule_update_after_days: int = 150
+    """The nodule detector runs 1.8.0 (same performance) from ``start + this``."""
+
     never_verified_rate: float = 0.04
-    report_error_rate: float = 0.005
+    fracture_report_miss_rate: float = 0.03
+    """Share of true fractures the report calls negative."""
+    fracture_report_overcall_rate: float = 0.01
+    """Share of exams without fracture the report calls positive."""
+    fracture_report_doubt_rate: float = 0.02
+    """Share of fracture reports that are indeterminate ("control radiograph at day 10")."""
+    fracture_follow_up_rate: float = 0.10
+    """Base rate of a follow-up radiograph (more for fractures, discordant or doubtful
+    reports, less for negatives; about this share of all fracture exams overall)."""
+    nodule_pathology_rate: float = 0.40
+    """Share of nodules (true positives reported positive) that get pathology."""
+    uid_in_outcome_rate: float = 0.3
+    """Share of outcome rows that carry the study instance UID besides the accession number."""
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError("days must be >= 1")
+        if not self.sites or len(set(self.sites)) != len(self.sites):
+            raise ValueError("sites must be a non-empty tuple of distinct names")
+        for name in (
+            "fracture_exams_per_weekday",
+            "nodule_exams_per_weekday",
+            "fracture_weekend_factor",
+            "nodule_weekend_factor",
+            "nodule_august_factor",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        for name in (
+            "fracture_seasonality",
+            "fracture_prevalence",
+            "fracture_sensitivity",
+            "fracture_specificity",
+            "doubt_rate_positive",
+            "doubt_rate_negative",
+            "degraded_sensitivity",
+            "nodule_prevalence",
+            "nodule_threshold",
+            "never_verified_rate",
+            "fracture_report_miss_rate",
+            "fracture_report_overcall_rate",
+            "fracture_report_doubt_rate",
+            "fracture_follow_up_rate",
+            "nodule_pathology_rate",
+            "uid_in_outcome_rate",
+        ):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in 0..1")
+        if self.doubt_rate_positive > min(self.fracture_sensitivity, self.degraded_sensitivity):
+            raise ValueError("doubt_rate_positive cannot exceed the sensitivity")
+        if self.doubt_rate_negative > 1.0 - self.fracture_specificity:
+            raise ValueError("doubt_rate_negative cannot exceed 1 - specificity")
+        if min(*self.nodule_positive_beta, *self.nodule_negative_beta) <= 0:
+            raise ValueError("beta parameters must be > 0")
+
+    @property
+    def update_date(self) -> date:
+        """First day of the fracture detector's 2.4.0."""
+        return self.start + timedelta(days=self.update_after_days)
+
+    @property
+    def end(self) -> date:
+        """Last day of the generated period."""
+        return self.start + timedelta(days=self.days - 1)
 
 
 @dataclass(frozen=True)
 class Degradation:
-    """The injected degradation: where, from when, how strong (sensitivity before/after)."""
+    """The injected degradation: which device, version and manufacturer, from when."""
 
     device_id: str
     version: str
+    previous_version: str
     manufacturer: str
     start: date
+    sensitivity_before: float
     sensitivity_after: float
+    target: str = "fracture"
+
+    @classmethod
+    def of(cls, params: DemoParameters) -> Degradation:
+        """The degradation ``params`` inject."""
+        return cls(
+            device_id=FRACTURE_DEVICE,
+            version=FRACTURE_VERSIONS[1],
+            previous_version=FRACTURE_VERSIONS[0],
+            manufacturer=params.degraded_manufacturer,
+            start=params.update_date,
+            sensitivity_before=params.fracture_sensitivity,
+            sensitivity_after=params.degraded_sensitivity,
+        )
+
+
+DEGRADATION: Final = Degradation.of(DemoParameters())
+"""The degradation of the default parameters (what ``dmn-monitor demo`` should find)."""
 
 
 @dataclass(frozen=True)
 class DemoData:
-    """The generated frames. ``truth`` is hidden from the monitor: one row per exam with
-    ``device_id, accession_number, target, true_label, degraded``."""
+    """The generated frames (all columns as text, numbers or booleans; no index meaning).
+
+    ``fracture_predictions`` is in the vendor format (:data:`VENDOR_COLUMNS`),
+    ``nodule_predictions`` and ``outcomes`` in the canonical columns; ``truth`` is
+    hidden from the monitor: one row per exam with :data:`TRUTH_COLUMNS`.
+    """
 
     fracture_predictions: pd.DataFrame
     nodule_predictions: pd.DataFrame
     outcomes: pd.DataFrame
     truth: pd.DataFrame
     registry: dict[str, Any]
-    degradation: Degradation
-    parameters: DemoParameters
+    parameters: DemoParameters = field(default_factory=DemoParameters)
+
+    @property
+    def degradation(self) -> Degradation:
+        return Degradation.of(self.parameters)
 
 
 @dataclass(frozen=True)
 class DemoFiles:
-    """Where :func:`write_demo_files` put everything."""
+    """Where :func:`write_demo_files` put everything (absolute paths)."""
 
     directory: Path
     registry: Path
@@ -123,330 +344,528 @@ class DemoFiles:
     outcomes: Path
 
 
-def _exam_times(
-    rng: np.random.Generator,
-    params: DemoParameters,
-    per_weekday: float,
-    weekend: float,
-    hour_weights: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Local naive exam times and site index, day by day with a weekly pattern."""
+# --- calendar -------------------------------------------------------------------------
+
+
+def _easter(year: int) -> date:
+    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return date(year, month, day + 1)
+
+
+def french_public_holidays(year: int) -> list[date]:
+    """The eleven French public holidays (jours fériés, metropolitan France) of ``year``."""
+    easter = _easter(year)
+    fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
+    movable = [easter + timedelta(days=n) for n in (1, 39, 50)]  # Monday, Ascension, Pentecost
+    return sorted([date(year, m, d) for m, d in fixed] + movable)
+
+
+def _calendar(params: DemoParameters) -> pd.DataFrame:
     days = pd.date_range(params.start, periods=params.days, freq="D")
-    weekend_day = days.dayofweek >= 5
-    times, sites = [], []
-    for site in range(len(params.sites)):
-        rate = np.where(weekend_day, per_weekday * weekend, per_weekday)
-        counts = rng.poisson(rate)
-        day_of_exam = np.repeat(days.values, counts)
-        hours = rng.choice(24, size=len(day_of_exam), p=hour_weights)
-        minutes = rng.integers(0, 60, size=len(day_of_exam))
-        offsets = hours.astype("timedelta64[h]") + minutes.astype("timedelta64[m]")
-        times.append(day_of_exam + offsets)
-        sites.append(np.full(len(day_of_exam), site))
-    all_times = np.concatenate(times)
-    all_sites = np.concatenate(sites)
-    order = np.argsort(all_times, kind="stable")
-    return all_times[order], all_sites[order]
+    holidays = pd.DatetimeIndex(
+        [h for y in range(days[0].year, days[-1].year + 1) for h in french_public_holidays(y)]
+    )
+    off = (days.dayofweek >= 5) | days.isin(holidays)
+    return pd.DataFrame(
+        {
+            "day": days.to_numpy(),
+            "off": off,
+            "summer": np.cos(2 * np.pi * (days.dayofyear.to_numpy() - 196) / 365.25),
+            "august": days.month == 8,
+        }
+    )
 
 
-def _hour_weights(profile: str) -> np.ndarray:
-    if profile == "emergency":
-        weights = np.array(
-            [2, 1.5, 0, 1, 1, 1.5, 3, 5, 7, 8, 9, 9, 8, 8, 9, 9, 9, 9, 8, 7, 6, 5, 4, 3],
-            dtype=float,
-        )
-    else:  # scheduled CT, weekday office hours
-        weights = np.array([0] * 8 + [6, 9, 9, 8, 5, 7, 9, 9, 8, 6, 3] + [0] * 5, dtype=float)
-    # Hour 2 is left empty: the daylight-saving change makes it ambiguous or nonexistent.
-    weights[2] = 0
-    shares: np.ndarray = weights / weights.sum()
-    return shares
+# --- exams ----------------------------------------------------------------------------
 
 
-def _manufacturers(rng: np.random.Generator, sites: np.ndarray) -> np.ndarray:
-    mix = np.array(_SITE_MIX)[sites % len(_SITE_MIX)]
-    draws = rng.random(len(sites))[:, None] > np.cumsum(mix, axis=1)
-    chosen: np.ndarray = np.array(MANUFACTURERS)[draws.sum(axis=1).clip(max=len(MANUFACTURERS) - 1)]
-    return chosen
+@dataclass(frozen=True)
+class _Exams:
+    """Exam times and sites of one device, sorted by time."""
+
+    naive: np.ndarray  # datetime64[s], local wall-clock time
+    site: np.ndarray  # int index into params.sites
 
 
-def _ages(rng: np.random.Generator, n: int, profile: str) -> np.ndarray:
-    if profile == "emergency":
-        group = rng.choice(3, size=n, p=(0.2, 0.5, 0.3))
-        ages = np.select(
-            [group == 0, group == 1],
-            [rng.uniform(2, 18, n), rng.uniform(18, 65, n)],
-            rng.uniform(65, 98, n),
-        )
-    else:
-        ages = rng.normal(66, 10, n).clip(40, 92)
-    whole: np.ndarray = np.floor(ages)
-    return whole
-
-
-def _sexes(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.choice(np.array(["F", "M", "U"]), size=n, p=(0.51, 0.48, 0.01))
-
-
-def _patients(rng: np.random.Generator, n: int, prefix: int) -> np.ndarray:
-    pool = rng.integers(0, max(1, int(n * 0.7)), size=n)
-    return np.char.add(f"P{prefix}", np.char.zfill(pool.astype(str), 6))
+def _exam_times(
+    rng: np.random.Generator, params: DemoParameters, daily: np.ndarray, hours: tuple[float, ...]
+) -> _Exams:
+    """Poisson counts per site and day, times of day from the hourly profile."""
+    weights = np.asarray(hours, dtype=float)
+    weights /= weights.sum()
+    n_sites = len(params.sites)
+    counts = rng.poisson(np.tile(daily, n_sites))
+    day = np.repeat(np.tile(np.arange(params.days), n_sites), counts)
+    site = np.repeat(np.repeat(np.arange(n_sites), params.days), counts)
+    seconds = rng.choice(24, size=len(day), p=weights) * 3600 + rng.integers(0, 3600, len(day))
+    start = np.datetime64(params.start, "s")
+    naive = start + (day * 86400 + seconds).astype("timedelta64[s]")
+    order = np.argsort(naive, kind="stable")
+    return _Exams(naive=naive[order], site=site[order])
 
 
 def _localise(naive: np.ndarray) -> pd.DatetimeIndex:
+    """Local wall-clock times -> aware. Ambiguous times (the October change) are read as
+    summer time, like a naive export is read (fold 0); times in the March gap move on."""
     return pd.DatetimeIndex(naive).tz_localize(
-        TIMEZONE, ambiguous=False, nonexistent="shift_forward"
+        TIMEZONE, ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward"
     )
 
 
-def _iso(moments: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    series = pd.Series(moments)
-    text = series.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    iso: np.ndarray = (text.str[:-2] + ":" + text.str[-2:]).to_numpy()
+def _wall_clock(moments: pd.DatetimeIndex) -> pd.Series:
+    """Local wall-clock time as text, 2025-03-04T10:15:00 (numpy: much faster than strftime)."""
+    local = moments.tz_convert(TIMEZONE).tz_localize(None).to_numpy().astype("datetime64[s]")
+    return pd.Series(np.datetime_as_string(local, unit="s"), dtype=object)
+
+
+def _iso(moments: pd.DatetimeIndex) -> np.ndarray:
+    """ISO 8601 with the UTC offset, e.g. 2025-03-04T10:15:00+01:00."""
+    local = moments.tz_convert(TIMEZONE)
+    offset = (local.tz_localize(None) - moments.tz_convert("UTC").tz_localize(None)).to_numpy()
+    minutes = (offset // np.timedelta64(1, "m")).astype(np.int64)
+    sign = np.where(minutes < 0, "-", "+").astype(object)
+    hhmm = pd.Series(np.abs(minutes) // 60, dtype="int64").astype(str).str.zfill(2) + (
+        ":" + pd.Series(np.abs(minutes) % 60, dtype="int64").astype(str).str.zfill(2)
+    )
+    iso: np.ndarray = (_wall_clock(moments) + sign + hhmm).to_numpy(dtype=object)
     return iso
 
 
-def _accessions(sites: np.ndarray, code: str, params: DemoParameters) -> np.ndarray:
-    letters = np.array([name.split("-")[-1][0].upper() for name in params.sites])
-    running = np.char.zfill(np.arange(1, len(sites) + 1).astype(str), 7)
-    return np.char.add(np.char.add(letters[sites], code), running)
+def _vendor_text(moments: pd.DatetimeIndex) -> np.ndarray:
+    """The vendor's naive local "%d/%m/%Y %H:%M"."""
+    t = _wall_clock(moments).str
+    text: np.ndarray = (t[8:10] + "/" + t[5:7] + "/" + t[0:4] + " " + t[11:16]).to_numpy(
+        dtype=object
+    )
+    return text
+
+
+def _site_mix(mixes: tuple[tuple[float, ...], ...], n_sites: int) -> np.ndarray:
+    rows = [np.roll(np.asarray(mixes[i % len(mixes)]), i // len(mixes)) for i in range(n_sites)]
+    return np.asarray(rows)
+
+
+def _pick(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
+    """One category per row of a (rows x categories) probability matrix."""
+    cumulative = np.cumsum(probabilities, axis=1)
+    u = rng.random(len(probabilities)) * cumulative[:, -1]
+    chosen: np.ndarray = np.minimum(
+        (u[:, None] >= cumulative).sum(axis=1), probabilities.shape[1] - 1
+    )
+    return chosen
+
+
+def _identifiers(
+    rng: np.random.Generator, params: DemoParameters, exams: list[_Exams]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Accession numbers and study UIDs, running per site across devices in time order.
+
+    Numbers jump by the exams of the RIS no AI looks at (other modalities, other body
+    parts). Prefix: the initial of the site's last word (N, S), or a number when two
+    sites share it.
+    """
+    initials = [name.replace("_", "-").split("-")[-1][:1].upper() or "X" for name in params.sites]
+    if len(set(initials)) != len(initials):
+        initials = [f"{i + 1:02d}" for i in range(len(params.sites))]
+    naive = np.concatenate([e.naive for e in exams])
+    site = np.concatenate([e.site for e in exams])
+    order = np.lexsort((naive, site))
+    gaps = rng.integers(1, 12, len(order))
+    running = np.concatenate([[0], np.cumsum(gaps)])
+    first = rng.integers(2_000_000, 3_000_000, len(params.sites))
+    # Restart per site: subtract the running total reached before the site's first exam.
+    sorted_site = site[order]
+    starts = np.searchsorted(sorted_site, np.arange(len(params.sites)))
+    numbers = np.empty(len(order), dtype=np.int64)
+    numbers[order] = running[1:] - running[starts][sorted_site] + first[sorted_site]
+    text = pd.Series(numbers, dtype="int64").astype(str)
+    accession = (pd.Series(initials, dtype=object)[site].reset_index(drop=True)) + text.str.zfill(8)
+    days = pd.Series(np.datetime_as_string(naive, unit="D"), dtype=object).str.replace("-", "")
+    uid = f"{UID_ROOT}." + pd.Series(site + 1, dtype="int64").astype(str) + "." + days + "." + text
+    out, at = [], 0
+    for e in exams:
+        n = len(e.naive)
+        out.append(
+            (
+                accession.iloc[at : at + n].to_numpy(dtype=object),
+                uid.iloc[at : at + n].to_numpy(dtype=object),
+            )
+        )
+        at += n
+    return out
+
+
+@dataclass(frozen=True)
+class _Patients:
+    ids: np.ndarray
+    age: np.ndarray  # whole years at the exam
+    sex: np.ndarray
+
+
+def _patients(
+    rng: np.random.Generator,
+    params: DemoParameters,
+    exams: _Exams,
+    pool_ratio: float,
+    ages: tuple[tuple[float, float, float, float], ...],
+    female_share: tuple[float, ...],
+    first_id: int,
+) -> tuple[_Patients, int]:
+    """Patients per site, drawn from a pool (``pool_ratio`` x exams): some come back.
+
+    ``ages``: mixture components ``(weight, low, high, concentration)``, a symmetric
+    beta distribution between low and high (concentration 1: uniform). Each patient has
+    one sex and a birth date, so a returning patient is older, never different.
+    """
+    n = len(exams.naive)
+    n_sites = len(params.sites)
+    pool_sizes = np.array(
+        [max(1, round(np.count_nonzero(exams.site == s) * pool_ratio)) for s in range(n_sites)]
+    )
+    pool_total = int(pool_sizes.sum())
+    component = rng.choice(len(ages), size=pool_total, p=[a[0] for a in ages])
+    low = np.array([a[1] for a in ages])[component]
+    high = np.array([a[2] for a in ages])[component]
+    age0 = low + (high - low) * rng.beta(
+        np.array([a[3] for a in ages])[component], np.array([a[3] for a in ages])[component]
+    )
+    sex = np.where(
+        rng.random(pool_total) < 0.01,
+        "U",
+        np.where(rng.random(pool_total) < np.asarray(female_share)[component], "F", "M"),
+    )
+    ids = first_id + np.cumsum(rng.integers(1, 40, pool_total))
+    ids = rng.permutation(ids)
+    offsets = np.concatenate([[0], np.cumsum(pool_sizes)[:-1]])
+    # Returning patients: a few frequent flyers, most seen once.
+    draw = np.floor(pool_sizes[exams.site] * rng.random(n) ** 1.3).astype(np.int64)
+    patient = offsets[exams.site] + draw
+    elapsed = (exams.naive - np.datetime64(params.start, "s")) / np.timedelta64(1, "D")
+    age = np.floor(age0[patient] + elapsed / 365.25).astype(np.int64)
+    padded = pd.Series(ids[patient], dtype="int64").astype(str).str.zfill(7)
+    patient_ids = ("P" + padded).to_numpy(dtype=object)
+    last_id = int(ids.max()) if pool_total else first_id
+    return _Patients(ids=patient_ids, age=age, sex=sex[patient].astype(object)), last_id
+
+
+@dataclass(frozen=True)
+class _Generated:
+    frame: pd.DataFrame
+    truth: pd.DataFrame
+    exam: pd.DatetimeIndex  # aware
+    site: np.ndarray  # names
 
 
 def _fracture(
-    rng: np.random.Generator, params: DemoParameters
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    naive, sites = _exam_times(
-        rng,
-        params,
-        params.fracture_exams_per_weekday,
-        params.fracture_weekend_factor,
-        _hour_weights("emergency"),
+    rng: np.random.Generator,
+    params: DemoParameters,
+    exams: _Exams,
+    ids: tuple[np.ndarray, np.ndarray],
+    patients: _Patients,
+) -> _Generated:
+    n = len(exams.naive)
+    site_names = np.asarray(params.sites, dtype=object)[exams.site]
+    manufacturer = _pick(rng, _site_mix(_XR_SITE_MIX, len(params.sites))[exams.site])
+    width = max(len(m) for m in _XR_MODELS)
+    model_shares = np.array([[m[2] for m in ms] + [0.0] * (width - len(ms)) for ms in _XR_MODELS])
+    model_names = np.array(
+        [[m[0] for m in ms] + [ms[0][0]] * (width - len(ms)) for ms in _XR_MODELS], dtype=object
     )
-    n = len(naive)
-    manufacturer = _manufacturers(rng, sites)
-    body = rng.choice(len(_BODY_PARTS), size=n, p=_BODY_WEIGHTS)
-    age = _ages(rng, n, "emergency")
-    elderly_hip = (np.array(_BODY_PARTS)[body] == "HIP") & (age >= 65)
-    truth = rng.random(n) < np.where(elderly_hip, 0.45, params.fracture_prevalence)
-    update = np.datetime64(params.start + timedelta(days=params.update_after_days))
-    version = np.where(naive >= update, "2.4.0", "2.3.1")
-    degraded = (version == "2.4.0") & (manufacturer == params.degraded_manufacturer)
-    sensitivity = np.where(degraded, params.degraded_sensitivity, np.array(_BODY_SENSITIVITY)[body])
-    called = np.where(
-        truth, rng.random(n) < sensitivity, rng.random(n) > params.fracture_specificity
+    model_modalities = np.array(
+        [[m[1] for m in ms] + [ms[0][1]] * (width - len(ms)) for ms in _XR_MODELS], dtype=object
     )
-    doubt = rng.random(n) < np.where(truth, params.doubt_rate_positive, params.doubt_rate_negative)
-    result = np.where(doubt, "DOUBT", np.where(called, "POSITIVE", "NEGATIVE"))
-    local = _localise(naive)
-    modality = np.where(
-        np.isin(manufacturer, ("Fujifilm", "Canon")) & (rng.random(n) < 0.5), "CR", "DX"
+    room = _pick(rng, model_shares[manufacturer])
+    group = np.select([patients.age < 16, patients.age < 65], [0, 1], 2)
+    body = _pick(rng, np.asarray(_BODY_WEIGHTS)[group])
+
+    risk = np.asarray(_BODY_RISK)[body] * np.asarray(_AGE_RISK)[group]
+    prevalence = (risk * params.fracture_prevalence / risk.mean()) if n else risk
+    truth = rng.random(n) < np.clip(prevalence, 0.0, 0.95)
+
+    version = np.where(
+        exams.naive >= np.datetime64(params.update_date, "s"),
+        FRACTURE_VERSIONS[1],
+        FRACTURE_VERSIONS[0],
+    ).astype(object)
+    manufacturer_names = np.asarray(MANUFACTURERS, dtype=object)[manufacturer]
+    degraded = (version == FRACTURE_VERSIONS[1]) & (
+        manufacturer_names == params.degraded_manufacturer
     )
+    sensitivity = np.clip(params.fracture_sensitivity + np.asarray(_BODY_SENSITIVITY)[body], 0, 1)
+    sensitivity = np.where(degraded, params.degraded_sensitivity, sensitivity)
+    specificity = np.clip(params.fracture_specificity + np.asarray(_BODY_SPECIFICITY)[body], 0, 1)
+    u = rng.random(n)
+    doubt = np.where(truth, params.doubt_rate_positive, params.doubt_rate_negative)
+    called = np.where(truth, sensitivity, np.maximum(1.0 - specificity, doubt))
+    result = np.select([u < doubt, u < called], ["DOUBT", "POSITIVE"], "NEGATIVE").astype(object)
+
+    exam = _localise(exams.naive)
     frame = pd.DataFrame(
         {
-            "Accession": _accessions(sites, "XR", params),
-            "StudyUID": np.char.add(f"{_UID_ROOT}.1.", np.arange(1, n + 1).astype(str)),
-            "ExamDate": local.strftime("%d/%m/%Y %H:%M"),
+            "Accession": ids[0],
+            "StudyUID": ids[1],
+            "ExamDate": _vendor_text(exam),
             "Result": result,
             "AlgoVersion": version,
-            "Site": np.array(params.sites)[sites],
-            "Manufacturer": manufacturer,
-            "Model": [_MODELS[m][0] for m in manufacturer],
-            "BodyPart": np.array(_BODY_PARTS)[body],
-            "Modality": modality,
-            "Age": age.astype(int),
-            "Sex": _sexes(rng, n),
-            "PatientID": _patients(rng, n, 1),
-        }
+            "Site": site_names,
+            "Manufacturer": manufacturer_names,
+            "Model": model_names[manufacturer, room],
+            "BodyPart": np.asarray(_BODY_PARTS, dtype=object)[body],
+            "Modality": model_modalities[manufacturer, room],
+            "Age": patients.age,
+            "Sex": patients.sex,
+            "PatientID": patients.ids,
+        },
+        columns=list(VENDOR_COLUMNS),
     )
     hidden = pd.DataFrame(
         {
             "device_id": FRACTURE_DEVICE,
-            "accession_number": frame["Accession"],
+            "accession_number": ids[0],
             "target": "fracture",
             "true_label": truth,
             "degraded": degraded,
-            "site": frame["Site"],
-            "exam": local,
-        }
+        },
+        columns=list(TRUTH_COLUMNS),
     )
-    return frame, hidden
+    return _Generated(frame=frame, truth=hidden, exam=exam, site=site_names)
 
 
-def _nodule(rng: np.random.Generator, params: DemoParameters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    naive, sites = _exam_times(
-        rng,
-        params,
-        params.nodule_exams_per_weekday,
-        params.nodule_weekend_factor,
-        _hour_weights("scheduled"),
-    )
-    n = len(naive)
-    manufacturer = _manufacturers(rng, sites)
-    truth = rng.random(n) < params.nodule_prevalence
-    score = np.where(truth, rng.beta(6, 2, n), rng.beta(2, 6, n)).round(3)
-    local = _localise(naive)
-    ai_time = local + pd.to_timedelta(rng.integers(2, 12, n), unit="m")
-    version = np.where(naive >= np.datetime64(params.start + timedelta(days=150)), "1.8.0", "1.7.0")
+def _nodule(
+    rng: np.random.Generator,
+    params: DemoParameters,
+    exams: _Exams,
+    ids: tuple[np.ndarray, np.ndarray],
+    patients: _Patients,
+) -> _Generated:
+    n = len(exams.naive)
+    site_names = np.asarray(params.sites, dtype=object)[exams.site]
+    manufacturer = _pick(rng, _site_mix(_CT_SITE_MIX, len(params.sites))[exams.site])
+    # Nodules are a little more frequent with age; scaled to the requested prevalence.
+    risk = 0.6 + 0.8 * np.clip((patients.age - 40) / 50, 0, 1)
+    prevalence = (risk * params.nodule_prevalence / risk.mean()) if n else risk
+    truth = rng.random(n) < np.clip(prevalence, 0.0, 0.95)
+    score = np.where(
+        truth,
+        rng.beta(*params.nodule_positive_beta, n),
+        rng.beta(*params.nodule_negative_beta, n),
+    ).round(3)
+    exam = _localise(exams.naive)
+    ai_time = exam + pd.to_timedelta(rng.integers(150, 900, n), unit="s")
+    version = np.where(
+        exams.naive >= np.datetime64(params.start + timedelta(params.nodule_update_after_days)),
+        NODULE_VERSIONS[1],
+        NODULE_VERSIONS[0],
+    ).astype(object)
     frame = pd.DataFrame(
         {
             "device_id": NODULE_DEVICE,
             "device_version": version,
-            "exam_datetime": _iso(local),
-            "ai_result": np.where(score >= 0.5, "positive", "negative"),
-            "accession_number": _accessions(sites, "CT", params),
-            "study_instance_uid": np.char.add(f"{_UID_ROOT}.2.", np.arange(1, n + 1).astype(str)),
-            "patient_id": _patients(rng, n, 2),
-            "site": np.array(params.sites)[sites],
+            "exam_datetime": _iso(exam),
+            "ai_result": np.where(score >= params.nodule_threshold, "positive", "negative").astype(
+                object
+            ),
+            "accession_number": ids[0],
+            "study_instance_uid": ids[1],
+            "patient_id": patients.ids,
+            "site": site_names,
             "modality": "CT",
             "body_part": "CHEST",
-            "scanner_manufacturer": manufacturer,
-            "scanner_model": [_MODELS[m][1] for m in manufacturer],
-            "patient_age": _ages(rng, n, "scheduled").astype(int),
-            "patient_sex": _sexes(rng, n),
+            "scanner_manufacturer": np.asarray(MANUFACTURERS, dtype=object)[manufacturer],
+            "scanner_model": np.asarray(_CT_MODELS, dtype=object)[manufacturer],
+            "patient_age": patients.age,
+            "patient_sex": patients.sex,
             "target": "lung_nodule",
             "ai_score": score,
             "ai_datetime": _iso(ai_time),
-        }
-    )[list(PREDICTION_COLUMNS)]
+        },
+        columns=list(PREDICTION_COLUMNS),
+    )
     hidden = pd.DataFrame(
         {
             "device_id": NODULE_DEVICE,
-            "accession_number": frame["accession_number"],
+            "accession_number": ids[0],
             "target": "lung_nodule",
             "true_label": truth,
-            "degraded": False,
-            "site": frame["site"],
-            "exam": local,
-        }
+            "degraded": np.zeros(n, dtype=bool),
+        },
+        columns=list(TRUTH_COLUMNS),
     )
-    return frame, hidden
+    return _Generated(frame=frame, truth=hidden, exam=exam, site=site_names)
 
 
-def _days(rng: np.random.Generator, low: float, high: float, n: int) -> pd.TimedeltaIndex:
-    return pd.to_timedelta(rng.uniform(low, high, n), unit="D")
+# --- outcomes -------------------------------------------------------------------------
+
+
+def _label(values: np.ndarray) -> np.ndarray:
+    labels: np.ndarray = np.where(values, "positive", "negative").astype(object)
+    return labels
+
+
+def _hours(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
+    hours: np.ndarray = rng.uniform(low, high, n)
+    return hours
+
+
+def _report_delay(rng: np.random.Generator, n: int, shares: tuple[float, float]) -> np.ndarray:
+    """Hours to the report: read at once (on call), within two days, or up to five days."""
+    kind = _pick(rng, np.tile([shares[0], shares[1], 1 - sum(shares)], (n, 1)))
+    delay: np.ndarray = np.select(
+        [kind == 0, kind == 1],
+        [_hours(rng, 0.3, 6, n), _hours(rng, 6, 48, n)],
+        _hours(rng, 48, 120, n),
+    )
+    return delay
 
 
 def _outcome_rows(
     rng: np.random.Generator,
-    hidden: pd.DataFrame,
-    labels: np.ndarray,
-    source: str,
-    delay: pd.TimedeltaIndex,
+    generated: _Generated,
+    uids: np.ndarray,
+    params: DemoParameters,
     keep: np.ndarray,
-    uid_prefix: str,
+    outcome: np.ndarray,
+    source: str,
+    delay_hours: np.ndarray,
 ) -> pd.DataFrame:
-    rows = hidden[keep]
-    moments = rows["exam"] + delay[keep]
-    with_uid = rng.random(len(rows)) < 0.3
-    index = rows["accession_number"].str[3:].astype(int).astype(str).to_numpy()
+    truth = generated.truth
+    moment = generated.exam[keep] + pd.to_timedelta(delay_hours[keep] * 3600, unit="s").round("s")
+    with_uid = rng.random(len(keep)) < params.uid_in_outcome_rate
     return pd.DataFrame(
         {
-            "accession_number": rows["accession_number"].to_numpy(),
-            "study_instance_uid": np.where(with_uid, np.char.add(uid_prefix, index), ""),
-            "outcome": labels[keep],
+            "accession_number": truth["accession_number"].to_numpy()[keep],
+            "study_instance_uid": np.where(with_uid, uids, np.full(len(uids), None))[keep],
+            "outcome": outcome[keep],
             "source": source,
-            "outcome_datetime": _iso(moments.reset_index(drop=True)),
-            "target": rows["target"].to_numpy(),
-            "site": rows["site"].to_numpy(),
-            "report_text": "",
-            "_moment": moments.to_numpy(),
+            "outcome_datetime": _iso(moment),
+            "target": truth["target"].to_numpy()[keep],
+            "site": generated.site[keep],
+            "report_text": None,
+            "_moment": moment.tz_convert("UTC").tz_localize(None).to_numpy(),
         }
     )
 
 
-def _label(values: np.ndarray) -> np.ndarray:
-    return np.where(values, "positive", "negative")
-
-
-def _outcomes(
-    rng: np.random.Generator, params: DemoParameters, fracture: pd.DataFrame, nodule: pd.DataFrame
-) -> pd.DataFrame:
-    parts = []
-    # Fractures: the report within days (a few reading errors), a follow-up for some.
-    n = len(fracture)
+def _fracture_outcomes(
+    rng: np.random.Generator, params: DemoParameters, g: _Generated, uids: np.ndarray
+) -> list[pd.DataFrame]:
+    n = len(g.truth)
+    truth = g.truth["true_label"].to_numpy(dtype=bool)
     verified = rng.random(n) >= params.never_verified_rate
-    truth = fracture["true_label"].to_numpy()
-    report = np.where(rng.random(n) < params.report_error_rate, ~truth, truth)
-    report_delay = pd.to_timedelta(np.minimum(rng.exponential(0.9, n) + 0.05, 5.0), unit="D")
-    parts.append(
-        _outcome_rows(
-            rng, fracture, _label(report), "report", report_delay, verified, f"{_UID_ROOT}.1."
-        )
+    u = rng.random(n)
+    error = np.where(truth, params.fracture_report_miss_rate, params.fracture_report_overcall_rate)
+    report = np.where(
+        u < params.fracture_report_doubt_rate,
+        "indeterminate",
+        np.where(u < params.fracture_report_doubt_rate + error, _label(~truth), _label(truth)),
+    ).astype(object)
+    discordant = (report != "indeterminate") & (report != _label(truth))
+    # Follow-up radiographs: the fracture clinic's control, the patient who comes back
+    # still in pain, the scaphoid the report doubted.
+    follow_rate = np.select(
+        [report == "indeterminate", discordant, truth],
+        [0.9, min(1.0, 6 * params.fracture_follow_up_rate), 2.4 * params.fracture_follow_up_rate],
+        0.3 * params.fracture_follow_up_rate,
     )
-    follow = verified & (rng.random(n) < 0.10)
-    parts.append(
+    follow = verified & (rng.random(n) < follow_rate)
+    return [
+        _outcome_rows(
+            rng, g, uids, params, verified, report, "report", _report_delay(rng, n, (0.4, 0.45))
+        ),
         _outcome_rows(
             rng,
-            fracture,
+            g,
+            uids,
+            params,
+            follow,
             _label(truth),
             "follow_up",
-            _days(rng, 14, 42, n),
-            follow,
-            f"{_UID_ROOT}.1.",
-        )
-    )
-    # Nodules: the report may be indeterminate; pathology or a follow-up CT settles it.
-    n = len(nodule)
+            _hours(rng, 7 * 24, 42 * 24, n),
+        ),
+    ]
+
+
+def _nodule_outcomes(
+    rng: np.random.Generator, params: DemoParameters, g: _Generated, uids: np.ndarray
+) -> list[pd.DataFrame]:
+    n = len(g.truth)
+    truth = g.truth["true_label"].to_numpy(dtype=bool)
     verified = rng.random(n) >= params.never_verified_rate
-    truth = nodule["true_label"].to_numpy()
-    draw = rng.random(n)
+    u = rng.random(n)
     report = np.where(
         truth,
-        np.select([draw < 0.80, draw < 0.95], ["positive", "indeterminate"], "negative"),
-        np.select([draw < 0.92, draw < 0.995], ["negative", "indeterminate"], "positive"),
+        np.select([u < 0.85, u < 0.96], ["positive", "indeterminate"], "negative"),
+        np.select([u < 0.93, u < 0.99], ["negative", "indeterminate"], "positive"),
+    ).astype(object)
+    # Pathology (biopsy, surgery) for a share of the reported nodules, mostly true ones;
+    # a follow-up CT (3-12 months) for the other positive or doubtful reports and a
+    # few negative ones (surveillance of another condition).
+    suspicious = report != "negative"
+    pathology_rate = np.where(
+        truth, params.nodule_pathology_rate, 0.1 * params.nodule_pathology_rate
     )
-    parts.append(
+    pathology = verified & suspicious & (rng.random(n) < pathology_rate)
+    follow = verified & ~pathology & (suspicious | (rng.random(n) < 0.08))
+    return [
         _outcome_rows(
-            rng, nodule, report, "report", _days(rng, 0.2, 5, n), verified, f"{_UID_ROOT}.2."
-        )
-    )
-    pathology = verified & truth & (rng.random(n) < 0.45)
-    parts.append(
+            rng, g, uids, params, verified, report, "report", _report_delay(rng, n, (0.2, 0.6))
+        ),
         _outcome_rows(
             rng,
-            nodule,
+            g,
+            uids,
+            params,
+            pathology,
             _label(truth),
             "pathology",
-            _days(rng, 14, 90, n),
-            pathology,
-            f"{_UID_ROOT}.2.",
-        )
-    )
-    needs_follow = verified & ~pathology & ((report != "negative") | (rng.random(n) < 0.10))
-    parts.append(
+            _hours(rng, 14 * 24, 90 * 24, n),
+        ),
         _outcome_rows(
             rng,
-            nodule,
+            g,
+            uids,
+            params,
+            follow,
             _label(truth),
             "follow_up",
-            _days(rng, 90, 365, n),
-            needs_follow,
-            f"{_UID_ROOT}.2.",
-        )
-    )
-    frame = pd.concat(parts, ignore_index=True).sort_values("_moment", kind="stable")
-    return frame.drop(columns="_moment").reset_index(drop=True)[list(OUTCOME_COLUMNS)]
+            _hours(rng, 90 * 24, 365 * 24, n),
+        ),
+    ]
+
+
+# --- registry and configuration ----------------------------------------------------------
 
 
 def _registry(params: DemoParameters) -> dict[str, Any]:
-    sites = list(params.sites)
     return {
         "devices": [
             {
                 "id": FRACTURE_DEVICE,
-                "name": "OsteoFind XR",
-                "manufacturer": "Example Imaging AI (fictional)",
-                "model": "OF-XR",
-                "versions": ["2.3.1", "2.4.0"],
+                "name": "FractaLens XR",
+                "manufacturer": "Exemplar Imaging SAS (fictional)",
+                "model": "FL-XR",
+                "versions": list(FRACTURE_VERSIONS),
                 "ce_class": "IIa",
-                "notified_body": "Notified body 0000 (fictional)",
-                "intended_purpose": "Aide à la détection des fractures sur radiographies "
-                "standard, en urgence, chez l'adulte et l'enfant de plus de 2 ans",
+                "notified_body": "Fictional Notified Body (NB 0000)",
+                "intended_purpose": (
+                    "Computer-aided detection of fractures on conventional radiographs of "
+                    "the limbs, shoulder and hip, in adults and children from 2 years, in the "
+                    "emergency department; the output is a suggestion reviewed by the "
+                    "emergency physician and the radiologist"
+                ),
                 "target": "fracture",
                 "ai_based": True,
                 "departments": ["Urgences", "Radiologie"],
-                "sites": sites,
-                "date_in_service": date(2024, 6, 1),
+                "sites": list(params.sites),  # one list each: no YAML anchors
+                "date_in_service": params.start - timedelta(days=214),
                 "operating_threshold": 0.5,
                 "indeterminate_policy": "positive",
                 "claimed_performance": {
@@ -454,70 +873,88 @@ def _registry(params: DemoParameters) -> dict[str, Any]:
                     "specificity": 0.88,
                     "sensitivity_ci": [0.88, 0.93],
                     "specificity_ci": [0.85, 0.90],
-                    "source": "Notice d'utilisation v2.3, validation clinique multicentrique",
+                    "source": "Instructions for use v2.3, section 9 (multicentre clinical "
+                    "validation, 2 450 radiographs)",
                 },
                 "risk_analysis": {
-                    "data_transmission": "Inférence sur site ; aucune donnée ne quitte le réseau "
-                    "hospitalier",
-                    "data_reuse_by_manufacturer": "Aucune (clause 7 du contrat)",
-                    "patient_information": "Affichage en salle d'attente et livret d'accueil",
-                    "cybersecurity": "Revue RSSI 2024-05, serveur dans la DMZ imagerie",
-                    "continuity_plan": "Lecture sans IA (procédure de mode dégradé PR-RAD-12)",
-                    "training": "Urgentistes et radiologues formés au déploiement (2024-06)",
+                    "data_transmission": "On-premise inference on a server in the imaging "
+                    "network; no data leave the hospital network",
+                    "data_reuse_by_manufacturer": "None: contract clause 7 forbids reuse; "
+                    "remote maintenance without access to images",
+                    "patient_information": "Notice in the emergency waiting rooms and in the "
+                    "welcome booklet; DPO register entry 2024-017",
+                    "cybersecurity": "Reviewed by the CISO (RSSI) in May 2024; server in the "
+                    "imaging DMZ, patched monthly",
+                    "continuity_plan": "Reading without AI (degraded-mode procedure PR-RAD-12); "
+                    "PACS alert if no result within 30 minutes",
+                    "training": "Emergency physicians, residents and radiologists trained at "
+                    "deployment (June 2024); yearly refresher",
                 },
             },
             {
                 "id": NODULE_DEVICE,
-                "name": "PulmoScan CT",
-                "manufacturer": "Example Thoracic AI (fictional)",
-                "model": "PS-CT",
-                "versions": ["1.7.0", "1.8.0"],
+                "name": "PulmoTrace CT",
+                "manufacturer": "Exemplar Thoracic AI GmbH (fictional)",
+                "model": "PT-CT",
+                "versions": list(NODULE_VERSIONS),
                 "ce_class": "IIb",
-                "notified_body": "Notified body 0000 (fictional)",
-                "intended_purpose": "Aide à la détection des nodules pulmonaires solides de 4 à "
-                "30 mm sur scanner thoracique de l'adulte",
+                "notified_body": "Fictional Notified Body (NB 0000)",
+                "intended_purpose": (
+                    "Computer-aided detection of solid and part-solid pulmonary nodules of "
+                    "4 to 30 mm on adult chest CT, as a second reader for the radiologist"
+                ),
                 "target": "lung_nodule",
                 "ai_based": True,
                 "departments": ["Radiologie", "Pneumologie"],
-                "sites": sites,
-                "date_in_service": date(2024, 9, 15),
-                "operating_threshold": 0.5,
+                "sites": list(params.sites),  # one list each: no YAML anchors
+                "date_in_service": params.start - timedelta(days=108),
+                "operating_threshold": params.nodule_threshold,
                 "indeterminate_policy": "exclude",
                 "claimed_performance": {
                     "sensitivity": 0.88,
                     "specificity": 0.80,
-                    "source": "Notice d'utilisation v1.7, étude rétrospective",
+                    "sensitivity_ci": [0.84, 0.91],
+                    "specificity_ci": [0.76, 0.84],
+                    "source": "Instructions for use v1.7, retrospective study (1 120 CT)",
                 },
                 "risk_analysis": {
-                    "data_transmission": "Envoi pseudonymisé au cloud HDS du fabricant",
-                    "data_reuse_by_manufacturer": "Amélioration du produit, après opposition "
-                    "possible",
-                    "patient_information": "Information écrite remise avec la convocation",
-                    "cybersecurity": "Certification HDS du fabricant vérifiée",
+                    "data_transmission": "Pseudonymised images sent to the manufacturer's "
+                    "certified health-data host (HDS), results returned to the PACS",
+                    "data_reuse_by_manufacturer": "Product improvement on pseudonymised data, "
+                    "patients may object",
+                    "patient_information": "Written notice given with the CT appointment",
+                    "cybersecurity": "HDS certificate checked; VPN tunnel reviewed by the CISO",
                     "continuity_plan": "",
-                    "training": "Radiologues formés ; manipulateurs non formés",
+                    "training": "Radiologists trained; radiographers not trained yet",
                 },
             },
         ]
     }
 
 
-_CONFIG = """\
-# dmn-monitor configuration written by `dmn-monitor demo`.
+def _toml(value: str) -> str:
+    """A TOML basic string (JSON string escapes are valid TOML)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+_CONFIG: Final = """\
+# dmn-monitor configuration written by the demo generator (synthetic data only).
+# Paths are relative to this file's folder.
 [database]
-url = "sqlite:///{database}"
+url = {database}
 
 [time]
-timezone = "{timezone}"
+timezone = {timezone}
 
-# The fracture detector's vendor export: its own column names, French dates, DOUBT.
+# The fracture detector's vendor export: its own column names, French naive dates,
+# POSITIVE / DOUBT / NEGATIVE, and no device id column.
 [[sources]]
 name = "fracture-xr-export"
 kind = "predictions"
 path = "fracture_predictions.csv"
 format = "csv"
 delimiter = ";"
-datetime_format = "%d/%m/%Y %H:%M"
+datetime_format = {datetime_format}
 
 [sources.columns]
 accession_number = "Accession"
@@ -540,7 +977,7 @@ DOUBT = "indeterminate"
 NEGATIVE = "negative"
 
 [sources.defaults]
-device_id = "{fracture}"
+device_id = {fracture}
 
 # The nodule detector exports the canonical CSV.
 [[sources]]
@@ -549,42 +986,81 @@ kind = "predictions"
 path = "nodule_predictions.csv"
 format = "csv"
 
-# Reports, pathology and follow-up from the RIS and LIS (canonical CSV).
+# Reports, pathology and follow-up from the RIS (canonical CSV).
 [[sources]]
-name = "ris-lis-outcomes"
+name = "ris-outcomes"
 kind = "outcomes"
 path = "outcomes.csv"
 format = "csv"
 """
 
 
-def generate_demo(params: DemoParameters | None = None) -> DemoData:
-    """The synthetic year for ``params`` (same parameters, same data)."""
-    params = params or DemoParameters()
+# --- public API -------------------------------------------------------------------------
+
+
+def generate_demo(params: DemoParameters = DemoParameters()) -> DemoData:
+    """The synthetic period for ``params`` (the same parameters give the same data)."""
     rng = np.random.default_rng(params.seed)
-    fracture, fracture_hidden = _fracture(rng, params)
-    nodule, nodule_hidden = _nodule(rng, params)
-    outcomes = _outcomes(rng, params, fracture_hidden, nodule_hidden)
-    truth = pd.concat([fracture_hidden, nodule_hidden], ignore_index=True)
+    calendar = _calendar(params)
+    off = calendar["off"].to_numpy()
+    fracture_daily = (
+        params.fracture_exams_per_weekday
+        * np.where(off, params.fracture_weekend_factor, 1.0)
+        * (1.0 + params.fracture_seasonality * calendar["summer"].to_numpy())
+    )
+    nodule_daily = (
+        params.nodule_exams_per_weekday
+        * np.where(off, params.nodule_weekend_factor, 1.0)
+        * np.where(calendar["august"].to_numpy(), params.nodule_august_factor, 1.0)
+    )
+    fracture_exams = _exam_times(rng, params, fracture_daily, _EMERGENCY_HOURS)
+    nodule_exams = _exam_times(rng, params, nodule_daily, _SCHEDULED_HOURS)
+    fracture_ids, nodule_ids = _identifiers(rng, params, [fracture_exams, nodule_exams])
+
+    # Emergency radiographs: children (2-15), adults, elderly (65-100).
+    fracture_patients, last_id = _patients(
+        rng,
+        params,
+        fracture_exams,
+        pool_ratio=2.0,
+        ages=((0.2, 2, 16, 1.2), (0.45, 16, 65, 1.0), (0.35, 65, 100, 1.6)),
+        female_share=(0.42, 0.46, 0.68),
+        first_id=1_000_000,
+    )
+    nodule_patients, _ = _patients(
+        rng,
+        params,
+        nodule_exams,
+        pool_ratio=1.2,
+        ages=((1.0, 45, 88, 2.6),),
+        female_share=(0.42,),
+        first_id=last_id + 1,
+    )
+    fracture = _fracture(rng, params, fracture_exams, fracture_ids, fracture_patients)
+    nodule = _nodule(rng, params, nodule_exams, nodule_ids, nodule_patients)
+
+    parts = _fracture_outcomes(rng, params, fracture, fracture_ids[1])
+    parts += _nodule_outcomes(rng, params, nodule, nodule_ids[1])
+    outcomes = pd.concat(parts, ignore_index=True).sort_values("_moment", kind="stable")
+    outcomes = outcomes.drop(columns="_moment").reset_index(drop=True)[list(OUTCOME_COLUMNS)]
+    truth = pd.concat([fracture.truth, nodule.truth], ignore_index=True)
     return DemoData(
-        fracture_predictions=fracture,
-        nodule_predictions=nodule,
+        fracture_predictions=fracture.frame,
+        nodule_predictions=nodule.frame,
         outcomes=outcomes,
-        truth=truth[["device_id", "accession_number", "target", "true_label", "degraded"]],
+        truth=truth,
         registry=_registry(params),
-        degradation=Degradation(
-            device_id=FRACTURE_DEVICE,
-            version="2.4.0",
-            manufacturer=params.degraded_manufacturer,
-            start=params.start + timedelta(days=params.update_after_days),
-            sensitivity_after=params.degraded_sensitivity,
-        ),
         parameters=params,
     )
 
 
 def write_demo_files(data: DemoData, out_dir: Path) -> DemoFiles:
-    """Write the exports, the registry and a configuration that reads them into ``out_dir``."""
+    """Write the exports, the registry and a configuration that reads them into ``out_dir``.
+
+    Files: ``fracture_predictions.csv`` (vendor, ``;``), ``nodule_predictions.csv`` and
+    ``outcomes.csv`` (canonical), ``devices.yaml`` and ``dmn-monitor.toml`` (its
+    SQLite database ``dmn-monitor.db`` in the same folder). Existing files are replaced.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     directory = out_dir.resolve()
     files = DemoFiles(
@@ -595,17 +1071,19 @@ def write_demo_files(data: DemoData, out_dir: Path) -> DemoFiles:
         nodule_predictions=directory / "nodule_predictions.csv",
         outcomes=directory / "outcomes.csv",
     )
-    data.fracture_predictions.to_csv(files.fracture_predictions, sep=";", index=False)
-    data.nodule_predictions.to_csv(files.nodule_predictions, index=False)
-    data.outcomes.to_csv(files.outcomes, index=False)
+    csv: dict[str, Any] = {"index": False, "encoding": "utf-8", "lineterminator": "\n"}
+    data.fracture_predictions.to_csv(files.fracture_predictions, sep=";", **csv)
+    data.nodule_predictions.to_csv(files.nodule_predictions, **csv)
+    data.outcomes.to_csv(files.outcomes, **csv)
     files.registry.write_text(
         yaml.safe_dump(data.registry, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
     files.config.write_text(
         _CONFIG.format(
-            database=(directory / "dmn-monitor.db").as_posix(),
-            timezone=TIMEZONE,
-            fracture=FRACTURE_DEVICE,
+            database=_toml(f"sqlite:///{(directory / 'dmn-monitor.db').as_posix()}"),
+            timezone=_toml(TIMEZONE),
+            datetime_format=_toml(VENDOR_DATETIME_FORMAT),
+            fracture=_toml(FRACTURE_DEVICE),
         ),
         encoding="utf-8",
     )

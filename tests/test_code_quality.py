@@ -23,7 +23,7 @@ def _tool(name: str) -> str:
 
 @pytest.mark.parametrize(
     "command",
-    [["check", "."], ["format", "--check", "."]],
+    [["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]],
     ids=["lint", "format"],
 )
 def test_ruff(command: list[str]) -> None:
