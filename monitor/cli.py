@@ -20,15 +20,15 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
-from monitor import registry
+from monitor import registry, sources
 from monitor.config import Config, iter_keys, load_config
 from monitor.errors import MonitorError
 from monitor.evaluation import BY_COLUMNS, RATE_NAMES, WINDOWS, evaluate_cases
-from monitor.ingest import IngestReport, completed_run, file_checksum, ingest_file
+from monitor.ingest import IngestReport, ingest_file
 from monitor.linking import linked_cases
 from monitor.models import IngestionRun, QuarantinedRow
 from monitor.pseudonym import MIN_KEY_LENGTH
-from monitor.sources import find_source, mapping_for, source_files
+from monitor.sources import find_source, mapping_for
 from monitor.status import device_status
 from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
 from monitor.tables import render_table
@@ -281,10 +281,7 @@ def ingest() -> None:
 
 def _print_report(report: IngestReport) -> None:
     resumed = f" (resumed after line {report.resumed_from})" if report.resumed_from else ""
-    click.echo(
-        f"{report.path}: read {report.rows_read}, accepted {report.accepted}, "
-        f"duplicate {report.duplicate}, quarantined {report.quarantined}{resumed}"
-    )
+    click.echo(f"{report.path}: {report.summary()}{resumed}")
 
 
 def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
@@ -367,26 +364,12 @@ def ingest_sources() -> None:
         raise MonitorError("no [[sources]] in the configuration: nothing to ingest")
     key = app.pseudonym_key()
     failed = 0
-    for source in sorted(cfg.sources, key=lambda s: s.kind != "predictions"):
-        for path in source_files(cfg, source):
-            if completed_run(app.db, file_checksum(path), source.kind) is not None:
-                continue
-            try:
-                report = ingest_file(
-                    app.db,
-                    path,
-                    source.kind,
-                    mapping=mapping_for(source, cfg.time.timezone),
-                    source_name=source.name,
-                    chunk_size=cfg.ingest.chunk_size,
-                    pseudonym_key=key,
-                    fmt=source.format,
-                )
-            except MonitorError as exc:
-                failed += 1
-                click.echo(f"error: {exc}", err=True)
-                continue
-            _print_report(report)
+    for _path, outcome in sources.ingest_sources(app.db, cfg, key):
+        if isinstance(outcome, MonitorError):
+            failed += 1
+            click.echo(f"error: {outcome}", err=True)
+        else:
+            _print_report(outcome)
     if failed:
         raise click.exceptions.Exit(1)
 

@@ -27,6 +27,7 @@ from monitor.errors import ConfigError
 __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_DATABASE_URL",
+    "SUBGROUP_COLUMNS",
     "Config",
     "DatabaseConfig",
     "IngestConfig",

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import load_config
 from monitor.demo_data import DemoParameters, generate_demo, write_demo_files
+from monitor.errors import MonitorError
 from monitor.evaluation import evaluate_cases
-from monitor.ingest import ingest_file
 from monitor.linking import linked_cases
 from monitor.pseudonym import generate_key
 from monitor.registry import import_registry, list_devices, load_registry_file
-from monitor.sources import mapping_for, source_files
+from monitor.sources import ingest_sources
 from monitor.status import device_status
 from monitor.storage import open_database
 from monitor.tables import render_table
@@ -105,22 +105,10 @@ def run_demo(out: Path, *, seed: int | None = None, echo: Echo = print) -> list[
         with db.session.begin() as session:
             import_registry(session, load_registry_file(files.registry), actor="demo")
         echo("\nIngestion")
-        for source in config.sources:
-            for path in source_files(config, source):
-                report = ingest_file(
-                    db,
-                    path,
-                    source.kind,
-                    mapping=mapping_for(source, config.time.timezone),
-                    source_name=source.name,
-                    chunk_size=config.ingest.chunk_size,
-                    pseudonym_key=key,
-                    fmt=source.format,
-                )
-                echo(
-                    f"  {path.name}: read {report.rows_read}, accepted {report.accepted}, "
-                    f"duplicate {report.duplicate}, quarantined {report.quarantined}"
-                )
+        for path, outcome in ingest_sources(db, config, key, skip_ingested=False):
+            if isinstance(outcome, MonitorError):
+                raise outcome
+            echo(f"  {path.name}: {outcome.summary()}")
 
         last_day = params.start + timedelta(days=params.days - 1)
         as_of = end_of_day(last_day, tz)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from metrics import ConfusionCounts, diagnostic_rates
+from monitor.config import SUBGROUP_COLUMNS
 from monitor.errors import MonitorError
 
 __all__ = [
@@ -32,17 +33,7 @@ __all__ = [
 Window = Literal["day", "week", "month", "all"]
 WINDOWS: tuple[Window, ...] = ("day", "week", "month", "all")
 RATE_NAMES = ("sensitivity", "specificity", "ppv", "npv")
-BY_COLUMNS = (
-    "device_version",
-    "target",
-    "site",
-    "modality",
-    "body_part",
-    "scanner_manufacturer",
-    "scanner_model",
-    "patient_sex",
-    "age_band",
-)
+BY_COLUMNS = SUBGROUP_COLUMNS
 """Columns ``--by`` accepts: canonical prediction columns that describe a subgroup."""
 
 

@@ -66,6 +66,13 @@ class IngestReport:
     status: str
     resumed_from: int = 0
 
+    def summary(self) -> str:
+        """``read N, accepted N, duplicate N, quarantined N`` (what the CLI prints)."""
+        return (
+            f"read {self.rows_read}, accepted {self.accepted}, "
+            f"duplicate {self.duplicate}, quarantined {self.quarantined}"
+        )
+
 
 def file_checksum(path: Path) -> str:
     """SHA-256 of the file's bytes, streamed."""

@@ -25,6 +25,7 @@ import pandas as pd
 from sqlalchemy import case, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
+from connectors import PREDICTION_COLUMNS
 from monitor.models import Device, Outcome, Prediction
 
 __all__ = ["CASE_STATUSES", "SOURCE_PRECEDENCE", "linked_cases"]
@@ -35,23 +36,8 @@ SOURCE_PRECEDENCE = ("adjudication", "pathology", "follow_up", "report")
 CASE_STATUSES = ("tp", "fp", "tn", "fn", "pending", "excluded")
 """``excluded``: indeterminate AI output under an ``exclude`` policy."""
 
-PREDICTION_FIELDS = (
-    "device_id",
-    "device_version",
-    "target",
-    "accession_number",
-    "study_instance_uid",
-    "exam_datetime",
-    "ai_result",
-    "ai_score",
-    "site",
-    "modality",
-    "body_part",
-    "scanner_manufacturer",
-    "scanner_model",
-    "patient_age",
-    "patient_sex",
-)
+# What a case carries of its prediction: no patient pseudonym, no AI timestamp.
+PREDICTION_FIELDS = tuple(c for c in PREDICTION_COLUMNS if c not in ("patient_id", "ai_datetime"))
 
 
 def _source_rank() -> object:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 
 from connectors import SourceMapping
 from monitor.config import Config, SourceConfig
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
+from monitor.ingest import IngestReport, completed_run, file_checksum, ingest_file
+from monitor.storage import Database
 
-__all__ = ["find_source", "mapping_for", "source_files"]
+__all__ = ["find_source", "ingest_sources", "mapping_for", "source_files"]
 
 
 def mapping_for(source: SourceConfig | None, timezone: str) -> SourceMapping:
@@ -64,3 +67,34 @@ def source_files(config: Config, source: SourceConfig) -> list[Path]:
     pattern = Path(_pattern(config, source))
     anchor = Path(pattern.anchor)
     return sorted(p for p in anchor.glob(str(pattern.relative_to(anchor))) if p.is_file())
+
+
+def ingest_sources(
+    db: Database, config: Config, pseudonym_key: bytes | None, *, skip_ingested: bool = True
+) -> Iterator[tuple[Path, IngestReport | MonitorError]]:
+    """Ingest every file of every configured source, predictions before outcomes.
+
+    Yields ``(path, report)``, or ``(path, error)`` for a file that could not be
+    ingested (the others go on). With ``skip_ingested``, a file whose exact
+    content was already ingested completely is skipped; an interrupted one resumes.
+    """
+    for source in sorted(config.sources, key=lambda s: s.kind != "predictions"):
+        mapping = mapping_for(source, config.time.timezone)
+        for path in source_files(config, source):
+            if skip_ingested and completed_run(db, file_checksum(path), source.kind) is not None:
+                continue
+            try:
+                report = ingest_file(
+                    db,
+                    path,
+                    source.kind,
+                    mapping=mapping,
+                    source_name=source.name,
+                    chunk_size=config.ingest.chunk_size,
+                    pseudonym_key=pseudonym_key,
+                    fmt=source.format,
+                )
+            except MonitorError as exc:
+                yield path, exc
+                continue
+            yield path, report

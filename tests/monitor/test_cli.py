@@ -178,3 +178,28 @@ def test_python_dash_m_monitor_is_the_same_program() -> None:
         [sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True, check=True
     )
     assert "evaluate" in result.stdout and "ingest" in result.stdout
+
+
+def test_ingest_sources_reads_configured_globs_and_skips_what_is_done(  # type: ignore[no-untyped-def]
+    run, registry_file: Path, tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    _predictions(exports / "day1.csv", rows=5)
+    config = tmp_path / "dmn-monitor.toml"
+    config.write_text(
+        '[[sources]]\nname = "ai"\nkind = "predictions"\npath = "exports/*.csv"\n',
+        encoding="utf-8",
+    )
+    env = {"DMN_MONITOR_PSEUDONYM_KEY": "a-long-enough-secret-key-for-tests"}
+    run("devices", "import", str(registry_file))
+    first = run("ingest", "sources", "--config", str(config), env=env).output
+    assert "day1.csv: read 5, accepted 5" in first
+    _predictions(exports / "day2.csv", rows=7)
+    second = run("ingest", "sources", "--config", str(config), env=env).output
+    assert "day1.csv" not in second and "day2.csv: read 7, accepted 2, duplicate 5" in second
+    assert run("ingest", "sources", "--config", str(config), env=env).output == ""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    result = run("ingest", "sources", "--config", str(empty), ok=False)
+    assert result.exit_code == 1 and "no [[sources]]" in result.output
