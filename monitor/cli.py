@@ -194,6 +194,7 @@ def config_show() -> None:
 
 
 @config.command("keys")
+@common_options
 def config_keys() -> None:
     """List every configuration key with its default and help text."""
     for key, default, help_text in iter_keys():
@@ -545,6 +546,7 @@ def _table_row(result: dict[str, Any], window: str) -> dict[str, Any]:
 
 
 @cli.command("demo")
+@common_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -557,7 +559,7 @@ def demo(out: str, seed: int | None) -> None:
     """Generate a synthetic year for two devices, ingest, link, evaluate and summarise it."""
     from monitor.demo import run_demo
 
-    run_demo(Path(out), seed=seed, echo=click.echo)
+    run_demo(Path(out), seed=seed, db_url=_app().db_url, echo=click.echo)
 
 
 def main() -> None:

@@ -83,8 +83,14 @@ def _ci(cell: dict[str, Any], metric: str) -> str:
     return f"{cell[metric]:.2f} [{cell[f'{metric}_low']:.2f}-{cell[f'{metric}_high']:.2f}]"
 
 
-def run_demo(out: Path, *, seed: int | None = None, echo: Echo = print) -> list[BelowClaim]:
-    """Generate, ingest, link, evaluate and print the summary; returns the below-claim cells."""
+def run_demo(
+    out: Path, *, seed: int | None = None, db_url: str | None = None, echo: Echo = print
+) -> list[BelowClaim]:
+    """Generate, ingest, link, evaluate and print the summary; returns the below-claim cells.
+
+    The database is a fresh SQLite file in ``out``, or ``db_url`` (e.g. PostgreSQL),
+    which must then hold no device yet: the demo never mixes with real data.
+    """
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("dmn-monitor.db*"):
@@ -92,6 +98,8 @@ def run_demo(out: Path, *, seed: int | None = None, echo: Echo = print) -> list[
     params = DemoParameters() if seed is None else DemoParameters(seed=seed)
     files = write_demo_files(generate_demo(params), out)
     config = load_config(files.config)
+    if db_url is not None:
+        config = config.with_database_url(db_url)
     tz = ZoneInfo(config.time.timezone)
     echo(f"Demo: a synthetic year for two AI devices, written to {out}/")
     echo(
@@ -103,6 +111,11 @@ def run_demo(out: Path, *, seed: int | None = None, echo: Echo = print) -> list[
     db = open_database(config.database.url)
     try:
         with db.session.begin() as session:
+            if list_devices(session):
+                raise MonitorError(
+                    "the demo needs an empty database, and this one already has devices: "
+                    "give another --db, or none for a SQLite file in the --out folder"
+                )
             import_registry(session, load_registry_file(files.registry), actor="demo")
         echo("\nIngestion")
         for path, outcome in ingest_sources(db, config, key, skip_ingested=False):
@@ -216,9 +229,10 @@ def run_demo(out: Path, *, seed: int | None = None, echo: Echo = print) -> list[
     else:
         echo("  none")
     echo(f"\nDone in {time.perf_counter() - started:.1f} s. Explore with:")
-    echo(f"  dmn-monitor status --config {files.config} --as-of {last_day.isoformat()}")
+    where = f"--config {files.config}" + (f" --db {db_url}" if db_url else "")
+    echo(f"  dmn-monitor status {where} --as-of {last_day.isoformat()}")
     echo(
-        f"  dmn-monitor evaluate --config {files.config} --device fracture-xr "
+        f"  dmn-monitor evaluate {where} --device fracture-xr "
         f"--by device_version,scanner_manufacturer --as-of {last_day.isoformat()}"
     )
     return findings

@@ -63,3 +63,19 @@ def test_find_below_claim_uses_the_upper_bound() -> None:
     ]
     found = find_below_claim(cells, {"d": {"sensitivity": 0.9}}, ["site"])
     assert [(f.dimensions, f.n) for f in found] == [({"site": "A"}, 100)]
+
+
+def test_the_demo_runs_on_a_given_database_and_refuses_a_used_one(
+    db_url: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["demo", "--out", str(tmp_path / "d"), "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert f"--db {db_url}" in result.output
+    assert not (tmp_path / "d" / "dmn-monitor.db").exists()
+    evaluate = runner.invoke(
+        cli, ["evaluate", "--db", db_url, "--device", "nodule-ct", "--as-of", "2025-12-31"]
+    )
+    assert evaluate.exit_code == 0 and "nodule-ct" in evaluate.output
+    again = runner.invoke(cli, ["demo", "--out", str(tmp_path / "d"), "--db", db_url])
+    assert again.exit_code == 1 and "needs an empty database" in again.output
