@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -145,18 +146,19 @@ def main() -> None:
                     db.dispose()
                     cleanup()
                 report = reports[0]
-                rows.append(
-                    {
-                        "engine": engine_name,
-                        "rows": report.rows_read,
-                        "accepted": report.accepted,
-                        "seconds": round(measured["seconds"], 2),
-                        "rows_per_s": int(report.rows_read / measured["seconds"]),
-                        "peak_MiB": round(measured["peak"], 1),
-                        "csv_read_s": round(reference, 3),
-                        "ratio_to_csv_read": round(measured["seconds"] / reference, 1),
-                    }
-                )
+                row = {
+                    "engine": engine_name,
+                    "rows": report.rows_read,
+                    "accepted": report.accepted,
+                    "seconds": round(measured["seconds"], 2),
+                    "rows_per_s": int(report.rows_read / measured["seconds"]),
+                    "peak_MiB": round(measured["peak"], 1),
+                    "csv_read_s": round(reference, 3),
+                    "ratio_to_csv_read": round(measured["seconds"] / reference, 1),
+                }
+                rows.append(row)
+                # Progress as it comes: a large size takes minutes.
+                print(", ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
     print(render_table(rows, list(rows[0])))
 
 

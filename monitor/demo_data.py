@@ -564,6 +564,22 @@ class _Generated:
     site: np.ndarray  # names
 
 
+def _truth(
+    device_id: str, target: str, accessions: np.ndarray, truth: np.ndarray, degraded: np.ndarray
+) -> pd.DataFrame:
+    """The hidden truth of one device's exams (never written where the monitor reads)."""
+    return pd.DataFrame(
+        {
+            "device_id": device_id,
+            "accession_number": accessions,
+            "target": target,
+            "true_label": truth,
+            "degraded": degraded,
+        },
+        columns=list(TRUTH_COLUMNS),
+    )
+
+
 def _fracture(
     rng: np.random.Generator,
     params: DemoParameters,
@@ -626,16 +642,7 @@ def _fracture(
         },
         columns=list(VENDOR_COLUMNS),
     )
-    hidden = pd.DataFrame(
-        {
-            "device_id": FRACTURE_DEVICE,
-            "accession_number": ids[0],
-            "target": "fracture",
-            "true_label": truth,
-            "degraded": degraded,
-        },
-        columns=list(TRUTH_COLUMNS),
-    )
+    hidden = _truth(FRACTURE_DEVICE, "fracture", ids[0], truth, degraded)
     return _Generated(frame=frame, truth=hidden, exam=exam, site=site_names)
 
 
@@ -689,16 +696,7 @@ def _nodule(
         },
         columns=list(PREDICTION_COLUMNS),
     )
-    hidden = pd.DataFrame(
-        {
-            "device_id": NODULE_DEVICE,
-            "accession_number": ids[0],
-            "target": "lung_nodule",
-            "true_label": truth,
-            "degraded": np.zeros(n, dtype=bool),
-        },
-        columns=list(TRUTH_COLUMNS),
-    )
+    hidden = _truth(NODULE_DEVICE, "lung_nodule", ids[0], truth, np.zeros(n, dtype=bool))
     return _Generated(frame=frame, truth=hidden, exam=exam, site=site_names)
 
 

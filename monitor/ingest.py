@@ -358,11 +358,6 @@ def ingest_file(
                 source_name=source_name,
                 source_path=str(file.resolve()),
                 checksum=checksum,
-                rows_read=0,
-                rows_accepted=0,
-                rows_duplicate=0,
-                rows_quarantined=0,
-                last_line=0,
                 status="running",
                 started_at=utc_now(),
             )

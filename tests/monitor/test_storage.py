@@ -35,11 +35,6 @@ def test_timestamps_come_back_aware_and_in_utc(database: Database) -> None:
             kind="predictions",
             source_path="x.csv",
             checksum="0" * 64,
-            rows_read=0,
-            rows_accepted=0,
-            rows_duplicate=0,
-            rows_quarantined=0,
-            last_line=0,
             status="running",
             started_at=paris_summer,
         )
@@ -59,11 +54,6 @@ def test_naive_timestamps_are_refused(database: Database) -> None:
                 kind="predictions",
                 source_path="x",
                 checksum="0" * 64,
-                rows_read=0,
-                rows_accepted=0,
-                rows_duplicate=0,
-                rows_quarantined=0,
-                last_line=0,
                 status="running",
                 started_at=datetime(2025, 1, 1, 12, 0),
             )
