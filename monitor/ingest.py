@@ -13,7 +13,7 @@ Natural keys: predictions ``device_id + (accession_number or study_instance_uid)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -48,8 +48,6 @@ __all__ = [
 ]
 
 Kind = Literal["predictions", "outcomes"]
-
-_KEY_BATCH = 900  # bound parameters per IN (...) lookup, well under SQLite's limit
 
 
 @dataclass(frozen=True)
@@ -107,21 +105,19 @@ def redact_raw_row(
     return row
 
 
-def _insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows whose natural key is not stored yet; returns how many were new.
+
+    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch: the
+    unique index decides, so no lookup query (whose plan degrades while a fresh
+    table grows faster than its statistics) and no race with a concurrent ingester.
+    """
     if not rows:
-        return
+        return 0
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # The key lookup already removed known rows; ON CONFLICT covers a concurrent ingester.
-    session.execute(builder(table).on_conflict_do_nothing(), rows)
-
-
-def _existing_keys(session: Session, column: Any, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), _KEY_BATCH):
-        batch = keys[start : start + _KEY_BATCH]
-        found.update(session.scalars(select(column).where(column.in_(batch))))
-    return found
+    statement = builder(table).on_conflict_do_nothing().returning(table.c.natural_key)
+    return len(session.execute(statement, rows).all())
 
 
 class _Chunk:
@@ -247,10 +243,7 @@ def _commit_chunk(
     key: bytes | None,
 ) -> None:
     model: type[Prediction] | type[Outcome] = Prediction if kind == "predictions" else Outcome
-    keys = list(chunk.rows)
-    existing = _existing_keys(session, model.natural_key, keys)
-    new_rows = [row for natural, row in chunk.rows.items() if natural not in existing]
-    _insert_ignoring_conflicts(session, model.__table__, new_rows)  # type: ignore[arg-type]
+    accepted = _insert_new(session, model.__table__, list(chunk.rows.values()))  # type: ignore[arg-type]
     if chunk.quarantine:
         lines = [result.line for result, _ in chunk.quarantine]
         known = set(
@@ -276,8 +269,8 @@ def _commit_chunk(
             if result.line not in known
         )
     run.rows_read += chunk.read
-    run.rows_accepted += len(new_rows)
-    run.rows_duplicate += chunk.duplicates + len(existing)
+    run.rows_accepted += accepted
+    run.rows_duplicate += chunk.duplicates + len(chunk.rows) - accepted
     run.rows_quarantined += len(chunk.quarantine)
     run.last_line = chunk.last_line
     session.add(run)
