@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
+from connectors import FORMATS
 from monitor import registry, sources
 from monitor.config import Config, iter_keys, load_config
 from monitor.errors import MonitorError
@@ -319,7 +320,7 @@ def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str
 _format_option = click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "parquet"]),
+    type=click.Choice(FORMATS),
     default=None,
     help="File format (default: from the source or the file suffix).",
 )

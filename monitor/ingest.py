@@ -17,15 +17,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors import (
     OutcomeRecord,
     PredictionRecord,
+    RecordKind,
     RowResult,
     SourceMapping,
     read_outcomes,
@@ -41,13 +42,12 @@ __all__ = [
     "IngestReport",
     "Kind",
     "completed_run",
-    "count_rows",
     "file_checksum",
     "ingest_file",
     "redact_raw_row",
 ]
 
-Kind = Literal["predictions", "outcomes"]
+Kind = RecordKind
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,11 @@ def _natural_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+def _text_hash(text: str) -> str:
+    """What is kept of a report text: its SHA-256, never the text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _link_key(accession: str | None, uid: str | None) -> str:
     return f"acc:{accession}" if accession else f"uid:{uid}"
 
@@ -101,7 +106,7 @@ def redact_raw_row(
     text_column = mapping.columns.get("report_text", "report_text")
     text = row.get(text_column)
     if text:
-        row[text_column] = f"sha256:{hashlib.sha256(str(text).encode()).hexdigest()}"
+        row[text_column] = f"sha256:{_text_hash(str(text))}"
     return row
 
 
@@ -170,11 +175,7 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
         record.source,
         record.outcome_datetime.astimezone(UTC).isoformat(),
     )
-    text_hash = (
-        hashlib.sha256(record.report_text.encode("utf-8")).hexdigest()
-        if record.report_text
-        else None
-    )
+    text_hash = _text_hash(record.report_text) if record.report_text else None
     return natural, {
         "natural_key": natural,
         "accession_number": record.accession_number,
@@ -191,7 +192,6 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
 
 def _sort_chunk(
     results: list[RowResult],
-    kind: Kind,
     device_targets: dict[str, str],
     key: bytes | None,
     run_id: int,
@@ -366,7 +366,7 @@ def ingest_file(
         for results in _skip_committed(chunks, resumed_from):
             with db.session.begin() as session:
                 run = session.get_one(IngestionRun, run_id)
-                chunk = _sort_chunk(results, kind, device_targets, pseudonym_key, run_id, file)
+                chunk = _sort_chunk(results, device_targets, pseudonym_key, run_id, file)
                 _commit_chunk(session, chunk, kind, run, mapping, pseudonym_key)
             if on_chunk is not None:
                 on_chunk(run)
@@ -398,9 +398,3 @@ def ingest_file(
             status=run.status,
             resumed_from=resumed_from,
         )
-
-
-def count_rows(db: Database, model: type[Prediction] | type[Outcome]) -> int:
-    """Number of stored rows of ``model`` (for summaries and tests)."""
-    with db.session() as session:
-        return int(session.scalar(select(func.count()).select_from(model)) or 0)

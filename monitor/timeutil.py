@@ -6,7 +6,7 @@ establishment's timezone.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from monitor.errors import MonitorError
@@ -43,14 +43,3 @@ def parse_as_of(text: str | None, tz: ZoneInfo, *, now: datetime | None = None) 
             f"--as-of {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time"
         ) from exc
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
-
-
-def start_of_day(moment: datetime, tz: ZoneInfo) -> datetime:
-    """Midnight, local time in ``tz``, of the day holding ``moment``."""
-    local = moment.astimezone(tz)
-    return datetime.combine(local.date(), time.min, tzinfo=tz)
-
-
-def next_day(day: date) -> date:
-    """The day after ``day``."""
-    return day + timedelta(days=1)
