@@ -13,6 +13,7 @@ import io
 import json
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -22,9 +23,18 @@ from sqlalchemy import select
 
 from connectors import FORMATS
 from monitor import registry, sources
+from monitor.cells import CellSettings, ensure_summaries, read_cells
 from monitor.config import Config, iter_keys, load_config
 from monitor.errors import MonitorError
-from monitor.evaluation import BY_COLUMNS, RATE_NAMES, WINDOWS, evaluate_cases
+from monitor.evaluation import (
+    BY_COLUMNS,
+    METRICS,
+    WINDOWS,
+    EvaluationOptions,
+    all_breakdowns,
+    evaluate_breakdowns,
+    records,
+)
 from monitor.ingest import IngestReport, ingest_file
 from monitor.linking import linked_cases
 from monitor.models import IngestionRun, QuarantinedRow
@@ -58,6 +68,7 @@ class AppContext:
         self.db_url: str | None = None
         self._config: Config | None = None
         self._db: Database | None = None
+        self._summaries_checked = False
 
     @property
     def config(self) -> Config:
@@ -78,6 +89,20 @@ class AppContext:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.config.time.timezone)
+
+    @property
+    def cell_settings(self) -> CellSettings:
+        return CellSettings(self.config.time.timezone, self.config.subgroups.age_bands)
+
+    def summarised_db(self) -> Database:
+        """The database, with its per-cell summaries cut as the configuration says."""
+        db = self.db
+        if not self._summaries_checked:
+            with db.session.begin() as session:
+                if ensure_summaries(session, self.cell_settings):
+                    click.echo("case summaries (re)built for the configured timezone and age bands")
+            self._summaries_checked = True
+        return db
 
     def pseudonym_key(self) -> bytes | None:
         name = self.config.pseudonymisation.key_env
@@ -297,7 +322,7 @@ def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str
         mapping = mapping_for(source, cfg.time.timezone)
         try:
             report = ingest_file(
-                app.db,
+                app.summarised_db(),
                 path,
                 kind,  # type: ignore[arg-type]
                 mapping=mapping,
@@ -366,7 +391,7 @@ def ingest_sources() -> None:
         raise MonitorError("no [[sources]] in the configuration: nothing to ingest")
     key = app.pseudonym_key()
     failed = 0
-    for _path, outcome in sources.ingest_sources(app.db, cfg, key):
+    for _path, outcome in sources.ingest_sources(app.summarised_db(), cfg, key):
         if isinstance(outcome, MonitorError):
             failed += 1
             click.echo(f"error: {outcome}", err=True)
@@ -480,37 +505,145 @@ def _split_by(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
 
+def _split_metrics(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise MonitorError(f"unknown metric {', '.join(unknown)}: use any of {', '.join(METRICS)}")
+    return names
+
+
 @cli.command("evaluate")
 @common_options
 @click.option("--device", "device_id", default=None, help="Only this device.")
-@click.option("--by", default=None, help=f"Comma-separated breakdown: {', '.join(BY_COLUMNS)}.")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    help=(
+        "Comma-separated dimensions of one breakdown (two give their intersection); "
+        f"repeat for several breakdowns. Any of: {', '.join(BY_COLUMNS)}."
+    ),
+)
+@click.option(
+    "--all-subgroups",
+    is_flag=True,
+    help="The device, each configured subgroup dimension and each pair of them.",
+)
 @click.option("--window", type=click.Choice(WINDOWS), default="all", show_default=True)
+@click.option(
+    "--days",
+    "rolling_days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Length of the rolling window (with --window rolling).",
+)
+@click.option(
+    "--metrics",
+    "metric_names",
+    default=None,
+    help=(
+        "Comma-separated metrics (default: sensitivity, specificity, ppv, npv). "
+        f"Any of: {', '.join(METRICS)}."
+    ),
+)
 @click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 def evaluate(
-    device_id: str | None, by: str | None, window: str, as_of: str | None, fmt: str
+    device_id: str | None,
+    by: tuple[str, ...],
+    all_subgroups: bool,
+    window: str,
+    rolling_days: int,
+    metric_names: str | None,
+    as_of: str | None,
+    fmt: str,
 ) -> None:
-    """Sensitivity, specificity, PPV, NPV with Wilson 95% intervals per cell, as of a date."""
+    """Performance with confidence intervals per device x window x subgroup, as of a date.
+
+    Cells with fewer verified cases than evaluation.min_cases are flagged too small,
+    with the positives and exams needed for a precise sensitivity.
+    """
     app = _app()
+    cfg = app.config
     moment = parse_as_of(as_of, app.tz)
-    columns = _split_by(by)
-    with app.db.session() as session:
+    breakdowns = [tuple(_split_by(b)) for b in by] or [()]
+    if all_subgroups:
+        breakdowns = all_breakdowns(cfg.subgroups.dimensions)
+    options = EvaluationOptions(
+        window=window,  # type: ignore[arg-type]
+        rolling_days=rolling_days,
+        metrics=_split_metrics(metric_names) or EvaluationOptions().metrics,
+        confidence=cfg.evaluation.confidence,
+        method=cfg.evaluation.interval_method,
+        min_n=cfg.evaluation.min_cases,
+        half_width=cfg.evaluation.target_half_width,
+    )
+    db = app.summarised_db()
+    with db.session() as session:
         if device_id is not None:
             registry.get_device(session, device_id)
-        cases = linked_cases(session, moment, device_id=device_id)
-    results = evaluate_cases(
-        cases,
+        claims = {
+            d.id: (d.claimed_performance.sensitivity, d.claimed_performance.specificity)
+            for d in registry.list_devices(session)
+        }
+        cells = read_cells(
+            session,
+            moment,
+            device_id=device_id,
+            with_bins=any(m in ("brier", "ece") for m in options.metrics),
+            grain="month" if options.window in ("month", "quarter", "all") else "day",
+        )
+        per_case = any(m in ("auc", "calibration") for m in options.metrics)
+        cases = linked_cases(session, moment, device_id=device_id) if per_case else None
+    frame = evaluate_breakdowns(
+        cells.counts,
+        breakdowns,
         as_of=moment,
         tz=app.tz,
-        by=columns,
-        window=window,  # type: ignore[arg-type]
-        age_bands=app.config.subgroups.age_bands,
+        options=options,
+        claims=claims,
+        bins=cells.bins,
+        cases=cases,
+        settings=cells.settings,
+        first_day=cells.first_day,
     )
+    if len(breakdowns) == 1 and not frame.empty:
+        frame = frame.drop(columns=["breakdown"])
+    results = _drop_unused(records(frame), breakdowns)
+    _emit_evaluation(results, breakdowns, options, moment, fmt)
+
+
+def _drop_unused(
+    results: list[dict[str, Any]], breakdowns: list[tuple[str, ...]]
+) -> list[dict[str, Any]]:
+    """Each row keeps the dimensions of its own breakdown only."""
+    if len(breakdowns) == 1:
+        return results
+    every = {c for b in breakdowns for c in b}
+    for row in results:
+        own = set(row["breakdown"].split(" x ")) if row["breakdown"] != "device" else set()
+        for column in every - own:
+            row.pop(column, None)
+    return results
+
+
+def _emit_evaluation(
+    results: list[dict[str, Any]],
+    breakdowns: list[tuple[str, ...]],
+    options: EvaluationOptions,
+    moment: datetime,
+    fmt: str,
+) -> None:
+    app = _app()
     if fmt == "json":
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
-    keys = list(results[0]) if results else []
     if fmt == "csv":
+        keys = list(dict.fromkeys(k for r in results for k in r))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
@@ -521,25 +654,46 @@ def evaluate(
     if not results:
         click.echo("no predictions")
         return
-    click.echo(render_table([_table_row(r, window) for r in results], _table_columns(columns)))
+    shown = [m for m in options.metrics if m != "calibration"]
+    if "calibration" in options.metrics:
+        shown += ["calibration_intercept", "calibration_slope"]
+    for breakdown in breakdowns:
+        label = " x ".join(breakdown) or "device"
+        rows = [r for r in results if len(breakdowns) == 1 or r.get("breakdown") == label]
+        if len(breakdowns) > 1:
+            click.echo(f"\n{label}")
+        columns = ["device_id", "window", *breakdown, "n", "tp", "fp", "tn", "fn", "pending"]
+        click.echo(
+            render_table(
+                [_table_row(r, options.window, shown) for r in rows],
+                [*columns, *shown, "note"],
+            )
+        )
 
 
 def _interval(result: dict[str, Any], name: str) -> str:
-    value = result[name]
+    value = result.get(name)
     if value is None:
         return "-"
-    return f"{value:.3f} [{result[f'{name}_low']:.3f}-{result[f'{name}_high']:.3f}]"
+    low, high = result.get(f"{name}_low"), result.get(f"{name}_high")
+    if low is None or high is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{low:.3f}-{high:.3f}]"
 
 
-def _table_columns(by: list[str]) -> list[str]:
-    return ["device_id", "window", *by, "n", "tp", "fp", "tn", "fn", "pending", *RATE_NAMES]
-
-
-def _table_row(result: dict[str, Any], window: str) -> dict[str, Any]:
+def _table_row(result: dict[str, Any], window: str, shown: list[str]) -> dict[str, Any]:
     row = dict(result)
-    row["window"] = "all" if window == "all" else result["window_start"][:10]
-    for name in RATE_NAMES:
+    row["window"] = window if window in ("all", "rolling") else result["window_start"][:10]
+    for name in shown:
         row[name] = _interval(result, name)
+    note = ""
+    if result.get("too_small"):
+        needed = result.get("positives_needed")
+        note = "too small" + (f": needs {needed:.0f} positives" if needed is not None else "")
+        exams = result.get("exams_needed")
+        if exams is not None:
+            note += f" (~{exams:.0f} exams)"
+    row["note"] = note
     return row
 
 

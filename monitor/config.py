@@ -30,6 +30,7 @@ __all__ = [
     "SUBGROUP_COLUMNS",
     "Config",
     "DatabaseConfig",
+    "EvaluationConfig",
     "IngestConfig",
     "PseudonymisationConfig",
     "SourceConfig",
@@ -121,10 +122,10 @@ class SubgroupConfig(_Section):
         ),
     )
     age_bands: tuple[float, ...] = Field(
-        (18.0, 45.0, 65.0, 80.0),
+        (18.0, 65.0),
         description=(
-            "Ascending age limits in years cutting the age_band subgroup: [18, 45] gives "
-            "'<18', '18-44', '>=45'."
+            "Ascending age limits in years cutting the age_band subgroup: [18, 65] gives "
+            "'<18', '18-64', '>=65'."
         ),
     )
 
@@ -145,6 +146,32 @@ class SubgroupConfig(_Section):
         if any(v < 0 for v in value):
             raise ValueError("age_bands must be >= 0")
         return value
+
+
+class EvaluationConfig(_Section):
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1.0, description="Confidence level of every interval (0.95 = 95%)."
+    )
+    interval_method: Literal[
+        "wilson", "wilson_cc", "clopper_pearson", "jeffreys", "agresti_coull"
+    ] = Field("wilson", description="Interval method for proportions.")
+    min_cases: int = Field(
+        30,
+        ge=1,
+        description=(
+            "Verified cases (tp + fp + tn + fn) below which a cell is flagged too small, "
+            "shown with the sample size it would need."
+        ),
+    )
+    target_half_width: float = Field(
+        0.05,
+        gt=0.0,
+        le=0.5,
+        description=(
+            "Half-width of the sensitivity interval the sample-size guidance aims at "
+            "(Buderer's formula)."
+        ),
+    )
 
 
 class SourceConfig(_Section):
@@ -207,6 +234,9 @@ class Config(_Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="Ingestion.")
     subgroups: SubgroupConfig = Field(
         default_factory=SubgroupConfig, description="Patient subgroups for breakdowns."
+    )
+    evaluation: EvaluationConfig = Field(
+        default_factory=EvaluationConfig, description="Statistics of the evaluation."
     )
     sources: tuple[SourceConfig, ...] = Field(
         (), description="Configured sources ([[sources]] tables), each with its own mapping."

@@ -1,98 +1,546 @@
-"""Evaluation: confusion counts and diagnostic rates per device x window x subgroup.
+"""Evaluation: performance per device x window x subgroup cell, as of a date.
 
-Counts are sufficient statistics: each cell's tp/fp/tn/fn/pending add up, and the
-rates and Wilson intervals come from ``metrics``. Windows are calendar days,
-weeks (Monday first) or months in the establishment's timezone, or ``all``.
+The engine works on *cell counts* (confusion counts per device x version x
+subgroup values x local exam day, :mod:`monitor.cells`): a breakdown sums them
+per window and requested dimensions, and the statistics come vectorised from
+``metrics``. Its cost grows with the number of cells, not of exams. Windows are
+calendar days, weeks (Monday first), months or quarters in the establishment's
+timezone, the trailing ``rolling`` N days, or ``all``. Per-case statistics (AUC
+by DeLong, calibration slope) read only the cases of the requested device.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from datetime import datetime
-from itertools import pairwise
+from collections.abc import Mapping, Sequence
+from dataclasses import astuple, dataclass
+from datetime import date, datetime
+from itertools import combinations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
-from metrics import ConfusionCounts, diagnostic_rates
-from monitor.config import SUBGROUP_COLUMNS
+from metrics import (
+    BINARY_METRIC_NAMES,
+    auc_ci,
+    begg_greenes,
+    benjamini_hochberg,
+    binary_metrics_array,
+    brier_from_sums,
+    calibration_intercept_slope,
+    compare_subgroups,
+    compare_to_claim,
+    ece_from_bins,
+    holm,
+    sample_size_array,
+)
+from monitor.cells import COUNT_COLUMNS, SCORE_BINS, CellSettings, cell_frame, cells_from_cases
 from monitor.errors import MonitorError
+from monitor.subgroups import BY_COLUMNS, add_age_band, age_band_labels
 
 __all__ = [
     "BY_COLUMNS",
+    "DEFAULT_METRICS",
+    "METRICS",
     "RATE_NAMES",
     "WINDOWS",
+    "Claims",
+    "EvaluationOptions",
     "Window",
     "add_age_band",
     "age_band_labels",
+    "all_breakdowns",
+    "evaluate_breakdowns",
     "evaluate_cases",
+    "evaluate_cells",
+    "records",
 ]
 
-Window = Literal["day", "week", "month", "all"]
-WINDOWS: tuple[Window, ...] = ("day", "week", "month", "all")
+Window = Literal["day", "week", "month", "quarter", "rolling", "all"]
+WINDOWS: tuple[Window, ...] = ("day", "week", "month", "quarter", "rolling", "all")
 RATE_NAMES = ("sensitivity", "specificity", "ppv", "npv")
-BY_COLUMNS = SUBGROUP_COLUMNS
-"""Columns ``--by`` accepts: canonical prediction columns that describe a subgroup."""
+DEFAULT_METRICS = RATE_NAMES
+"""Metrics reported when none are chosen (the original ``evaluate`` keys)."""
+PER_CASE_METRICS = ("auc", "calibration")
+BIN_METRICS = ("brier", "ece")
+METRICS: tuple[str, ...] = (
+    *BINARY_METRIC_NAMES,
+    *PER_CASE_METRICS,
+    *BIN_METRICS,
+    "verification",
+    "claim",
+    "vs_rest",
+)
+"""Every metric ``--metrics`` accepts. ``calibration`` gives intercept and slope;
+``verification`` the Begg-Greenes corrected sensitivity and specificity; ``claim``
+sensitivity and specificity against the device's claim; ``vs_rest`` each subgroup
+against the rest of its device in the same window."""
+
+_COMPARED = {"sensitivity": ("tp", "fn"), "specificity": ("tn", "fp")}
+Claims = Mapping[str, tuple[float | None, float | None]]
+"""device id -> (claimed sensitivity, claimed specificity)."""
+
+_MISSING = "\uffff"  # stands for a missing subgroup value while grouping; sorts last
+_ECE_BINS = 10
 
 
-# Stands for a missing subgroup value while grouping (groupby drops NaN keys); sorts last.
-_MISSING = "\uffffmissing"
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """What to compute. ``min_n``: verified cases below which a cell is flagged too small;
+    ``half_width``: the sensitivity precision the sample-size guidance aims at."""
+
+    window: Window = "all"
+    rolling_days: int = 30
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    confidence: float = 0.95
+    method: str = "wilson"
+    min_n: int = 30
+    half_width: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.window not in WINDOWS:
+            raise MonitorError(f"unknown window {self.window!r}: use one of {', '.join(WINDOWS)}")
+        unknown = [m for m in self.metrics if m not in METRICS]
+        if unknown:
+            raise MonitorError(
+                f"unknown metric {', '.join(unknown)}: use any of {', '.join(METRICS)}"
+            )
+        if self.rolling_days < 1:
+            raise MonitorError(f"rolling window must be >= 1 day, got {self.rolling_days}")
 
 
-def _fmt(limit: float) -> str:
-    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
-
-
-def age_band_labels(limits: Sequence[float]) -> list[str]:
-    """Labels of the bands cut at ``limits``: [18, 65] -> ['<18', '18-64', '>=65']."""
-    if not limits:
-        return ["all ages"]
-    labels = [f"<{_fmt(limits[0])}"]
-    for low, high in pairwise(limits):
-        upper = (
-            _fmt(high - 1)
-            if float(high).is_integer() and float(low).is_integer()
-            else f"<{_fmt(high)}"
+def _check_by(by: Sequence[str]) -> None:
+    unknown = [c for c in by if c not in BY_COLUMNS]
+    if unknown:
+        raise MonitorError(
+            f"cannot break down by {', '.join(unknown)}: use any of {', '.join(BY_COLUMNS)}"
         )
-        labels.append(f"{_fmt(low)}-{upper}")
-    labels.append(f">={_fmt(limits[-1])}")
-    return labels
+    if len(set(by)) != len(by):
+        raise MonitorError(f"a breakdown names a dimension twice: {', '.join(by)}")
 
 
-def add_age_band(cases: pd.DataFrame, limits: Sequence[float]) -> pd.DataFrame:
-    """Add ``age_band`` (None where the age is unknown); bands are [low, high)."""
-    edges = [-math.inf, *limits, math.inf]
-    bands = pd.cut(cases["patient_age"], bins=edges, right=False, labels=age_band_labels(limits))
-    cases["age_band"] = bands.astype(object).where(bands.notna(), None)
-    return cases
+def all_breakdowns(dimensions: Sequence[str]) -> list[tuple[str, ...]]:
+    """The whole device, each dimension, and each intersection of two dimensions."""
+    _check_by(dimensions)
+    return [(), *((d,) for d in dimensions), *combinations(dimensions, 2)]
 
 
-def _window_start(local: pd.Series, window: Window) -> pd.Series:
+def _window_starts(days: pd.Series, window: Window, first: pd.Timestamp) -> pd.Series:
+    """Start (naive local date) of the window holding each exam day."""
     if window == "day":
-        return local.dt.floor("D", ambiguous=False, nonexistent="shift_forward")
-    naive = local.dt.tz_localize(None)
+        return days
     if window == "week":
-        starts = naive.dt.normalize() - pd.to_timedelta(naive.dt.weekday, unit="D")
+        return days - pd.to_timedelta(days.dt.weekday, unit="D")
+    if window == "month":
+        return days.dt.to_period("M").dt.start_time
+    if window == "quarter":
+        return days.dt.to_period("Q").dt.start_time
+    return pd.Series(first, index=days.index)
+
+
+def _next_start(starts: pd.Series, window: Window) -> pd.Series:
+    offsets = {
+        "day": pd.DateOffset(days=1),
+        "week": pd.DateOffset(weeks=1),
+        "month": pd.DateOffset(months=1),
+        "quarter": pd.DateOffset(months=3),
+    }
+    return starts + offsets[window]
+
+
+def _localise(naive: pd.Series, tz: ZoneInfo) -> pd.Series:
+    return naive.dt.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+
+
+def _with_windows(
+    counts: pd.DataFrame,
+    as_of: datetime,
+    tz: ZoneInfo,
+    options: EvaluationOptions,
+    first_day: date | None = None,
+) -> pd.DataFrame:
+    """Counts with ``window_start``/``window_end`` (aware local) columns, filtered.
+
+    ``first_day`` starts the ``all`` window (default: the first day in ``counts``)."""
+    as_of_local = pd.Timestamp(as_of).tz_convert(tz)
+    as_of_day = as_of_local.tz_localize(None).normalize()
+    days = counts["exam_day"]
+    if not pd.api.types.is_datetime64_dtype(days):
+        days = pd.to_datetime(days)
+    frame = counts.loc[days <= as_of_day].copy()
+    days = days.loc[frame.index]
+    if options.window == "rolling":
+        first = as_of_day - pd.Timedelta(days=options.rolling_days - 1)
+        keep = days >= first
+        frame, days = frame.loc[keep].copy(), days.loc[keep]
+    elif first_day is not None:
+        first = pd.Timestamp(first_day)
     else:
-        starts = naive.dt.to_period("M").dt.start_time
-    return starts.dt.tz_localize(local.dt.tz, ambiguous=False, nonexistent="shift_forward")
-
-
-def _window_end(start: pd.Timestamp, window: Window) -> pd.Timestamp:
-    naive = start.tz_localize(None)
-    if window == "day":
-        end = naive + pd.DateOffset(days=1)
-    elif window == "week":
-        end = naive + pd.DateOffset(weeks=1)
+        first = days.min() if len(days) else as_of_day
+    starts = _window_starts(days, options.window, first)
+    unique = pd.Series(starts.unique())
+    if options.window in ("all", "rolling"):
+        ends = pd.Series([as_of_local] * len(unique), dtype=f"datetime64[ns, {tz.key}]")
     else:
-        end = naive + pd.DateOffset(months=1)
-    return pd.Timestamp(end).tz_localize(start.tz, ambiguous=False, nonexistent="shift_forward")
+        ends = _localise(_next_start(unique, options.window), tz).where(
+            lambda e: e < as_of_local, as_of_local
+        )
+    start_map = dict(zip(unique, _localise(unique, tz), strict=True))
+    end_map = dict(zip(unique, ends, strict=True))
+    frame["window_start"] = starts.map(start_map)
+    frame["window_end"] = starts.map(end_map)
+    return frame
 
 
-def _none_if_nan(value: float) -> float | None:
-    return None if math.isnan(value) else value
+def _grouped(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Counts summed per cell; ``frame``'s missing values are already ``_MISSING``."""
+    keys = ["device_id", "window_start", "window_end", *by]
+    summed = frame.groupby(keys, sort=True, observed=True)[list(COUNT_COLUMNS)].sum()
+    summed = summed.reset_index()
+    for column in by:
+        summed[column] = summed[column].astype(object).where(summed[column] != _MISSING, None)
+    return summed
+
+
+def _add_binary(cells: pd.DataFrame, options: EvaluationOptions) -> None:
+    wanted = [m for m in options.metrics if m in BINARY_METRIC_NAMES]
+    if not wanted:
+        return
+    estimates = binary_metrics_array(
+        cells["tp"].to_numpy(np.int64),
+        cells["fp"].to_numpy(np.int64),
+        cells["tn"].to_numpy(np.int64),
+        cells["fn"].to_numpy(np.int64),
+        confidence=options.confidence,
+        method=options.method,
+    )
+    for name in wanted:
+        value, low, high = estimates[name]
+        cells[name] = value
+        cells[f"{name}_low"] = low
+        cells[f"{name}_high"] = high
+
+
+def _add_verification(cells: pd.DataFrame, options: EvaluationOptions) -> None:
+    """Begg-Greenes: cases awaiting truth are the unverified exams of their AI call."""
+    names = (
+        "sensitivity_corrected",
+        "sensitivity_corrected_low",
+        "sensitivity_corrected_high",
+        "specificity_corrected",
+        "specificity_corrected_low",
+        "specificity_corrected_high",
+        "verified_rate_positive",
+        "verified_rate_negative",
+    )
+    columns = ["tp", "fp", "tn", "fn", "pending_positive", "pending_negative"]
+    rows = [
+        astuple(begg_greenes(tp, fp, tn, fn, up, un, options.confidence))
+        for tp, fp, tn, fn, up, un in cells[columns].astype(int).itertuples(index=False, name=None)
+    ]
+    values = np.array(rows, dtype=float).reshape(len(cells), len(names))
+    for index, name in enumerate(names):
+        cells[name] = values[:, index]
+
+
+def _add_claim(cells: pd.DataFrame, options: EvaluationOptions, claims: Claims) -> None:
+    """One-sided exact binomial test of each rate against the claim; below when the
+    whole interval lies under it."""
+    for index, (name, (hit, miss)) in enumerate(_COMPARED.items()):
+        claimed_col, p_col, below_col = [], [], []
+        for device, k, other in cells[["device_id", hit, miss]].itertuples(index=False):
+            claimed = (claims.get(device) or (None, None))[index]
+            if claimed is None:
+                claimed_col.append(math.nan)
+                p_col.append(math.nan)
+                below_col.append(False)
+                continue
+            result = compare_to_claim(
+                int(k), int(k + other), claimed, "less", options.confidence, options.method
+            )
+            claimed_col.append(claimed)
+            p_col.append(result.p_value)
+            below_col.append(result.below_claim)
+        cells[f"{name}_claimed"] = claimed_col
+        cells[f"{name}_claim_p"] = p_col
+        cells[f"{name}_below_claim"] = below_col
+
+
+def _add_vs_rest(cells: pd.DataFrame, by: Sequence[str], options: EvaluationOptions) -> None:
+    """Each subgroup against the rest of its device and window (Newcombe, Fisher);
+    the p-values are adjusted later, across every subgroup of the evaluation."""
+    group_keys = ["device_id", "window_start"]
+    for name, (hit, miss) in _COMPARED.items():
+        columns = {key: np.full(len(cells), np.nan) for key in ("", "_low", "_high", "_p")}
+        if by:
+            for _, group in cells.groupby(group_keys, sort=False):
+                subgroups = [
+                    (str(i), int(k), int(k + other))
+                    for i, k, other in zip(group.index, group[hit], group[miss], strict=True)
+                ]
+                for comparison in compare_subgroups(subgroups, options.confidence):
+                    row = cells.index.get_loc(int(comparison.label))
+                    columns[""][row] = comparison.difference
+                    columns["_low"][row] = comparison.low
+                    columns["_high"][row] = comparison.high
+                    columns["_p"][row] = comparison.p_value
+        for suffix, values in columns.items():
+            cells[f"{name}_vs_rest{suffix}"] = values
+
+
+def _adjust_vs_rest(cells: pd.DataFrame) -> None:
+    """Holm and Benjamini-Hochberg per device and metric, across all subgroups tested."""
+    for name in _COMPARED:
+        raw = cells[f"{name}_vs_rest_p"].to_numpy(float)
+        holm_p = np.full(len(cells), np.nan)
+        bh_p = np.full(len(cells), np.nan)
+        for device in cells["device_id"].unique():
+            mine = (cells["device_id"] == device).to_numpy()
+            holm_p[mine] = holm(raw[mine])
+            bh_p[mine] = benjamini_hochberg(raw[mine])
+        cells[f"{name}_vs_rest_p_holm"] = holm_p
+        cells[f"{name}_vs_rest_p_bh"] = bh_p
+
+
+def _add_sample_size(cells: pd.DataFrame, options: EvaluationOptions, claims: Claims) -> None:
+    small = (cells["n"] < options.min_n).to_numpy()
+    cells["too_small"] = small
+    positives = (cells["tp"] + cells["fn"]).to_numpy(float)
+    n = cells["n"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = cells["tp"].to_numpy(float) / positives
+        prevalence = np.where(n > 0, positives / n, np.nan)
+    claimed = (
+        cells["device_id"]
+        .map(lambda d: (claims.get(d) or (None, None))[0])
+        .to_numpy(float, na_value=np.nan)
+    )
+    expected = np.where(np.isnan(claimed), observed, claimed)
+    usable = small & (expected > 0) & (expected < 1)
+    needed = np.full(len(cells), np.nan)
+    exams = np.full(len(cells), np.nan)
+    if usable.any():
+        cases, total = sample_size_array(
+            expected[usable], options.half_width, prevalence[usable], options.confidence
+        )
+        needed[usable] = cases
+        exams[usable] = np.where(total >= 0, total, np.nan)
+    cells["positives_needed"] = needed
+    cells["exams_needed"] = exams
+
+
+def _cell_keys(by: Sequence[str]) -> list[str]:
+    return ["device_id", "window_start", "window_end", *by]
+
+
+def _add_bin_metrics(
+    cells: pd.DataFrame,
+    bins: pd.DataFrame,
+    by: Sequence[str],
+    as_of: datetime,
+    tz: ZoneInfo,
+    options: EvaluationOptions,
+) -> None:
+    labelled = bins[bins["truth"] != "unknown"].copy()
+    labelled["positive"] = np.where(labelled["truth"] == "positive", labelled["n"], 0)
+    labelled["positive_score_sum"] = np.where(
+        labelled["truth"] == "positive", labelled["score_sum"], 0.0
+    )
+    labelled["ece_bin"] = labelled["bin"] * _ECE_BINS // SCORE_BINS
+    windowed = _with_windows(labelled, as_of, tz, options)
+    keys = _cell_keys(by)
+    for column in by:
+        windowed[column] = windowed[column].replace("", _MISSING)
+    values = ["n", "score_sum", "score_sq_sum", "positive", "positive_score_sum"]
+    per_bin = windowed.groupby([*keys, "ece_bin"], sort=False)[values].sum().reset_index()
+    results: dict[tuple[Any, ...], tuple[float, float]] = {}
+    for key, group in per_bin.groupby(keys, sort=False):
+        brier = brier_from_sums(
+            int(group["n"].sum()),
+            float(group["score_sum"].sum()),
+            float(group["score_sq_sum"].sum()),
+            float(group["positive_score_sum"].sum()),
+            int(group["positive"].sum()),
+        )
+        ece = ece_from_bins(
+            group["n"].to_numpy(float),
+            group["score_sum"].to_numpy(float),
+            group["positive"].to_numpy(float),
+        )
+        results[tuple(None if v == _MISSING else v for v in key)] = (brier, ece)
+    lookup = [results.get(tuple(row), (math.nan, math.nan)) for row in _key_rows(cells, keys)]
+    if "brier" in options.metrics:
+        cells["brier"] = [b for b, _ in lookup]
+    if "ece" in options.metrics:
+        cells["ece"] = [e for _, e in lookup]
+
+
+def _key_rows(cells: pd.DataFrame, keys: list[str]) -> list[tuple[Any, ...]]:
+    return list(cells[keys].itertuples(index=False, name=None))
+
+
+def _add_per_case(
+    cells: pd.DataFrame,
+    cases: pd.DataFrame,
+    by: Sequence[str],
+    settings: CellSettings,
+    as_of: datetime,
+    options: EvaluationOptions,
+) -> None:
+    frame = cell_frame(cases, settings)
+    frame = frame[frame["truth"].isin(["positive", "negative"]) & frame["ai_score"].notna()]
+    frame = frame.assign(**dict.fromkeys(COUNT_COLUMNS, 0))
+    frame["exam_day"] = pd.to_datetime(frame["exam_day"])
+    windowed = _with_windows(frame, as_of, settings.tz, options)
+    keys = _cell_keys(by)
+    for column in by:
+        windowed[column] = windowed[column].replace("", _MISSING)
+    results: dict[tuple[Any, ...], tuple[float, ...]] = {}
+    for key, group in windowed.groupby(keys, sort=False):
+        y = (group["truth"] == "positive").to_numpy(int)
+        scores = group["ai_score"].to_numpy(float)
+        auc = auc_ci(y, scores, options.confidence) if "auc" in options.metrics else None
+        fit = calibration_intercept_slope(y, scores) if "calibration" in options.metrics else None
+        results[tuple(None if v == _MISSING else v for v in key)] = (
+            *(auc or (math.nan,) * 3),
+            *((fit.intercept, fit.slope) if fit else (math.nan, math.nan)),
+        )
+    empty = (math.nan,) * 5
+    lookup = [results.get(row, empty) for row in _key_rows(cells, keys)]
+    if "auc" in options.metrics:
+        for index, name in enumerate(("auc", "auc_low", "auc_high")):
+            cells[name] = [values[index] for values in lookup]
+    if "calibration" in options.metrics:
+        cells["calibration_intercept"] = [values[3] for values in lookup]
+        cells["calibration_slope"] = [values[4] for values in lookup]
+
+
+def evaluate_breakdowns(
+    counts: pd.DataFrame,
+    breakdowns: Sequence[Sequence[str]],
+    *,
+    as_of: datetime,
+    tz: ZoneInfo,
+    options: EvaluationOptions = EvaluationOptions(),
+    claims: Claims | None = None,
+    bins: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    settings: CellSettings | None = None,
+    first_day: date | None = None,
+) -> pd.DataFrame:
+    """:func:`evaluate_cells` for several breakdowns at once, windows cut once.
+
+    The rows of each breakdown in turn, with a ``breakdown`` column naming it
+    (``"device"``, ``"site"``, ``"site x age_band"``); columns of dimensions a
+    breakdown does not use are None.
+    """
+    for by in breakdowns:
+        _check_by(by)
+    if counts.empty:
+        return pd.DataFrame()
+    frame = _with_windows(counts, as_of, tz, options, first_day)
+    if frame.empty:
+        return pd.DataFrame()
+    used = sorted({c for by in breakdowns for c in by})
+    for column in used:
+        frame[column] = frame[column].replace("", _MISSING).fillna(_MISSING)
+    parts = []
+    for by in breakdowns:
+        cells = _grouped(frame, by)
+        cells.insert(len(by) + 3, "n", cells[["tp", "fp", "tn", "fn"]].sum(axis=1))
+        cells.insert(len(by) + 8, "pending", cells["pending_positive"] + cells["pending_negative"])
+        hidden = ["excluded"]
+        if "verification" not in options.metrics:
+            hidden += ["pending_positive", "pending_negative"]
+        cells = cells.drop(columns=hidden)
+        _add_binary(cells, options)
+        if any(m in BIN_METRICS for m in options.metrics):
+            if bins is None:
+                raise MonitorError("brier / ece need the score histograms (read with with_bins)")
+            _add_bin_metrics(cells, bins, by, as_of, tz, options)
+        if any(m in PER_CASE_METRICS for m in options.metrics):
+            if cases is None or settings is None:
+                raise MonitorError("auc / calibration need the linked cases and the cell settings")
+            _add_per_case(cells, cases, by, settings, as_of, options)
+        if "verification" in options.metrics:
+            _add_verification(cells, options)
+        if "claim" in options.metrics:
+            _add_claim(cells, options, claims or {})
+        if "vs_rest" in options.metrics:
+            _add_vs_rest(cells, by, options)
+        _add_sample_size(cells, options, claims or {})
+        cells.insert(0, "breakdown", " x ".join(by) or "device")
+        parts.append(cells)
+    result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if "vs_rest" in options.metrics:
+        _adjust_vs_rest(result)
+    return result
+
+
+def evaluate_cells(
+    counts: pd.DataFrame,
+    *,
+    as_of: datetime,
+    tz: ZoneInfo,
+    by: Sequence[str] = (),
+    options: EvaluationOptions = EvaluationOptions(),
+    claims: Claims | None = None,
+    bins: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    settings: CellSettings | None = None,
+    first_day: date | None = None,
+) -> pd.DataFrame:
+    """One row per device x window x ``by`` cell, sorted, as a DataFrame.
+
+    ``counts``: cell counts (:func:`monitor.cells.read_cells`, day or month grain;
+    month grain only for month, quarter and ``all`` windows). Columns: device_id,
+    window_start, window_end (aware local timestamps; start inclusive, end
+    exclusive, the last window ends at ``as_of``; ``all`` starts at ``first_day``
+    or the first day in ``counts``), the ``by`` columns (None where the value is
+    missing), n (tp + fp + tn + fn), tp, fp, tn, fn, pending, each chosen metric
+    with ``_low``/``_high`` (nan when undefined), ``too_small`` (n < ``min_n``)
+    and, for small cells, ``positives_needed`` / ``exams_needed`` to estimate
+    sensitivity to ``half_width`` (Buderer), from the claimed sensitivity in
+    ``claims`` (else the observed). ``brier``/``ece`` need ``bins`` (day grain);
+    ``auc`` and ``calibration`` need ``cases`` (linked cases of the same devices)
+    and ``settings``.
+    """
+    cells = evaluate_breakdowns(
+        counts,
+        [by],
+        as_of=as_of,
+        tz=tz,
+        options=options,
+        claims=claims,
+        bins=bins,
+        cases=cases,
+        settings=settings,
+        first_day=first_day,
+    )
+    return cells.drop(columns=["breakdown"]) if not cells.empty else cells
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def records(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as plain dicts: ISO 8601 windows, None for nan, Python numbers."""
+    columns = list(cells.columns)
+    return [
+        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        for row in cells.itertuples(index=False, name=None)
+    ]
 
 
 def evaluate_cases(
@@ -105,73 +553,13 @@ def evaluate_cases(
     age_bands: Sequence[float] = (),
     confidence: float = 0.95,
 ) -> list[dict[str, Any]]:
-    """One result per device x window x ``by`` cell, in that order.
+    """The in-memory path: evaluate a case frame (:func:`monitor.linking.linked_cases`).
 
-    Each result has the keys device_id, window_start, window_end, the ``by``
-    columns, n, tp, fp, tn, fn, pending, and for each of sensitivity, specificity,
-    ppv, npv the value with ``_low`` / ``_high`` Wilson bounds (None where the
-    denominator is 0). ``n`` counts verified cases (tp + fp + tn + fn); cases
-    excluded by an indeterminate policy are in neither n nor pending. Windows are
-    ISO 8601 local date-times, start inclusive, end exclusive (the last window
-    ends at ``as_of``). ``cases`` comes from :func:`monitor.linking.linked_cases`.
+    Same cells, keys and numbers as the database path; the rates are sensitivity,
+    specificity, PPV and NPV with Wilson intervals.
     """
-    unknown = [c for c in by if c not in BY_COLUMNS]
-    if unknown:
-        raise MonitorError(
-            f"cannot break down by {', '.join(unknown)}: use any of {', '.join(BY_COLUMNS)}"
-        )
-    if window not in WINDOWS:
-        raise MonitorError(f"unknown window {window!r}: use one of {', '.join(WINDOWS)}")
-    if cases.empty:
-        return []
-    frame = cases.copy()
-    if "age_band" in by:
-        frame = add_age_band(frame, age_bands)
-    local = frame["exam_datetime"].dt.tz_convert(tz)
-    as_of_local = pd.Timestamp(as_of).tz_convert(tz)
-    if window == "all":
-        frame["window_start"] = local.min().normalize()
-    else:
-        frame["window_start"] = _window_start(local, window)
-    keys = ["device_id", "window_start", *by]
-    for column in by:
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    counts = (
-        pd.crosstab(
-            [frame[k].fillna(_MISSING) if k in by else frame[k] for k in keys],
-            frame["status"],
-        )
-        .reindex(columns=["tp", "fp", "tn", "fn", "pending"], fill_value=0)
-        .reset_index()
-        .sort_values(keys)
-    )
-    results: list[dict[str, Any]] = []
-    for row in counts.itertuples(index=False):
-        values = row._asdict()
-        start: pd.Timestamp = values["window_start"]
-        end = as_of_local if window == "all" else min(_window_end(start, window), as_of_local)
-        tally = ConfusionCounts(
-            tp=int(values["tp"]), fp=int(values["fp"]), tn=int(values["tn"]), fn=int(values["fn"])
-        )
-        result: dict[str, Any] = {
-            "device_id": values["device_id"],
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
-        }
-        for column in by:
-            value = values[column]
-            result[column] = None if value == _MISSING else value
-        result.update(
-            n=tally.n,
-            tp=tally.tp,
-            fp=tally.fp,
-            tn=tally.tn,
-            fn=tally.fn,
-            pending=int(values["pending"]),
-        )
-        for name, estimate in diagnostic_rates(tally, confidence).items():
-            result[name] = _none_if_nan(estimate.value)
-            result[f"{name}_low"] = _none_if_nan(estimate.low)
-            result[f"{name}_high"] = _none_if_nan(estimate.high)
-        results.append(result)
-    return results
+    settings = CellSettings(tz.key, tuple(age_bands))
+    counts = cells_from_cases(cases, settings)
+    options = EvaluationOptions(window=window, confidence=confidence)
+    cells = evaluate_cells(counts, as_of=as_of, tz=tz, by=by, options=options)
+    return records(cells.drop(columns=["too_small", "positives_needed", "exams_needed"]))

@@ -6,21 +6,28 @@ progress, so a crash leaves whole chunks only, and running the same command agai
 resumes after the last committed line. Rows are idempotent on their natural key:
 re-ingesting a file, or a row that another file already brought, adds nothing.
 
+Each chunk also updates the per-cell summaries the evaluation reads
+(:mod:`monitor.cells`) in its transaction.
+
 Natural keys: predictions ``device_id + (accession_number or study_instance_uid)
 + target``; outcomes ``link key + target + source + outcome_datetime``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
+import operator
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Dialect, Table, select
 from sqlalchemy.orm import Session
 
 from connectors import (
@@ -32,8 +39,16 @@ from connectors import (
     read_outcomes,
     read_predictions,
 )
+from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.errors import IngestError
-from monitor.models import Device, IngestionRun, Outcome, Prediction, QuarantinedRow
+from monitor.models import (
+    Device,
+    IngestionRun,
+    Outcome,
+    Prediction,
+    QuarantinedRow,
+    UTCDateTime,
+)
 from monitor.pseudonym import pseudonymise
 from monitor.storage import Database
 from monitor.timeutil import utc_now
@@ -90,6 +105,13 @@ def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _pseudonym(identifier: str, key: bytes) -> str:
+    """:func:`monitor.pseudonym.pseudonymise`, through the one-shot ``hmac.digest``
+    (OpenSSL's HMAC in one call: several times faster than ``hmac.new(...).hexdigest()``,
+    the same 64 hex digits; tests compare the two)."""
+    return hmac.digest(key, identifier.strip().encode("utf-8"), "sha256").hex()
+
+
 def _link_key(accession: str | None, uid: str | None) -> str:
     return f"acc:{accession}" if accession else f"uid:{uid}"
 
@@ -110,19 +132,137 @@ def redact_raw_row(
     return row
 
 
-def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose natural key is not stored yet; returns how many were new.
+def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the rows whose natural key is not stored yet; returns the new rows' ids.
 
-    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per batch: the
-    unique index decides, so no lookup query (whose plan degrades while a fresh
-    table grows faster than its statistics) and no race with a concurrent ingester.
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the unique index decides, so
+    no lookup query (whose plan degrades while a fresh table grows faster than its
+    statistics) and no race with a concurrent ingester. The rows go through the
+    driver of the session's connection, in the session's transaction: each value
+    converted once by its column type's bind processor (what the ORM would store),
+    then on SQLite multi-row ``VALUES`` statements, on PostgreSQL a ``COPY`` into a
+    temporary staging table and one ``INSERT ... SELECT`` from it (in the rows'
+    order, so ids follow the file). SQLAlchemy's per-row statement machinery cost
+    more than the database's own work (see benchmarks/README.md).
     """
     if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(table).on_conflict_do_nothing().returning(table.c.natural_key)
-    return len(session.execute(statement, rows).all())
+        return []
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = tuple(rows[0])
+    values = _driver_values(rows, columns, _converters(table, dialect, columns))
+    driver = connection.connection.driver_connection
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    if dialect.name == "postgresql":
+        return _copy_new(driver, quote(table.name), names, values)
+    return _values_new(driver, quote(table.name), names, values)
+
+
+_Converter = Callable[[Any], Any]
+_SQLITE_ROWS_PER_STATEMENT = 500
+"""Rows per multi-row VALUES statement on SQLite (fewer if the variable limit says so)."""
+
+
+@functools.lru_cache(maxsize=32)
+def _converters(
+    table: Table, dialect: Dialect, columns: tuple[str, ...]
+) -> tuple[tuple[int, _Converter], ...]:
+    """(position, bind processor) of the columns whose type converts values."""
+    found = []
+    for position, name in enumerate(columns):
+        kind = table.c[name].type
+        processor = kind.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None and isinstance(kind, UTCDateTime) and dialect.name == "sqlite":
+            found.append((position, _faster(processor, _sqlite_utc_text)))
+        elif processor is not None:
+            found.append((position, processor))
+    return tuple(found)
+
+
+def _sqlite_utc_text(value: datetime) -> str:
+    """An aware datetime as SQLite stores a :class:`UTCDateTime`: naive UTC text with
+    microseconds, ``2025-03-04 09:15:00.000000`` (a naive one is refused)."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given to the database; attach a timezone")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+_SAMPLES = (
+    datetime(2025, 3, 30, 1, 59, 59, 999999, tzinfo=ZoneInfo("Europe/Paris")),
+    datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris")),
+    datetime(1999, 12, 31, 23, 0, 0, 1, tzinfo=UTC),
+    datetime(2030, 6, 1, 12, tzinfo=ZoneInfo("America/New_York")),
+)
+
+
+def _faster(processor: _Converter, fast: _Converter) -> _Converter:
+    """``fast`` where it gives what ``processor`` (SQLAlchemy's, ~4 us a call) gives on
+    sample values, else ``processor``: a later SQLAlchemy storing another format
+    keeps the stored text right."""
+    return fast if all(fast(v) == processor(v) for v in _SAMPLES) else processor
+
+
+def _driver_values(
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    converters: tuple[tuple[int, _Converter], ...],
+) -> list[list[Any]]:
+    """The rows as lists of driver values, in ``columns`` order."""
+    pick = operator.itemgetter(*columns)
+    values = [list(pick(row)) for row in rows] if len(columns) > 1 else [[pick(r)] for r in rows]
+    for position, convert in converters:
+        for row in values:
+            value = row[position]
+            if value is not None:
+                row[position] = convert(value)
+    return values
+
+
+def _values_new(driver: Any, table: str, names: str, values: list[list[Any]]) -> list[int]:
+    """SQLite: multi-row ``INSERT ... VALUES ... RETURNING id`` statements."""
+    width = len(values[0])
+    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per = max(1, min(_SQLITE_ROWS_PER_STATEMENT, limit // width))
+    one = "(" + ", ".join("?" * width) + ")"
+    ids: list[int] = []
+    cursor = driver.cursor()
+    try:
+        for start in range(0, len(values), per):
+            batch = values[start : start + per]
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(batch))} "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                [value for row in batch for value in row],
+            )
+            ids.extend(row[0] for row in cursor.fetchall())
+    finally:
+        cursor.close()
+    return ids
+
+
+def _copy_new(driver: Any, table: str, names: str, values: list[list[Any]]) -> list[int]:
+    """PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT``.
+
+    The staging table (``dmn_stage_<table>``, same columns plus the row's order) lives
+    as long as the connection and is emptied at each commit.
+    """
+    stage = f"dmn_stage_{table.strip(chr(34))}"
+    with driver.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT {names}, 0 AS dmn_order FROM {table} WITH NO DATA"
+        )
+        cursor.execute(f"DELETE FROM {stage}")  # rows of an earlier call in this transaction
+        with cursor.copy(f"COPY {stage} ({names}, dmn_order) FROM STDIN") as copy:
+            for order, row in enumerate(values):
+                row.append(order)
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ORDER BY dmn_order "
+            "ON CONFLICT DO NOTHING RETURNING id"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 class _Chunk:
@@ -154,7 +294,7 @@ def _prediction_row(
         "ai_result": record.ai_result,
         "ai_score": record.ai_score,
         "ai_datetime": record.ai_datetime,
-        "patient_pseudonym": pseudonymise(record.patient_id, key)
+        "patient_pseudonym": _pseudonym(record.patient_id, key)
         if record.patient_id and key
         else None,
         "site": record.site,
@@ -243,7 +383,12 @@ def _commit_chunk(
     key: bytes | None,
 ) -> None:
     model: type[Prediction] | type[Outcome] = Prediction if kind == "predictions" else Outcome
-    accepted = _insert_new(session, model.__table__, list(chunk.rows.values()))  # type: ignore[arg-type]
+    new_ids = _insert_new(session, model.__table__, list(chunk.rows.values()))  # type: ignore[arg-type]
+    accepted = len(new_ids)
+    # Keep the per-cell summaries exact in this same transaction.
+    touched = new_ids if kind == "predictions" else touched_by_outcomes(session, new_ids)
+    if touched:
+        refresh_cases(session, touched)
     if chunk.quarantine:
         lines = [result.line for result, _ in chunk.quarantine]
         known = set(

@@ -17,6 +17,7 @@ leaves the case out of the confusion counts.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -50,14 +51,35 @@ def _source_rank() -> object:
 
 # Select's type parameters differ between SQLAlchemy 2.0 and 2.1: the private query
 # builders below are typed loosely on purpose.
-def _candidate_pairs(as_of: datetime, device_id: str | None) -> Any:
+def _restrict(
+    query: Any,
+    as_of: datetime | None,
+    device_id: str | None,
+    prediction_ids: Collection[int] | None,
+    id_range: tuple[int, int] | None = None,
+) -> Any:
+    if as_of is not None:
+        query = query.where(Prediction.exam_datetime <= as_of)
+    if device_id is not None:
+        query = query.where(Prediction.device_id == device_id)
+    if prediction_ids is not None:
+        query = query.where(Prediction.id.in_(sorted(prediction_ids)))
+    if id_range is not None:
+        query = query.where(Prediction.id.between(*id_range))
+    return query
+
+
+def _candidate_pairs(
+    as_of: datetime | None,
+    device_id: str | None,
+    prediction_ids: Collection[int] | None,
+    id_range: tuple[int, int] | None,
+) -> Any:
     def joined(condition: Any) -> Any:
         query = (
             select(Prediction.id.label("prediction_id"), Outcome.id.label("outcome_id"))
             .join(Outcome, condition)
             .where(
-                Prediction.exam_datetime <= as_of,
-                Outcome.outcome_datetime <= as_of,
                 or_(Outcome.target.is_(None), Outcome.target == Prediction.target),
                 or_(
                     Outcome.site.is_(None),
@@ -66,17 +88,22 @@ def _candidate_pairs(as_of: datetime, device_id: str | None) -> Any:
                 ),
             )
         )
-        if device_id is not None:
-            query = query.where(Prediction.device_id == device_id)
-        return query
+        if as_of is not None:
+            query = query.where(Outcome.outcome_datetime <= as_of)
+        return _restrict(query, as_of, device_id, prediction_ids, id_range)
 
     by_accession = joined(Prediction.accession_number == Outcome.accession_number)
     by_uid = joined(Prediction.study_instance_uid == Outcome.study_instance_uid)
     return union(by_accession, by_uid)
 
 
-def _best_outcomes(as_of: datetime, device_id: str | None) -> Any:
-    pairs = _candidate_pairs(as_of, device_id).subquery("pairs")
+def _best_outcomes(
+    as_of: datetime | None,
+    device_id: str | None,
+    prediction_ids: Collection[int] | None,
+    id_range: tuple[int, int] | None,
+) -> Any:
+    pairs = _candidate_pairs(as_of, device_id, prediction_ids, id_range).subquery("pairs")
     ranked = (
         select(
             pairs.c.prediction_id,
@@ -102,17 +129,25 @@ def _best_outcomes(as_of: datetime, device_id: str | None) -> Any:
 
 
 def linked_cases(
-    session: Session, as_of: datetime, *, device_id: str | None = None
+    session: Session,
+    as_of: datetime | None,
+    *,
+    device_id: str | None = None,
+    prediction_ids: Collection[int] | None = None,
+    id_range: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Every prediction with ``exam_datetime <= as_of`` as a case, seen as of ``as_of``.
 
+    ``as_of=None`` links with every stored outcome (current knowledge).
+    ``prediction_ids`` restricts to those predictions (keep it to a few thousand),
+    ``id_range`` to prediction ids ``lo..hi`` inclusive.
     Columns: the prediction fields, ``prediction_id``, ``indeterminate_policy``,
     ``outcome`` / ``outcome_source`` / ``outcome_datetime`` (None when pending),
     ``label_delay_days`` (outcome minus exam, in days; NaN when pending),
     ``ai_call`` (positive / negative / None when excluded) and ``status`` (one of
     :data:`CASE_STATUSES`). Datetimes are aware UTC. One row per prediction.
     """
-    best = _best_outcomes(as_of, device_id).subquery("best")
+    best = _best_outcomes(as_of, device_id, prediction_ids, id_range).subquery("best")
     query = (
         select(
             Prediction.id.label("prediction_id"),
@@ -124,11 +159,9 @@ def linked_cases(
         )
         .join(Device, Device.id == Prediction.device_id)
         .outerjoin(best, best.c.prediction_id == Prediction.id)
-        .where(Prediction.exam_datetime <= as_of)
         .order_by(Prediction.id)
     )
-    if device_id is not None:
-        query = query.where(Prediction.device_id == device_id)
+    query = _restrict(query, as_of, device_id, prediction_ids, id_range)
     rows = session.execute(query).all()
     columns = [
         "prediction_id",

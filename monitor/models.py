@@ -29,13 +29,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "CELL_KEY_COLUMNS",
     "AuditEntry",
     "Base",
+    "CaseCount",
+    "CaseCountMonthly",
     "Device",
     "IngestionRun",
     "Outcome",
     "Prediction",
     "QuarantinedRow",
+    "ScoreBin",
+    "SummaryState",
     "UTCDateTime",
 ]
 
@@ -138,6 +143,16 @@ class Prediction(Base):
     patient_age: Mapped[float | None] = mapped_column(Float)
     patient_sex: Mapped[str | None] = mapped_column(String(1))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id"))
+    case_status: Mapped[str | None] = mapped_column(
+        String(16),
+        doc=(
+            "Linking's status with every stored outcome (tp, fp, tn, fn, excluded, or "
+            "pending_positive / pending_negative by AI call)"
+        ),
+    )
+    case_truth: Mapped[str | None] = mapped_column(
+        String(16), doc="The linked determinate outcome (positive / negative), None if none."
+    )
 
 
 class Outcome(Base):
@@ -148,6 +163,7 @@ class Outcome(Base):
         UniqueConstraint("natural_key", name="uq_outcomes_natural_key"),
         Index("ix_outcomes_accession", "accession_number"),
         Index("ix_outcomes_study_uid", "study_instance_uid"),
+        Index("ix_outcomes_outcome_datetime", "outcome_datetime"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -178,6 +194,104 @@ class QuarantinedRow(Base):
     raw_row: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class SummaryState(Base):
+    """How the per-cell summaries were cut: one row, absent until they are built."""
+
+    __tablename__ = "summary_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    age_bands: Mapped[list[float]] = mapped_column(JSON)
+    built_at: Mapped[datetime]
+
+
+CELL_KEY_COLUMNS = (
+    "device_id",
+    "device_version",
+    "target",
+    "site",
+    "modality",
+    "body_part",
+    "scanner_manufacturer",
+    "scanner_model",
+    "age_band",
+    "patient_sex",
+)
+"""Columns of a cell key; a missing subgroup value is stored as ''."""
+
+
+class _CellValues:
+    device_id: Mapped[str] = mapped_column(String(64))
+    device_version: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(100))
+    site: Mapped[str] = mapped_column(String(100))
+    modality: Mapped[str] = mapped_column(String(16))
+    body_part: Mapped[str] = mapped_column(String(64))
+    scanner_manufacturer: Mapped[str] = mapped_column(String(100))
+    scanner_model: Mapped[str] = mapped_column(String(100))
+    age_band: Mapped[str] = mapped_column(String(32))
+    patient_sex: Mapped[str] = mapped_column(String(1))
+
+
+class _CellKey(_CellValues):
+    exam_day: Mapped[date] = mapped_column(Date)
+
+
+class CaseCount(_CellKey, Base):
+    """Confusion counts of the cases of one cell and local exam day (current knowledge)."""
+
+    __tablename__ = "case_counts"
+    __table_args__ = (
+        UniqueConstraint(*CELL_KEY_COLUMNS, "exam_day", name="uq_case_counts_cell"),
+        Index("ix_case_counts_device_day", "device_id", "exam_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tp: Mapped[int] = mapped_column(Integer, default=0)
+    fp: Mapped[int] = mapped_column(Integer, default=0)
+    tn: Mapped[int] = mapped_column(Integer, default=0)
+    fn: Mapped[int] = mapped_column(Integer, default=0)
+    pending_positive: Mapped[int] = mapped_column(Integer, default=0)
+    pending_negative: Mapped[int] = mapped_column(Integer, default=0)
+    excluded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseCountMonthly(_CellValues, Base):
+    """:class:`CaseCount` summed per local exam month (``exam_month``: its first day)."""
+
+    __tablename__ = "case_counts_monthly"
+    __table_args__ = (
+        UniqueConstraint(*CELL_KEY_COLUMNS, "exam_month", name="uq_case_counts_monthly_cell"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exam_month: Mapped[date] = mapped_column(Date)
+    tp: Mapped[int] = mapped_column(Integer, default=0)
+    fp: Mapped[int] = mapped_column(Integer, default=0)
+    tn: Mapped[int] = mapped_column(Integer, default=0)
+    fn: Mapped[int] = mapped_column(Integer, default=0)
+    pending_positive: Mapped[int] = mapped_column(Integer, default=0)
+    pending_negative: Mapped[int] = mapped_column(Integer, default=0)
+    excluded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScoreBin(_CellKey, Base):
+    """Histogram of AI scores of one cell, local exam day and truth (positive/negative/unknown)."""
+
+    __tablename__ = "score_bins"
+    __table_args__ = (
+        UniqueConstraint(*CELL_KEY_COLUMNS, "exam_day", "truth", "bin", name="uq_score_bins_cell"),
+        Index("ix_score_bins_device_day", "device_id", "exam_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    truth: Mapped[str] = mapped_column(String(16))
+    bin: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    score_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    score_sq_sum: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AuditEntry(Base):

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor import audit
+from monitor.cells import refresh_cases
 from monitor.errors import NotFoundError, RegistryError
-from monitor.models import Device
+from monitor.models import Device, Prediction
 from monitor.timeutil import utc_now
 
 __all__ = [
@@ -204,7 +205,8 @@ def _columns(spec: DeviceSpec) -> dict[str, Any]:
 def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) -> dict[str, str]:
     """Insert or update devices; returns ``{device_id: "created"|"updated"|"unchanged"}``.
 
-    Each creation or change is audited with the fields that changed. Devices absent
+    Each creation or change is audited with the fields that changed; a changed
+    ``indeterminate_policy`` recounts the device's cases in the per-cell summaries. Devices absent
     from ``specs`` are left as they are (a registry is never deleted by an import).
     """
     now = utc_now()
@@ -234,6 +236,11 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
         for key, value in columns.items():
             setattr(device, key, value)
         device.updated_at = now
+        if "indeterminate_policy" in changed:
+            # The policy turns indeterminate outputs into calls: recount the device's cases.
+            session.flush()
+            ids = session.scalars(select(Prediction.id).where(Prediction.device_id == spec.id))
+            refresh_cases(session, list(ids))
         audit.record(
             session,
             actor=actor,

@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix
 
-from connectors import OUTCOME_COLUMNS, PREDICTION_COLUMNS
 from monitor.cli import cli
 from monitor.evaluation import age_band_labels, evaluate_cases
 from monitor.storage import Database
+from tests.monitor.synthetic import PARIS, synthetic_cases
 
-PARIS = ZoneInfo("Europe/Paris")
 EXPECTED_KEYS = [
     "device_id",
     "window_start",
@@ -46,56 +43,6 @@ EXPECTED_KEYS = [
 ]
 
 
-def _synthetic(tmp_path: Path, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame, Path, Path]:
-    """Random exams over 60 days, two devices and sites, reports after 0-20 days and a
-    pathology after 30-90 days for some (it may contradict the report)."""
-    rng = np.random.default_rng(seed)
-    n = 1500
-    exam = pd.Timestamp("2025-01-01", tz=PARIS) + pd.to_timedelta(rng.uniform(0, 60, n), unit="D")
-    truth = rng.random(n) < 0.3
-    ai_pos = np.where(truth, rng.random(n) < 0.85, rng.random(n) < 0.2)
-    predictions = pd.DataFrame(
-        {
-            "device_id": np.where(rng.random(n) < 0.6, "frac", "nod"),
-            "device_version": "1.0",
-            "exam_datetime": exam,
-            "ai_result": np.where(ai_pos, "positive", "negative"),
-            "accession_number": [f"E{i:05d}" for i in range(n)],
-            "site": np.where(rng.random(n) < 0.5, "A", "B"),
-            "truth": truth,
-        }
-    )
-    report_label = np.where(rng.random(n) < 0.9, truth, ~truth)
-    reported = rng.random(n) < 0.9
-    reports = pd.DataFrame(
-        {
-            "accession_number": predictions["accession_number"],
-            "outcome": np.where(report_label, "positive", "negative"),
-            "source": "report",
-            "outcome_datetime": exam + pd.to_timedelta(rng.uniform(0, 20, n), unit="D"),
-        }
-    )[reported]
-    has_path = rng.random(n) < 0.25
-    pathology = pd.DataFrame(
-        {
-            "accession_number": predictions["accession_number"],
-            "outcome": np.where(truth, "positive", "negative"),
-            "source": "pathology",
-            "outcome_datetime": exam + pd.to_timedelta(rng.uniform(30, 90, n), unit="D"),
-        }
-    )[has_path]
-    outcomes = pd.concat([reports, pathology], ignore_index=True)
-    p_path = tmp_path / "predictions.csv"
-    o_path = tmp_path / "outcomes.csv"
-    out = predictions.drop(columns="truth").copy()
-    out["exam_datetime"] = out["exam_datetime"].map(lambda t: t.isoformat())
-    out.reindex(columns=list(PREDICTION_COLUMNS)).to_csv(p_path, index=False)
-    o_out = outcomes.copy()
-    o_out["outcome_datetime"] = o_out["outcome_datetime"].map(lambda t: t.isoformat())
-    o_out.reindex(columns=list(OUTCOME_COLUMNS)).to_csv(o_path, index=False)
-    return predictions, outcomes, p_path, o_path
-
-
 def _expected_labels(
     predictions: pd.DataFrame, outcomes: pd.DataFrame, as_of: pd.Timestamp
 ) -> pd.DataFrame:
@@ -116,7 +63,7 @@ def _expected_labels(
 def test_json_counts_equal_sklearn_confusion_matrix(
     registered: Database, db_url: str, tmp_path: Path, as_of: str
 ) -> None:
-    predictions, outcomes, p_path, o_path = _synthetic(tmp_path)
+    predictions, outcomes, p_path, o_path = synthetic_cases(tmp_path)
     runner = CliRunner()
     for kind, path in (("predictions", p_path), ("outcomes", o_path)):
         result = runner.invoke(
@@ -138,7 +85,7 @@ def test_json_counts_equal_sklearn_confusion_matrix(
         expected.groupby(["device_id", "site"]).groups
     )
     for cell in cells:
-        assert list(cell) == EXPECTED_KEYS
+        assert list(cell) == [*EXPECTED_KEYS, "too_small", "positives_needed", "exams_needed"]
         group = expected[
             (expected["device_id"] == cell["device_id"]) & (expected["site"] == cell["site"])
         ]
@@ -169,6 +116,7 @@ def test_json_counts_equal_sklearn_confusion_matrix(
 def _cases(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["device_id", "exam_datetime", "status"])
     frame["exam_datetime"] = pd.to_datetime(frame["exam_datetime"], utc=True)
+    frame["ai_call"] = "positive"
     frame["patient_age"] = [10.0, 50.0, 70.0, None][: len(frame)] + [None] * max(0, len(frame) - 4)
     return frame
 
@@ -228,3 +176,241 @@ def test_unknown_breakdown_is_a_clear_error() -> None:
             tz=PARIS,
             by=["shoe_size"],
         )
+
+
+def _ingested(db_url: str, tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    predictions, outcomes, p_path, o_path = synthetic_cases(tmp_path)
+    for kind, path in (("predictions", p_path), ("outcomes", o_path)):
+        result = CliRunner().invoke(
+            cli, ["ingest", kind, str(path), "--db", db_url], catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+    return predictions, outcomes
+
+
+def test_score_metrics_equal_sklearn_per_device(
+    registered: Database, db_url: str, tmp_path: Path
+) -> None:
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    from metrics import expected_calibration_error
+
+    predictions, outcomes = _ingested(db_url, tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--db",
+            db_url,
+            "--as-of",
+            "2025-03-15",
+            "--format",
+            "json",
+            "--metrics",
+            "sensitivity,auc,brier,ece,calibration",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.output)
+    expected = _expected_labels(
+        predictions, outcomes, pd.Timestamp("2025-03-16", tz=PARIS) - pd.Timedelta(microseconds=1)
+    )
+    assert {c["device_id"] for c in cells} == {"frac", "nod"}
+    for cell in cells:
+        group = expected[(expected["device_id"] == cell["device_id"]) & expected["outcome"].notna()]
+        y = (group["outcome"] == "positive").to_numpy()
+        scores = group["ai_score"].to_numpy()
+        assert cell["auc"] == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+        assert cell["auc_low"] < cell["auc"] < cell["auc_high"]
+        assert cell["brier"] == pytest.approx(brier_score_loss(y, scores), abs=1e-12)
+        assert cell["ece"] == pytest.approx(expected_calibration_error(y, scores), abs=1e-12)
+        assert cell["calibration_slope"] > 0
+        assert "specificity" not in cell
+
+
+def test_all_subgroups_quarters_and_small_cells(
+    registered: Database, db_url: str, tmp_path: Path
+) -> None:
+    _ingested(db_url, tmp_path)
+    config = tmp_path / "dmn-monitor.toml"
+    config.write_text(
+        '[subgroups]\ndimensions = ["site", "patient_sex"]\n[evaluation]\nmin_cases = 200\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--db",
+            db_url,
+            "--config",
+            str(config),
+            "--all-subgroups",
+            "--window",
+            "quarter",
+            "--as-of",
+            "2025-06-30",
+            "--format",
+            "json",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.output)
+    assert [b for b in dict.fromkeys(c["breakdown"] for c in cells)] == [
+        "device",
+        "site",
+        "patient_sex",
+        "site x patient_sex",
+    ]
+    by_breakdown = {b: [c for c in cells if c["breakdown"] == b] for b in ("device", "site")}
+    assert {c["window_start"] for c in cells} == {"2025-01-01T00:00:00+01:00"}
+    for device in ("frac", "nod"):
+        whole = [c for c in by_breakdown["device"] if c["device_id"] == device]
+        parts = [c for c in by_breakdown["site"] if c["device_id"] == device]
+        assert whole[0]["n"] == sum(p["n"] for p in parts)
+        assert "site" not in whole[0] and "patient_sex" not in parts[0]
+    small = [c for c in cells if c["too_small"]]
+    assert small, "the intersections hold fewer than 200 verified cases"
+    for cell in small:
+        assert cell["n"] < 200
+        # Buderer: 1.96^2 x 0.9 x 0.1 / 0.05^2 -> 139 positives (claimed sensitivity of frac)
+        if cell["device_id"] == "frac":
+            assert cell["positives_needed"] == 139
+        assert cell["exams_needed"] >= cell["positives_needed"]
+    assert all(c["positives_needed"] is None for c in cells if not c["too_small"])
+
+    table = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--db",
+            db_url,
+            "--config",
+            str(config),
+            "--by",
+            "site,patient_sex",
+            "--window",
+            "rolling",
+            "--days",
+            "14",
+            "--as-of",
+            "2025-02-20",
+        ],
+        catch_exceptions=False,
+    )
+    assert table.exit_code == 0, table.output
+    assert "too small: needs 139 positives" in table.output
+    assert "rolling" in table.output
+
+
+def test_unknown_metric_is_a_clear_error(registered: Database, db_url: str) -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--db", db_url, "--metrics", "sensitivity,kappa"])
+    assert result.exit_code == 1
+    assert "unknown metric kappa" in result.output
+
+
+def test_verification_correction_counts_pending_cases_by_ai_call(
+    registered: Database, db_url: str, tmp_path: Path
+) -> None:
+    from metrics import begg_greenes
+
+    predictions, outcomes = _ingested(db_url, tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--db",
+            db_url,
+            "--as-of",
+            "2025-02-20",
+            "--format",
+            "json",
+            "--metrics",
+            "sensitivity,verification",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    expected = _expected_labels(
+        predictions, outcomes, pd.Timestamp("2025-02-21", tz=PARIS) - pd.Timedelta(microseconds=1)
+    )
+    for cell in json.loads(result.output):
+        group = expected[expected["device_id"] == cell["device_id"]]
+        call = group["ai_result"] == "positive"
+        truth = group["outcome"]
+        counts = (
+            int((call & (truth == "positive")).sum()),
+            int((call & (truth == "negative")).sum()),
+            int((~call & (truth == "negative")).sum()),
+            int((~call & (truth == "positive")).sum()),
+            int((call & truth.isna()).sum()),
+            int((~call & truth.isna()).sum()),
+        )
+        assert counts[4] > 0 and counts[5] > 0, "some cases still await their truth"
+        assert (cell["pending_positive"], cell["pending_negative"]) == counts[4:]
+        assert cell["pending"] == counts[4] + counts[5]
+        corrected = begg_greenes(*counts)
+        assert cell["sensitivity_corrected"] == pytest.approx(corrected.sensitivity)
+        assert cell["sensitivity_corrected_low"] == pytest.approx(corrected.sensitivity_low)
+        assert cell["specificity_corrected_high"] == pytest.approx(corrected.specificity_high)
+        assert cell["verified_rate_positive"] == pytest.approx(
+            (counts[0] + counts[1]) / (counts[0] + counts[1] + counts[4])
+        )
+
+
+def test_claims_and_subgroups_against_the_rest_equal_scipy_and_statsmodels(
+    registered: Database, db_url: str, tmp_path: Path
+) -> None:
+    from scipy.stats import fisher_exact
+    from statsmodels.stats.multitest import multipletests
+
+    predictions, outcomes = _ingested(db_url, tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--db",
+            db_url,
+            "--as-of",
+            "2025-06-30",
+            "--format",
+            "json",
+            "--by",
+            "site",
+            "--by",
+            "scanner_manufacturer",
+            "--metrics",
+            "sensitivity,claim,vs_rest",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    cells = [c for c in json.loads(result.output) if c["device_id"] == "frac"]
+    expected = _expected_labels(
+        predictions, outcomes, pd.Timestamp("2025-07-01", tz=PARIS) - pd.Timedelta(microseconds=1)
+    )
+    frac = expected[(expected["device_id"] == "frac") & expected["outcome"].notna()]
+    positives = frac[frac["outcome"] == "positive"]
+    raw = []
+    for cell in cells:
+        dimension = cell["breakdown"]
+        value = cell[dimension] if cell[dimension] is not None else ""
+        mine = positives[positives[dimension].fillna("") == value]
+        rest = positives[positives[dimension].fillna("") != value]
+        k, n = int((mine["ai_result"] == "positive").sum()), len(mine)
+        rk, rn = int((rest["ai_result"] == "positive").sum()), len(rest)
+        assert cell["sensitivity_vs_rest"] == pytest.approx(k / n - rk / rn)
+        p = fisher_exact([[k, n - k], [rk, rn - rk]]).pvalue
+        assert cell["sensitivity_vs_rest_p"] == pytest.approx(p)
+        raw.append(p)
+        claim = binomtest(k, n, 0.9, alternative="less").pvalue
+        assert cell["sensitivity_claimed"] == 0.9
+        assert cell["sensitivity_claim_p"] == pytest.approx(claim)
+        assert cell["sensitivity_below_claim"] == (cell["sensitivity_high"] < 0.9)
+    # Adjusted across every subgroup of the device tested in this evaluation.
+    holm = multipletests(raw, method="holm")[1]
+    bh = multipletests(raw, method="fdr_bh")[1]
+    assert [c["sensitivity_vs_rest_p_holm"] for c in cells] == pytest.approx(list(holm))
+    assert [c["sensitivity_vs_rest_p_bh"] for c in cells] == pytest.approx(list(bh))
