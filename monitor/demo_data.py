@@ -39,8 +39,10 @@ data; the device names and their manufacturers are invented.
 
 from __future__ import annotations
 
+import itertools
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -68,6 +70,8 @@ __all__ = [
     "DemoParameters",
     "french_public_holidays",
     "generate_demo",
+    "generate_demo_slices",
+    "hospital_group_parameters",
     "write_demo_files",
 ]
 
@@ -170,6 +174,11 @@ _EMERGENCY_HOURS: Final = (
 )
 _SCHEDULED_HOURS: Final = (0, 0, 0, 0, 0, 0, 0, 0, 6, 9, 9, 9, 5, 6, 9, 9, 9, 8, 5, 2, 0, 0, 0, 0)
 
+AgeComponent = tuple[float, float, float, float, float]
+"""One component of a patient age mixture: ``(weight, low, high, concentration,
+female_share)``; ages follow a symmetric beta distribution between low and high
+(concentration 1: uniform), and ``female_share`` of its patients are women."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class DemoParameters:
@@ -186,6 +195,9 @@ class DemoParameters:
     start: date = date(2025, 1, 1)
     days: int = 365
     sites: tuple[str, ...] = ("CHU-Nord", "CHU-Sud")
+    scale: float = 1.0
+    """Multiplies both devices' volumes (benchmarks: ``scale=270`` is about 10 million
+    exams a year in two sites). Everything else keeps its shape."""
 
     fracture_exams_per_weekday: float = 55.0
     fracture_weekend_factor: float = 0.4
@@ -201,8 +213,16 @@ class DemoParameters:
     fracture_specificity: float = 0.90
     doubt_rate_positive: float = 0.12
     doubt_rate_negative: float = 0.04
-    update_after_days: int = 200
-    """The fracture detector runs 2.4.0 from ``start + update_after_days`` (00:00 local)."""
+    fracture_versions: tuple[str, ...] = FRACTURE_VERSIONS
+    """The fracture detector's versions in deployment order."""
+    update_after_days: int | tuple[int, ...] = 200
+    """Day (from ``start``, at 00:00 local) of each update to the next fracture version:
+    one number per version after the first (a plain number when there are two). By
+    default 2.4.0 runs from ``start + 200``. A day before 0 means the version was
+    already running at ``start``."""
+    degraded_version: str = "2.4.0"
+    """The fracture version whose sensitivity falls on ``degraded_manufacturer``'s images
+    (a later version, if any, has the performance of the earlier ones again)."""
     degraded_manufacturer: str = "Fujifilm"
     degraded_sensitivity: float = 0.62
 
@@ -210,8 +230,26 @@ class DemoParameters:
     nodule_positive_beta: tuple[float, float] = (4.5, 1.2)
     nodule_negative_beta: tuple[float, float] = (1.5, 3.6)
     nodule_threshold: float = 0.5
-    nodule_update_after_days: int = 150
-    """The nodule detector runs 1.8.0 (same performance) from ``start + this``."""
+    nodule_versions: tuple[str, ...] = NODULE_VERSIONS
+    nodule_update_after_days: int | tuple[int, ...] = 150
+    """The nodule detector runs 1.8.0 (same performance) from ``start + this``; as
+    ``update_after_days``, one day per version after the first."""
+
+    fracture_ages: tuple[AgeComponent, ...] = (
+        (0.2, 2, 16, 1.2, 0.42),
+        (0.45, 16, 65, 1.0, 0.46),
+        (0.35, 65, 100, 1.6, 0.68),
+    )
+    """Emergency radiographs: children (2-15), adults, elderly (65-100) (see AgeComponent)."""
+    nodule_ages: tuple[AgeComponent, ...] = ((1.0, 45, 88, 2.6, 0.42),)
+    """Chest CT: adults 45-88 (see AgeComponent)."""
+    unknown_sex_rate: float = 0.01
+    """Share of patients whose sex is ``U`` (unknown); the others are ``F`` or ``M``."""
+    fracture_manufacturer_mix: tuple[tuple[float, ...], ...] | None = None
+    """Share of each of :data:`MANUFACTURERS` in the radiography rooms, one row per site
+    (rows reused rotated for further sites); None: the built-in mix."""
+    nodule_manufacturer_mix: tuple[tuple[float, ...], ...] | None = None
+    """As ``fracture_manufacturer_mix``, for the CT scanners (built-in: 3 makes per site)."""
 
     never_verified_rate: float = 0.04
     fracture_report_miss_rate: float = 0.03
@@ -234,6 +272,7 @@ class DemoParameters:
         if not self.sites or len(set(self.sites)) != len(self.sites):
             raise ValueError("sites must be a non-empty tuple of distinct names")
         for name in (
+            "scale",
             "fracture_exams_per_weekday",
             "nodule_exams_per_weekday",
             "fracture_weekend_factor",
@@ -259,9 +298,39 @@ class DemoParameters:
             "fracture_follow_up_rate",
             "nodule_pathology_rate",
             "uid_in_outcome_rate",
+            "unknown_sex_rate",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in 0..1")
+        _update_days("update_after_days", self.update_after_days, self.fracture_versions)
+        _update_days(
+            "nodule_update_after_days", self.nodule_update_after_days, self.nodule_versions
+        )
+        if self.degraded_version not in self.fracture_versions[1:]:
+            raise ValueError("degraded_version must be one of fracture_versions after the first")
+        for name in ("fracture_ages", "nodule_ages"):
+            ages = getattr(self, name)
+            if not ages or any(
+                len(a) != 5 or a[0] < 0 or a[1] >= a[2] or a[3] <= 0 or not 0 <= a[4] <= 1
+                for a in ages
+            ):
+                raise ValueError(
+                    f"{name} must be (weight, low, high, concentration, female_share) tuples "
+                    "with weight >= 0, low < high, concentration > 0, female_share in 0..1"
+                )
+            if sum(a[0] for a in ages) <= 0:
+                raise ValueError(f"{name} weights must not all be 0")
+        for name in ("fracture_manufacturer_mix", "nodule_manufacturer_mix"):
+            mix = getattr(self, name)
+            if mix is not None and (
+                not mix
+                or any(
+                    len(row) != len(MANUFACTURERS) or min(row) < 0 or sum(row) <= 0 for row in mix
+                )
+            ):
+                raise ValueError(
+                    f"{name} rows must give {len(MANUFACTURERS)} shares >= 0, not all 0"
+                )
         if self.doubt_rate_positive > min(self.fracture_sensitivity, self.degraded_sensitivity):
             raise ValueError("doubt_rate_positive cannot exceed the sensitivity")
         if self.doubt_rate_negative > 1.0 - self.fracture_specificity:
@@ -271,13 +340,42 @@ class DemoParameters:
 
     @property
     def update_date(self) -> date:
-        """First day of the fracture detector's 2.4.0."""
-        return self.start + timedelta(days=self.update_after_days)
+        """First day of the fracture detector's ``degraded_version`` (2.4.0)."""
+        index = self.fracture_versions.index(self.degraded_version)
+        return self.start + timedelta(days=_update_days_of(self.update_after_days)[index - 1])
+
+    @property
+    def fracture_update_dates(self) -> tuple[date, ...]:
+        """First day of each fracture version after the first."""
+        return tuple(
+            self.start + timedelta(days=d) for d in _update_days_of(self.update_after_days)
+        )
+
+    @property
+    def nodule_update_dates(self) -> tuple[date, ...]:
+        """First day of each nodule version after the first."""
+        return tuple(
+            self.start + timedelta(days=d) for d in _update_days_of(self.nodule_update_after_days)
+        )
 
     @property
     def end(self) -> date:
         """Last day of the generated period."""
         return self.start + timedelta(days=self.days - 1)
+
+
+def _update_days_of(days: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (days,) if isinstance(days, int) else tuple(days)
+
+
+def _update_days(name: str, days: int | tuple[int, ...], versions: tuple[str, ...]) -> None:
+    given = _update_days_of(days)
+    if len(versions) < 2 or len(set(versions)) != len(versions):
+        raise ValueError("versions must be at least two distinct names")
+    if len(given) != len(versions) - 1:
+        raise ValueError(f"{name} must give one day per version after the first")
+    if any(b <= a for a, b in itertools.pairwise(given)):
+        raise ValueError(f"{name} must be increasing")
 
 
 @dataclass(frozen=True)
@@ -296,10 +394,11 @@ class Degradation:
     @classmethod
     def of(cls, params: DemoParameters) -> Degradation:
         """The degradation ``params`` inject."""
+        index = params.fracture_versions.index(params.degraded_version)
         return cls(
             device_id=FRACTURE_DEVICE,
-            version=FRACTURE_VERSIONS[1],
-            previous_version=FRACTURE_VERSIONS[0],
+            version=params.degraded_version,
+            previous_version=params.fracture_versions[index - 1],
             manufacturer=params.degraded_manufacturer,
             start=params.update_date,
             sensitivity_before=params.fracture_sensitivity,
@@ -464,13 +563,17 @@ def _pick(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
 
 
 def _identifiers(
-    rng: np.random.Generator, params: DemoParameters, exams: list[_Exams]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Accession numbers and study UIDs, running per site across devices in time order.
+    rng: np.random.Generator,
+    params: DemoParameters,
+    exams: list[_Exams],
+    first_numbers: np.ndarray | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Accession numbers and study UIDs, running per site across devices in time order,
+    and the number each site's next exam may take.
 
     Numbers jump by the exams of the RIS no AI looks at (other modalities, other body
     parts). Prefix: the initial of the site's last word (N, S), or a number when two
-    sites share it.
+    sites share it. ``first_numbers``: each site's first number (default: drawn).
     """
     initials = [name.replace("_", "-").split("-")[-1][:1].upper() or "X" for name in params.sites]
     if len(set(initials)) != len(initials):
@@ -481,11 +584,15 @@ def _identifiers(
     gaps = rng.integers(1, 12, len(order))
     running = np.concatenate([[0], np.cumsum(gaps)])
     first = rng.integers(2_000_000, 3_000_000, len(params.sites))
+    if first_numbers is not None:
+        first = first_numbers
     # Restart per site: subtract the running total reached before the site's first exam.
     sorted_site = site[order]
     starts = np.searchsorted(sorted_site, np.arange(len(params.sites)))
     numbers = np.empty(len(order), dtype=np.int64)
     numbers[order] = running[1:] - running[starts][sorted_site] + first[sorted_site]
+    following = first.astype(np.int64).copy()
+    np.maximum.at(following, site, numbers + 1)
     text = pd.Series(numbers, dtype="int64").astype(str)
     accession = (pd.Series(initials, dtype=object)[site].reset_index(drop=True)) + text.str.zfill(8)
     days = pd.Series(np.datetime_as_string(naive, unit="D"), dtype=object).str.replace("-", "")
@@ -500,7 +607,7 @@ def _identifiers(
             )
         )
         at += n
-    return out
+    return out, following
 
 
 @dataclass(frozen=True)
@@ -515,32 +622,32 @@ def _patients(
     params: DemoParameters,
     exams: _Exams,
     pool_ratio: float,
-    ages: tuple[tuple[float, float, float, float], ...],
-    female_share: tuple[float, ...],
+    ages: tuple[AgeComponent, ...],
     first_id: int,
 ) -> tuple[_Patients, int]:
     """Patients per site, drawn from a pool (``pool_ratio`` x exams): some come back.
 
-    ``ages``: mixture components ``(weight, low, high, concentration)``, a symmetric
-    beta distribution between low and high (concentration 1: uniform). Each patient has
-    one sex and a birth date, so a returning patient is older, never different.
+    ``ages``: mixture components (see :data:`AgeComponent`). Each patient has one sex
+    and a birth date, so a returning patient is older, never different.
     """
+    weights = np.array([a[0] for a in ages], dtype=float)
     n = len(exams.naive)
     n_sites = len(params.sites)
     pool_sizes = np.array(
         [max(1, round(np.count_nonzero(exams.site == s) * pool_ratio)) for s in range(n_sites)]
     )
     pool_total = int(pool_sizes.sum())
-    component = rng.choice(len(ages), size=pool_total, p=[a[0] for a in ages])
+    component = rng.choice(len(ages), size=pool_total, p=weights / weights.sum())
     low = np.array([a[1] for a in ages])[component]
     high = np.array([a[2] for a in ages])[component]
     age0 = low + (high - low) * rng.beta(
         np.array([a[3] for a in ages])[component], np.array([a[3] for a in ages])[component]
     )
+    female_share = np.array([a[4] for a in ages])
     sex = np.where(
-        rng.random(pool_total) < 0.01,
+        rng.random(pool_total) < params.unknown_sex_rate,
         "U",
-        np.where(rng.random(pool_total) < np.asarray(female_share)[component], "F", "M"),
+        np.where(rng.random(pool_total) < female_share[component], "F", "M"),
     )
     ids = first_id + np.cumsum(rng.integers(1, 40, pool_total))
     ids = rng.permutation(ids)
@@ -554,6 +661,14 @@ def _patients(
     patient_ids = ("P" + padded).to_numpy(dtype=object)
     last_id = int(ids.max()) if pool_total else first_id
     return _Patients(ids=patient_ids, age=age, sex=sex[patient].astype(object)), last_id
+
+
+def _versions(exams: _Exams, versions: tuple[str, ...], updates: tuple[date, ...]) -> np.ndarray:
+    """The version that ran each exam: the last one whose first day is not after it."""
+    firsts = np.array([np.datetime64(day, "s") for day in updates], dtype="datetime64[s]")
+    index = np.searchsorted(firsts, exams.naive, side="right")
+    running: np.ndarray = np.asarray(versions, dtype=object)[index]
+    return running
 
 
 @dataclass(frozen=True)
@@ -589,7 +704,8 @@ def _fracture(
 ) -> _Generated:
     n = len(exams.naive)
     site_names = np.asarray(params.sites, dtype=object)[exams.site]
-    manufacturer = _pick(rng, _site_mix(_XR_SITE_MIX, len(params.sites))[exams.site])
+    mix = params.fracture_manufacturer_mix or _XR_SITE_MIX
+    manufacturer = _pick(rng, _site_mix(mix, len(params.sites))[exams.site])
     width = max(len(m) for m in _XR_MODELS)
     model_shares = np.array([[m[2] for m in ms] + [0.0] * (width - len(ms)) for ms in _XR_MODELS])
     model_names = np.array(
@@ -606,13 +722,9 @@ def _fracture(
     prevalence = (risk * params.fracture_prevalence / risk.mean()) if n else risk
     truth = rng.random(n) < np.clip(prevalence, 0.0, 0.95)
 
-    version = np.where(
-        exams.naive >= np.datetime64(params.update_date, "s"),
-        FRACTURE_VERSIONS[1],
-        FRACTURE_VERSIONS[0],
-    ).astype(object)
+    version = _versions(exams, params.fracture_versions, params.fracture_update_dates)
     manufacturer_names = np.asarray(MANUFACTURERS, dtype=object)[manufacturer]
-    degraded = (version == FRACTURE_VERSIONS[1]) & (
+    degraded = (version == params.degraded_version) & (
         manufacturer_names == params.degraded_manufacturer
     )
     sensitivity = np.clip(params.fracture_sensitivity + np.asarray(_BODY_SENSITIVITY)[body], 0, 1)
@@ -655,7 +767,8 @@ def _nodule(
 ) -> _Generated:
     n = len(exams.naive)
     site_names = np.asarray(params.sites, dtype=object)[exams.site]
-    manufacturer = _pick(rng, _site_mix(_CT_SITE_MIX, len(params.sites))[exams.site])
+    mix = params.nodule_manufacturer_mix or _CT_SITE_MIX
+    manufacturer = _pick(rng, _site_mix(mix, len(params.sites))[exams.site])
     # Nodules are a little more frequent with age; scaled to the requested prevalence.
     risk = 0.6 + 0.8 * np.clip((patients.age - 40) / 50, 0, 1)
     prevalence = (risk * params.nodule_prevalence / risk.mean()) if n else risk
@@ -667,11 +780,7 @@ def _nodule(
     ).round(3)
     exam = _localise(exams.naive)
     ai_time = exam + pd.to_timedelta(rng.integers(150, 900, n), unit="s")
-    version = np.where(
-        exams.naive >= np.datetime64(params.start + timedelta(params.nodule_update_after_days)),
-        NODULE_VERSIONS[1],
-        NODULE_VERSIONS[0],
-    ).astype(object)
+    version = _versions(exams, params.nodule_versions, params.nodule_update_dates)
     frame = pd.DataFrame(
         {
             "device_id": NODULE_DEVICE,
@@ -850,7 +959,7 @@ def _registry(params: DemoParameters) -> dict[str, Any]:
                 "name": "FractaLens XR",
                 "manufacturer": "Exemplar Imaging SAS (fictional)",
                 "model": "FL-XR",
-                "versions": list(FRACTURE_VERSIONS),
+                "versions": list(params.fracture_versions),
                 "ce_class": "IIa",
                 "notified_body": "Fictional Notified Body (NB 0000)",
                 "intended_purpose": (
@@ -894,7 +1003,7 @@ def _registry(params: DemoParameters) -> dict[str, Any]:
                 "name": "PulmoTrace CT",
                 "manufacturer": "Exemplar Thoracic AI GmbH (fictional)",
                 "model": "PT-CT",
-                "versions": list(NODULE_VERSIONS),
+                "versions": list(params.nodule_versions),
                 "ce_class": "IIb",
                 "notified_body": "Fictional Notified Body (NB 0000)",
                 "intended_purpose": (
@@ -997,42 +1106,128 @@ format = "csv"
 
 
 def generate_demo(params: DemoParameters = DemoParameters()) -> DemoData:
-    """The synthetic period for ``params`` (the same parameters give the same data)."""
-    rng = np.random.default_rng(params.seed)
-    calendar = _calendar(params)
+    """The synthetic period for ``params`` (the same parameters give the same data).
+
+    Everything is held in memory: about 1.4 GB at a million predictions. For ten
+    million, use :func:`generate_demo_slices`.
+    """
+    data, _, _ = _generate(params, np.random.default_rng(params.seed), None, 1_000_000)
+    return data
+
+
+def generate_demo_slices(params: DemoParameters, slice_days: int = 31) -> Iterator[DemoData]:
+    """The period of ``params`` as consecutive slices of ``slice_days`` days, one at a time.
+
+    For volumes that do not fit in memory at once (benchmarks: ten million exams
+    is about 12 GB with :func:`generate_demo`, about 1.2 GB a slice of 31 days this
+    way). Each slice is a :class:`DemoData` whose ``parameters`` are those of
+    ``params`` narrowed to the slice (``start``, ``days`` and the update days shifted,
+    so versions change on the same dates). The slices continue each other: accession
+    numbers keep running per site and patient ids keep growing, so identifiers are
+    unique over the whole period, and the calendar (weekends, holidays, seasons) is
+    the period's.
+
+    What differs from :func:`generate_demo` on the same parameters: slice ``k`` is
+    drawn from ``numpy.random.default_rng([params.seed, k])`` (seeded, but not the
+    same draws), patients come back within a slice only, and outcomes are sorted
+    by time within each slice (an outcome may fall after its slice, like one after
+    the period does).
+    """
+    if slice_days < 1:
+        raise ValueError("slice_days must be >= 1")
+    first_numbers: np.ndarray | None = None
+    first_id = 1_000_000
+    for k, offset in enumerate(range(0, params.days, slice_days)):
+        part = replace(
+            params,
+            start=params.start + timedelta(days=offset),
+            days=min(slice_days, params.days - offset),
+            update_after_days=_shifted(params.update_after_days, offset),
+            nodule_update_after_days=_shifted(params.nodule_update_after_days, offset),
+        )
+        rng = np.random.default_rng([params.seed, k])
+        data, first_numbers, first_id = _generate(part, rng, first_numbers, first_id)
+        yield data
+
+
+def _shifted(days: int | tuple[int, ...], offset: int) -> int | tuple[int, ...]:
+    return days - offset if isinstance(days, int) else tuple(d - offset for d in days)
+
+
+def hospital_group_parameters(
+    predictions: int = 1_000_000, *, seed: int = 20250101
+) -> DemoParameters:
+    """Parameters for about ``predictions`` exams in a year, over the full subgroup grid.
+
+    The grid of the evaluation benchmarks: 2 devices x 3 versions each (fracture
+    2.3.1 -> 2.4.0 on day 120 -> 2.5.0 on day 240, the degradation on Fujifilm in
+    2.4.0 only; nodule 1.7.0 -> 1.8.0 -> 1.9.0 on days 100 and 250), 2 sites, the 5
+    scanner manufacturers in both sites for both devices, patients in the three age
+    bands <18, 18-64, >=65 for both devices (the nodule detector sees teenagers here,
+    unlike the demo), sex ``F`` or ``M`` only, 12 months from 2025-01-01. The volume
+    comes from ``scale``; the count is Poisson, within about 0.5 % of the request
+    above 100,000. Use with :func:`generate_demo` up to a few million predictions,
+    with :func:`generate_demo_slices` beyond.
+    """
+    if predictions < 1:
+        raise ValueError("predictions must be >= 1")
+    even = tuple(tuple(0.2 for _ in MANUFACTURERS) for _ in range(2))
+    params = DemoParameters(
+        seed=seed,
+        fracture_versions=(*FRACTURE_VERSIONS, "2.5.0"),
+        update_after_days=(120, 240),
+        nodule_versions=(*NODULE_VERSIONS, "1.9.0"),
+        nodule_update_after_days=(100, 250),
+        nodule_ages=(
+            (0.05, 12, 18, 1.0, 0.45),
+            (0.5, 18, 65, 1.4, 0.42),
+            (0.45, 65, 90, 2.0, 0.45),
+        ),
+        unknown_sex_rate=0.0,
+        fracture_manufacturer_mix=even,
+        nodule_manufacturer_mix=even,
+    )
+    fracture_daily, nodule_daily = _daily_volumes(params, _calendar(params))
+    expected = len(params.sites) * float(fracture_daily.sum() + nodule_daily.sum())
+    return replace(params, scale=predictions / expected)
+
+
+def _daily_volumes(params: DemoParameters, calendar: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Mean exams per site and day of each device."""
     off = calendar["off"].to_numpy()
-    fracture_daily = (
+    fracture_daily: np.ndarray = (
         params.fracture_exams_per_weekday
+        * params.scale
         * np.where(off, params.fracture_weekend_factor, 1.0)
         * (1.0 + params.fracture_seasonality * calendar["summer"].to_numpy())
     )
-    nodule_daily = (
+    nodule_daily: np.ndarray = (
         params.nodule_exams_per_weekday
+        * params.scale
         * np.where(off, params.nodule_weekend_factor, 1.0)
         * np.where(calendar["august"].to_numpy(), params.nodule_august_factor, 1.0)
     )
+    return fracture_daily, nodule_daily
+
+
+def _generate(
+    params: DemoParameters,
+    rng: np.random.Generator,
+    first_numbers: np.ndarray | None,
+    first_id: int,
+) -> tuple[DemoData, np.ndarray, int]:
+    """The data, each site's next accession number and the next patient id."""
+    fracture_daily, nodule_daily = _daily_volumes(params, _calendar(params))
     fracture_exams = _exam_times(rng, params, fracture_daily, _EMERGENCY_HOURS)
     nodule_exams = _exam_times(rng, params, nodule_daily, _SCHEDULED_HOURS)
-    fracture_ids, nodule_ids = _identifiers(rng, params, [fracture_exams, nodule_exams])
-
-    # Emergency radiographs: children (2-15), adults, elderly (65-100).
-    fracture_patients, last_id = _patients(
-        rng,
-        params,
-        fracture_exams,
-        pool_ratio=2.0,
-        ages=((0.2, 2, 16, 1.2), (0.45, 16, 65, 1.0), (0.35, 65, 100, 1.6)),
-        female_share=(0.42, 0.46, 0.68),
-        first_id=1_000_000,
+    (fracture_ids, nodule_ids), next_numbers = _identifiers(
+        rng, params, [fracture_exams, nodule_exams], first_numbers
     )
-    nodule_patients, _ = _patients(
-        rng,
-        params,
-        nodule_exams,
-        pool_ratio=1.2,
-        ages=((1.0, 45, 88, 2.6),),
-        female_share=(0.42,),
-        first_id=last_id + 1,
+    fracture_patients, last_id = _patients(
+        rng, params, fracture_exams, pool_ratio=2.0, ages=params.fracture_ages, first_id=first_id
+    )
+    nodule_patients, last_id = _patients(
+        rng, params, nodule_exams, pool_ratio=1.2, ages=params.nodule_ages, first_id=last_id + 1
     )
     fracture = _fracture(rng, params, fracture_exams, fracture_ids, fracture_patients)
     nodule = _nodule(rng, params, nodule_exams, nodule_ids, nodule_patients)
@@ -1042,7 +1237,7 @@ def generate_demo(params: DemoParameters = DemoParameters()) -> DemoData:
     outcomes = pd.concat(parts, ignore_index=True).sort_values("_moment", kind="stable")
     outcomes = outcomes.drop(columns="_moment").reset_index(drop=True)[list(OUTCOME_COLUMNS)]
     truth = pd.concat([fracture.truth, nodule.truth], ignore_index=True)
-    return DemoData(
+    data = DemoData(
         fracture_predictions=fracture.frame,
         nodule_predictions=nodule.frame,
         outcomes=outcomes,
@@ -1050,6 +1245,7 @@ def generate_demo(params: DemoParameters = DemoParameters()) -> DemoData:
         registry=_registry(params),
         parameters=params,
     )
+    return data, next_numbers, last_id + 1
 
 
 def write_demo_files(data: DemoData, out_dir: Path) -> DemoFiles:

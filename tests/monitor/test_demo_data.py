@@ -6,6 +6,7 @@ here goes through ingestion or evaluation. Synthetic data only.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import tomllib
@@ -30,6 +31,8 @@ from monitor.demo_data import (
     DemoParameters,
     french_public_holidays,
     generate_demo,
+    generate_demo_slices,
+    hospital_group_parameters,
     write_demo_files,
 )
 
@@ -448,3 +451,139 @@ def test_written_files_parse_and_round_trip(tmp_path: Path) -> None:
     # Writing again replaces the files.
     again = write_demo_files(data, tmp_path / "demo")
     assert again == files
+
+
+# --- hospital-group scale -----------------------------------------------------------------
+
+
+def _age_band(age: pd.Series) -> pd.Series:
+    return pd.cut(age, [0, 18, 65, 200], right=False, labels=["<18", "18-64", ">=65"])
+
+
+def test_scale_multiplies_the_volumes_and_nothing_else() -> None:
+    short = DemoParameters(days=60)
+    base, scaled = generate_demo(short), generate_demo(replace(short, scale=4.0))
+    for name in ("fracture_predictions", "nodule_predictions"):
+        ratio = len(getattr(scaled, name)) / len(getattr(base, name))
+        assert ratio == pytest.approx(4.0, rel=0.06)
+    assert len(scaled.outcomes) / len(base.outcomes) == pytest.approx(4.0, rel=0.06)
+    assert pd.concat(
+        [scaled.fracture_predictions["Accession"], scaled.nodule_predictions["accession_number"]]
+    ).is_unique
+    with pytest.raises(ValueError, match="scale"):
+        DemoParameters(scale=-1.0)
+
+
+def test_a_third_version_and_where_the_degradation_is() -> None:
+    params = DemoParameters(
+        days=90,
+        fracture_versions=("2.3.1", "2.4.0", "2.5.0"),
+        update_after_days=(30, 60),
+        nodule_versions=("1.7.0", "1.8.0", "1.9.0"),
+        nodule_update_after_days=(20, 70),
+    )
+    data = generate_demo(params)
+    frame = _fracture_exams(data)
+    local_day = frame["exam"].dt.tz_localize(None).dt.normalize()
+    first = {v: local_day[frame["AlgoVersion"] == v].min() for v in params.fracture_versions}
+    assert first == {
+        "2.3.1": pd.Timestamp(params.start),
+        "2.4.0": pd.Timestamp(params.start + timedelta(days=30)),
+        "2.5.0": pd.Timestamp(params.start + timedelta(days=60)),
+    }
+    assert frame["AlgoVersion"].is_monotonic_increasing  # in time order, versions only move on
+    nodule = _nodule_exams(data)
+    assert sorted(set(nodule["device_version"])) == ["1.7.0", "1.8.0", "1.9.0"]
+    # The degradation: 2.4.0 only, on the degraded manufacturer only.
+    degraded = frame[frame["degraded"]]
+    assert set(degraded["AlgoVersion"]) == {"2.4.0"}
+    assert set(degraded["Manufacturer"]) == {params.degraded_manufacturer}
+    assert data.degradation.version == "2.4.0" and data.degradation.previous_version == "2.3.1"
+    assert data.degradation.start == params.start + timedelta(days=30)
+    registry = {d["id"]: d["versions"] for d in data.registry["devices"]}
+    assert registry == {
+        FRACTURE_DEVICE: ["2.3.1", "2.4.0", "2.5.0"],
+        NODULE_DEVICE: ["1.7.0", "1.8.0", "1.9.0"],
+    }
+    with pytest.raises(ValueError, match="one day per version"):
+        DemoParameters(fracture_versions=("a", "b", "c"), update_after_days=200)
+    with pytest.raises(ValueError, match="increasing"):
+        DemoParameters(fracture_versions=("a", "2.4.0", "c"), update_after_days=(50, 40))
+    with pytest.raises(ValueError, match="degraded_version"):
+        DemoParameters(degraded_version="9.9")
+
+
+def test_hospital_group_parameters_cover_the_grid() -> None:
+    params = hospital_group_parameters(60_000, seed=7)
+    data = generate_demo(params)
+    fracture, nodule = data.fracture_predictions, data.nodule_predictions
+    assert len(fracture) + len(nodule) == pytest.approx(60_000, rel=0.03)
+    assert params.days == 365 and len(params.sites) == 2
+    for versions, sites, makes, ages, sexes, months in (
+        (
+            fracture["AlgoVersion"],
+            fracture["Site"],
+            fracture["Manufacturer"],
+            fracture["Age"],
+            fracture["Sex"],
+            fracture["ExamDate"].str[3:5],
+        ),
+        (
+            nodule["device_version"],
+            nodule["site"],
+            nodule["scanner_manufacturer"],
+            nodule["patient_age"],
+            nodule["patient_sex"],
+            nodule["exam_datetime"].str[5:7],
+        ),
+    ):
+        assert versions.nunique() == 3
+        assert set(sites) == set(params.sites)
+        # Every manufacturer in every site.
+        assert pd.crosstab(sites, makes).gt(0).all().all()
+        assert list(pd.crosstab(sites, makes).columns) == sorted(MANUFACTURERS)
+        assert set(_age_band(ages).astype(str)) == {"<18", "18-64", ">=65"}
+        assert set(sexes) == {"F", "M"}
+        assert months.nunique() == 12
+    assert generate_demo(params).fracture_predictions.equals(fracture)  # seeded
+
+
+def test_slices_continue_each_other() -> None:
+    params = replace(hospital_group_parameters(20_000), days=140)
+    slices = list(generate_demo_slices(params, slice_days=31))
+    assert [s.parameters.days for s in slices] == [31, 31, 31, 31, 16]
+    assert [s.parameters.start for s in slices] == [
+        params.start + timedelta(days=d) for d in (0, 31, 62, 93, 124)
+    ]
+    fracture = pd.concat([s.fracture_predictions for s in slices], ignore_index=True)
+    nodule = pd.concat([s.nodule_predictions for s in slices], ignore_index=True)
+    outcomes = pd.concat([s.outcomes for s in slices], ignore_index=True)
+    truth = pd.concat([s.truth for s in slices], ignore_index=True)
+    whole = generate_demo(params)
+    # About the same volume as the whole period at once, identifiers unique throughout.
+    n, whole_n = len(fracture) + len(nodule), len(whole.fracture_predictions)
+    assert n == pytest.approx(whole_n + len(whole.nodule_predictions), rel=0.05)
+    accessions = pd.concat([fracture["Accession"], nodule["accession_number"]])
+    assert accessions.is_unique and truth["accession_number"].is_unique
+    assert pd.concat([fracture["StudyUID"], nodule["study_instance_uid"]]).is_unique
+    assert set(outcomes["accession_number"]) <= set(accessions)
+    # Accession numbers keep running per site across slices.
+    for site in params.sites:
+        numbers = fracture.loc[fracture["Site"] == site, "Accession"].str[1:].astype(int)
+        per_slice = [
+            s.fracture_predictions.loc[s.fracture_predictions["Site"] == site, "Accession"]
+            .str[1:]
+            .astype(int)
+            for s in slices
+        ]
+        assert all(a.max() < b.min() for a, b in itertools.pairwise(per_slice))
+        assert numbers.is_unique
+    # Versions change on the period's dates, not the slice's.
+    day = pd.to_datetime(fracture["ExamDate"], format="%d/%m/%Y %H:%M").dt.normalize()
+    first = day.groupby(fracture["AlgoVersion"]).min()
+    assert first["2.4.0"] == pd.Timestamp(params.start + timedelta(days=120))
+    assert day[fracture["AlgoVersion"] == "2.3.1"].max() < first["2.4.0"]
+    again = list(generate_demo_slices(params, slice_days=31))
+    assert all(a.outcomes.equals(b.outcomes) for a, b in zip(slices, again, strict=True))
+    with pytest.raises(ValueError, match="slice_days"):
+        next(generate_demo_slices(params, slice_days=0))
