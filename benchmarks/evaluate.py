@@ -273,6 +273,15 @@ def full_evaluation(url: str) -> tuple[pd.DataFrame, float]:
     return cells, elapsed
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited
+    from the parent that forked it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
+
+
 def _child(url: str, repeat: int, out: Path) -> None:
     """Runs in a fresh process: the timings and this process's peak RSS."""
     times = []
@@ -280,7 +289,7 @@ def _child(url: str, repeat: int, out: Path) -> None:
     for _ in range(repeat):
         cells, elapsed = full_evaluation(url)
         times.append(elapsed)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    peak = _peak_rss_mib()
     device_cells = cells[cells["breakdown"] == "scanner_manufacturer"]
     device_cells[
         ["device_id", "window_start", "scanner_manufacturer", "sensitivity", "specificity"]

@@ -194,33 +194,87 @@ def _with_windows(
     return frame
 
 
-def _grouped(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Counts summed per cell; ``frame``'s missing values are already ``_MISSING``."""
-    keys = ["device_id", "window_start", "window_end", *by]
-    summed = frame.groupby(keys, sort=True, observed=True)[list(COUNT_COLUMNS)].sum()
-    summed = summed.reset_index()
-    for column in by:
-        summed[column] = summed[column].astype(object).where(summed[column] != _MISSING, None)
-    return summed
+@dataclass(frozen=True)
+class _Coded:
+    """The windowed cell counts as integer codes, factorised once for all breakdowns."""
+
+    codes: dict[str, np.ndarray]
+    labels: dict[str, Any]
+    window_end: pd.DatetimeIndex
+    counts: np.ndarray  # rows x COUNT_COLUMNS, int64
 
 
-def _add_binary(cells: pd.DataFrame, options: EvaluationOptions) -> None:
+def _coded(frame: pd.DataFrame, dims: Sequence[str]) -> _Coded:
+    codes: dict[str, np.ndarray] = {}
+    labels: dict[str, Any] = {}
+    for column in ["device_id", "window_start", *dims]:
+        code, unique = pd.factorize(frame[column], sort=True)
+        codes[column] = code.astype(np.int64)
+        if column in dims:
+            values = np.asarray(unique, dtype=object)
+            values[values == _MISSING] = None
+            unique = values
+        labels[column] = unique
+    ends = np.empty(len(labels["window_start"]), dtype=object)
+    ends[codes["window_start"]] = frame["window_end"].to_numpy(dtype=object)
+    return _Coded(
+        codes=codes,
+        labels=labels,
+        window_end=pd.DatetimeIndex(list(ends)),
+        counts=frame[list(COUNT_COLUMNS)].to_numpy(np.int64),
+    )
+
+
+def _grouped(coded: _Coded, by: Sequence[str], dims: Sequence[str]) -> dict[str, Any]:
+    """Counts summed per device x window x ``by`` cell, sorted (missing values last),
+    as columns; dimensions of ``dims`` outside ``by`` are None."""
+    names = ["device_id", "window_start", *by]
+    shape = tuple(len(coded.labels[n]) for n in names)
+    key = np.ravel_multi_index([coded.codes[n] for n in names], shape)
+    cells, inverse = np.unique(key, return_inverse=True)
+    parts = np.unravel_index(cells, shape)
+    columns: dict[str, Any] = {n: coded.labels[n][p] for n, p in zip(names, parts, strict=True)}
+    columns["window_end"] = coded.window_end[parts[1]]
+    for dim in dims:
+        if dim not in by:
+            columns[dim] = np.full(len(cells), None, dtype=object)
+    sums = {
+        name: np.bincount(inverse, weights=coded.counts[:, j], minlength=len(cells)).astype(
+            np.int64
+        )
+        for j, name in enumerate(COUNT_COLUMNS)
+    }
+    ordered = {
+        "device_id": columns["device_id"],
+        "window_start": columns["window_start"],
+        "window_end": columns["window_end"],
+    }
+    ordered.update((dim, columns[dim]) for dim in dims)
+    ordered["n"] = sums["tp"] + sums["fp"] + sums["tn"] + sums["fn"]
+    ordered.update((name, sums[name]) for name in ("tp", "fp", "tn", "fn"))
+    ordered["pending"] = sums["pending_positive"] + sums["pending_negative"]
+    ordered["pending_positive"] = sums["pending_positive"]
+    ordered["pending_negative"] = sums["pending_negative"]
+    return ordered
+
+
+def _add_binary(columns: dict[str, Any], options: EvaluationOptions) -> None:
     wanted = [m for m in options.metrics if m in BINARY_METRIC_NAMES]
     if not wanted:
         return
     estimates = binary_metrics_array(
-        cells["tp"].to_numpy(np.int64),
-        cells["fp"].to_numpy(np.int64),
-        cells["tn"].to_numpy(np.int64),
-        cells["fn"].to_numpy(np.int64),
+        columns["tp"],
+        columns["fp"],
+        columns["tn"],
+        columns["fn"],
         confidence=options.confidence,
         method=options.method,
     )
     for name in wanted:
         value, low, high = estimates[name]
-        cells[name] = value
-        cells[f"{name}_low"] = low
-        cells[f"{name}_high"] = high
+        columns[name] = value
+        columns[f"{name}_low"] = low
+        columns[f"{name}_high"] = high
 
 
 def _add_verification(cells: pd.DataFrame, options: EvaluationOptions) -> None:
@@ -304,31 +358,36 @@ def _adjust_vs_rest(cells: pd.DataFrame) -> None:
         cells[f"{name}_vs_rest_p_bh"] = bh_p
 
 
-def _add_sample_size(cells: pd.DataFrame, options: EvaluationOptions, claims: Claims) -> None:
-    small = (cells["n"] < options.min_n).to_numpy()
-    cells["too_small"] = small
-    positives = (cells["tp"] + cells["fn"]).to_numpy(float)
-    n = cells["n"].to_numpy(float)
+def _sample_size(
+    columns: dict[str, Any], options: EvaluationOptions, claims: Claims
+) -> dict[str, Any]:
+    """``too_small`` (n < min_n) and, for small cells, Buderer's positives and exams
+    for the sensitivity (claimed, else observed) to ``half_width``."""
+    n = columns["n"].astype(float)
+    small = n < options.min_n
+    positives = (columns["tp"] + columns["fn"]).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        observed = cells["tp"].to_numpy(float) / positives
+        observed = columns["tp"] / positives
         prevalence = np.where(n > 0, positives / n, np.nan)
-    claimed = (
-        cells["device_id"]
-        .map(lambda d: (claims.get(d) or (None, None))[0])
-        .to_numpy(float, na_value=np.nan)
-    )
+    device_claims = {d: (claims.get(d) or (None, None))[0] for d in set(columns["device_id"])}
+    claimed = np.array([device_claims[d] for d in columns["device_id"]], dtype=float)  # None -> nan
     expected = np.where(np.isnan(claimed), observed, claimed)
     usable = small & (expected > 0) & (expected < 1)
-    needed = np.full(len(cells), np.nan)
-    exams = np.full(len(cells), np.nan)
+    needed = np.full(len(n), np.nan)
+    exams = np.full(len(n), np.nan)
     if usable.any():
         cases, total = sample_size_array(
             expected[usable], options.half_width, prevalence[usable], options.confidence
         )
         needed[usable] = cases
         exams[usable] = np.where(total >= 0, total, np.nan)
-    cells["positives_needed"] = needed
-    cells["exams_needed"] = exams
+    return {"too_small": small, "positives_needed": needed, "exams_needed": exams}
+
+
+def _concat(arrays: list[Any]) -> Any:
+    if isinstance(arrays[0], pd.DatetimeIndex):
+        return arrays[0].append(arrays[1:]) if len(arrays) > 1 else arrays[0]
+    return np.concatenate(arrays)
 
 
 def _cell_keys(by: Sequence[str]) -> list[str]:
@@ -443,19 +502,25 @@ def evaluate_breakdowns(
     frame = _with_windows(counts, as_of, tz, options, first_day)
     if frame.empty:
         return pd.DataFrame()
-    used = sorted({c for by in breakdowns for c in by})
+    used = list(dict.fromkeys(c for by in breakdowns for c in by))
     for column in used:
         frame[column] = frame[column].replace("", _MISSING).fillna(_MISSING)
-    parts = []
+    coded = _coded(frame, used)
+    extras = [m for m in options.metrics if m not in BINARY_METRIC_NAMES]
+    parts: list[pd.DataFrame] = []
+    plain: list[dict[str, Any]] = []
     for by in breakdowns:
-        cells = _grouped(frame, by)
-        cells.insert(len(by) + 3, "n", cells[["tp", "fp", "tn", "fn"]].sum(axis=1))
-        cells.insert(len(by) + 8, "pending", cells["pending_positive"] + cells["pending_negative"])
-        hidden = ["excluded"]
+        grouped = _grouped(coded, by, used)
+        label = np.full(len(grouped["n"]), " x ".join(by) or "device", dtype=object)
+        columns = {"breakdown": label, **grouped}
         if "verification" not in options.metrics:
-            hidden += ["pending_positive", "pending_negative"]
-        cells = cells.drop(columns=hidden)
-        _add_binary(cells, options)
+            del columns["pending_positive"], columns["pending_negative"]
+        _add_binary(columns, options)
+        guidance = _sample_size(columns, options, claims or {})
+        if not extras:
+            plain.append(columns | guidance)
+            continue
+        cells = pd.DataFrame(columns)
         if any(m in BIN_METRICS for m in options.metrics):
             if bins is None:
                 raise MonitorError("brier / ece need the score histograms (read with with_bins)")
@@ -470,9 +535,10 @@ def evaluate_breakdowns(
             _add_claim(cells, options, claims or {})
         if "vs_rest" in options.metrics:
             _add_vs_rest(cells, by, options)
-        _add_sample_size(cells, options, claims or {})
-        cells.insert(0, "breakdown", " x ".join(by) or "device")
-        parts.append(cells)
+        parts.append(cells.assign(**guidance))
+    if plain:
+        joined = {name: _concat([p[name] for p in plain]) for name in plain[0]}
+        parts.append(pd.DataFrame(joined))
     result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     if "vs_rest" in options.metrics:
         _adjust_vs_rest(result)
