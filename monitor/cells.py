@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, delete, func, select, union, update
+from sqlalchemy import String, Table, delete, func, select, type_coerce, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -434,10 +434,16 @@ def _read_table(
     last: date,
     device_id: str | None,
 ) -> pd.DataFrame:
-    query = select(*(getattr(model, c) for c in columns)).where(getattr(model, period) <= last)
+    """Core query (no ORM row loading); the period comes back as the driver gives it
+    (text on SQLite, a date on PostgreSQL) and is converted column-wise later."""
+    table = model.__table__
+    selected = [type_coerce(table.c[c], String) if c == period else table.c[c] for c in columns]
+    query = select(*selected).where(table.c[period] <= last)
     if device_id is not None:
-        query = query.where(model.device_id == device_id)
-    frame = pd.DataFrame(session.execute(query).all(), columns=columns)
+        query = query.where(table.c.device_id == device_id)
+    rows = session.connection().execute(query).all()
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    frame[period] = _as_dates(frame[period])
     return frame.rename(columns={period: "exam_day"})
 
 
@@ -458,6 +464,9 @@ def _first_day(
 
 
 def _as_dates(values: pd.Series) -> pd.Series:
+    """Dates (Python dates or ISO text) as datetime64[ns], column-wise."""
+    if pd.api.types.is_datetime64_dtype(values):
+        return values
     return pd.Series(
         np.asarray(values.tolist(), dtype="datetime64[D]").astype("datetime64[ns]"),
         index=values.index,
@@ -517,8 +526,11 @@ def read_cells(
             part_counts, part_bins = _contributions(cell_frame(cases, settings), sign)
             if grain == "month":
                 part_counts = _monthly(part_counts).rename(columns={"exam_month": "exam_day"})
+            part_bins = part_bins[part_bins["exam_day"] <= as_of_day].copy()
+            for part in (part_counts, part_bins):
+                part["exam_day"] = _as_dates(part["exam_day"])
             count_parts.append(part_counts)
-            bin_parts.append(part_bins[part_bins["exam_day"] <= as_of_day])
+            bin_parts.append(part_bins)
     if len(count_parts) > 1:
         counts = _combine(count_parts, _KEYS, list(COUNT_COLUMNS))
         counts = counts.loc[(counts[list(COUNT_COLUMNS)] != 0).any(axis=1)]

@@ -476,6 +476,43 @@ def _add_per_case(
         cells["calibration_slope"] = [values[4] for values in lookup]
 
 
+def _with_extras(
+    cells: pd.DataFrame,
+    breakdowns: Sequence[Sequence[str]],
+    options: EvaluationOptions,
+    as_of: datetime,
+    tz: ZoneInfo,
+    claims: Claims | None,
+    bins: pd.DataFrame | None,
+    cases: pd.DataFrame | None,
+    settings: CellSettings | None,
+) -> pd.DataFrame:
+    """The metrics computed per breakdown: score bins, per-case, Begg-Greenes, claims,
+    subgroups against the rest (p-values adjusted across every breakdown)."""
+    parts = []
+    for by in breakdowns:
+        part = cells.loc[cells["breakdown"] == (" x ".join(by) or "device")].copy()
+        if any(m in BIN_METRICS for m in options.metrics):
+            if bins is None:
+                raise MonitorError("brier / ece need the score histograms (read with with_bins)")
+            _add_bin_metrics(part, bins, by, as_of, tz, options)
+        if any(m in PER_CASE_METRICS for m in options.metrics):
+            if cases is None or settings is None:
+                raise MonitorError("auc / calibration need the linked cases and the cell settings")
+            _add_per_case(part, cases, by, settings, as_of, options)
+        if "verification" in options.metrics:
+            _add_verification(part, options)
+        if "claim" in options.metrics:
+            _add_claim(part, options, claims or {})
+        if "vs_rest" in options.metrics:
+            _add_vs_rest(part, by, options)
+        parts.append(part)
+    result = pd.concat(parts) if len(parts) > 1 else parts[0]
+    if "vs_rest" in options.metrics:
+        _adjust_vs_rest(result)
+    return result
+
+
 def evaluate_breakdowns(
     counts: pd.DataFrame,
     breakdowns: Sequence[Sequence[str]],
@@ -495,6 +532,7 @@ def evaluate_breakdowns(
     (``"device"``, ``"site"``, ``"site x age_band"``); columns of dimensions a
     breakdown does not use are None.
     """
+    breakdowns = list(dict.fromkeys(tuple(by) for by in breakdowns))
     for by in breakdowns:
         _check_by(by)
     if counts.empty:
@@ -506,43 +544,21 @@ def evaluate_breakdowns(
     for column in used:
         frame[column] = frame[column].replace("", _MISSING).fillna(_MISSING)
     coded = _coded(frame, used)
-    extras = [m for m in options.metrics if m not in BINARY_METRIC_NAMES]
-    parts: list[pd.DataFrame] = []
-    plain: list[dict[str, Any]] = []
+    grouped = []
     for by in breakdowns:
-        grouped = _grouped(coded, by, used)
-        label = np.full(len(grouped["n"]), " x ".join(by) or "device", dtype=object)
-        columns = {"breakdown": label, **grouped}
-        if "verification" not in options.metrics:
-            del columns["pending_positive"], columns["pending_negative"]
-        _add_binary(columns, options)
-        guidance = _sample_size(columns, options, claims or {})
-        if not extras:
-            plain.append(columns | guidance)
-            continue
-        cells = pd.DataFrame(columns)
-        if any(m in BIN_METRICS for m in options.metrics):
-            if bins is None:
-                raise MonitorError("brier / ece need the score histograms (read with with_bins)")
-            _add_bin_metrics(cells, bins, by, as_of, tz, options)
-        if any(m in PER_CASE_METRICS for m in options.metrics):
-            if cases is None or settings is None:
-                raise MonitorError("auc / calibration need the linked cases and the cell settings")
-            _add_per_case(cells, cases, by, settings, as_of, options)
-        if "verification" in options.metrics:
-            _add_verification(cells, options)
-        if "claim" in options.metrics:
-            _add_claim(cells, options, claims or {})
-        if "vs_rest" in options.metrics:
-            _add_vs_rest(cells, by, options)
-        parts.append(cells.assign(**guidance))
-    if plain:
-        joined = {name: _concat([p[name] for p in plain]) for name in plain[0]}
-        parts.append(pd.DataFrame(joined))
-    result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if "vs_rest" in options.metrics:
-        _adjust_vs_rest(result)
-    return result
+        columns = _grouped(coded, by, used)
+        label = np.full(len(columns["n"]), " x ".join(by) or "device", dtype=object)
+        grouped.append({"breakdown": label, **columns})
+    # One pass of the statistics over every cell of every breakdown.
+    joined = {name: _concat([g[name] for g in grouped]) for name in grouped[0]}
+    if "verification" not in options.metrics:
+        del joined["pending_positive"], joined["pending_negative"]
+    _add_binary(joined, options)
+    guidance = _sample_size(joined, options, claims or {})
+    cells = pd.DataFrame(joined)
+    if any(m not in BINARY_METRIC_NAMES for m in options.metrics):
+        cells = _with_extras(cells, breakdowns, options, as_of, tz, claims, bins, cases, settings)
+    return cells.assign(**guidance).reset_index(drop=True)
 
 
 def evaluate_cells(

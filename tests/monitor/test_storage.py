@@ -106,3 +106,15 @@ def test_an_old_schema_is_reported_when_migration_is_not_allowed(tmp_path) -> No
     engine.dispose()
     with pytest.raises(StorageError, match="dmn-monitor db upgrade"):
         open_database(url, migrate=False)
+
+
+def test_the_migrations_build_exactly_the_models_schema(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from monitor.models import Base
+
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
