@@ -251,26 +251,28 @@ def build(url: str, size: int) -> tuple[int, float, float]:
 # After every generated outcome: the usual "as of now" evaluation (no late corrections),
 # and the cases' stored status is the one Evidently is given.
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
+AS_OF_MONTH_END = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)  # 2026-01-01 00:00 in Paris
 OPTIONS = EvaluationOptions(window="month", metrics=METRIC_NAMES)
 
 
-def full_evaluation(url: str) -> tuple[pd.DataFrame, float]:
-    """Every breakdown, monthly, as of the end: (all cells, seconds)."""
+def full_evaluation(url: str, as_of: datetime = AS_OF) -> tuple[pd.DataFrame, float, int]:
+    """Every breakdown, monthly, as of a date: (all cells, seconds, cases corrected for
+    outcomes after the date)."""
     db = open_database(url)
     started = time.perf_counter()
     with db.session() as session:
-        data = read_cells(session, AS_OF, grain="month")
+        data = read_cells(session, as_of, grain="month")
     cells = evaluate_breakdowns(
         data.counts,
         all_breakdowns(BY_COLUMNS),
-        as_of=AS_OF,
+        as_of=as_of,
         tz=data.settings.tz,
         options=OPTIONS,
         first_day=data.first_day,
     )
     elapsed = time.perf_counter() - started
     db.dispose()
-    return cells, elapsed
+    return cells, elapsed, data.corrected_cases
 
 
 def _peak_rss_mib() -> float:
@@ -287,16 +289,19 @@ def _child(url: str, repeat: int, out: Path) -> None:
     times = []
     cells = pd.DataFrame()
     for _ in range(repeat):
-        cells, elapsed = full_evaluation(url)
+        cells, elapsed, _ = full_evaluation(url)
         times.append(elapsed)
     peak = _peak_rss_mib()
+    # The monthly review's case: as of the end of the last month, outcomes still arriving.
+    _, past, corrected = full_evaluation(url, AS_OF_MONTH_END)
     device_cells = cells[cells["breakdown"] == "scanner_manufacturer"]
     device_cells[
         ["device_id", "window_start", "scanner_manufacturer", "sensitivity", "specificity"]
     ].assign(window_start=lambda f: f["window_start"].astype(str)).to_json(
         out.with_suffix(".cells.json"), orient="records"
     )
-    out.write_text(json.dumps({"times": times, "cells": len(cells), "peak_rss_mib": peak}))
+    summary = {"times": times, "cells": len(cells), "peak_rss_mib": peak}
+    out.write_text(json.dumps(summary | {"month_end_s": past, "corrected": corrected}))
 
 
 def _in_memory_codes(url: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -418,6 +423,8 @@ def measure(url: str, label: str, size: int, repeat: int, n_slices: int) -> dict
         "x faster/slice": f"{per_slice_evidently / per_cell:,.0f}",
         "max |diff| vs evidently": f"{worst:.1e}",
         "summaries build s": f"{summarised:.0f}",
+        "as of 31 Dec s": f"{child['month_end_s']:.1f}",
+        "late cases corrected": f"{child['corrected']:,}",
     }
 
 

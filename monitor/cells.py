@@ -40,6 +40,7 @@ from monitor.models import (
     CELL_KEY_COLUMNS,
     CaseCount,
     CaseCountMonthly,
+    Device,
     Outcome,
     Prediction,
     ScoreBin,
@@ -136,12 +137,14 @@ def cell_frame(cases: pd.DataFrame, settings: CellSettings) -> pd.DataFrame:
 
 def _contributions(cells: pd.DataFrame, sign: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts per cell (wide, one column per status) and score bins, times ``sign``."""
-    counts = (
-        pd.crosstab([cells[k] for k in _KEYS], cells["status"])
-        .reindex(columns=list(COUNT_COLUMNS), fill_value=0)
-        .reset_index()
+    status = cells["status"].to_numpy()
+    unknown = set(np.unique(status)) - set(COUNT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unexpected case status {sorted(unknown)}")
+    indicators = cells[_KEYS].assign(
+        **{name: (status == name).astype(np.int64) for name in COUNT_COLUMNS}
     )
-    counts.columns.name = None
+    counts = indicators.groupby(_KEYS, as_index=False, sort=False)[list(COUNT_COLUMNS)].sum()
     scored = cells[cells["ai_score"].notna()]
     scores = scored["ai_score"].to_numpy(dtype=float)
     bins_frame = scored[[*_KEYS, "truth"]].copy()
@@ -409,21 +412,35 @@ def _month_end(day: date, tz: ZoneInfo) -> datetime:
 def _late_cases(
     session: Session, as_of: datetime, period_end: datetime, device_id: str | None
 ) -> list[int]:
-    """Predictions before ``period_end`` whose status could differ at ``as_of``."""
-    in_period = [Prediction.exam_datetime < period_end]
-    if device_id is not None:
-        in_period.append(Prediction.device_id == device_id)
-    late_outcomes = Outcome.outcome_datetime > as_of
-    queries = [
-        select(Prediction.id).where(*in_period, Prediction.exam_datetime > as_of),
-        select(Prediction.id)
-        .join(Outcome, Outcome.accession_number == Prediction.accession_number)
-        .where(*in_period, late_outcomes),
-        select(Prediction.id)
-        .join(Outcome, Outcome.study_instance_uid == Prediction.study_instance_uid)
-        .where(*in_period, late_outcomes),
-    ]
-    return sorted(set(session.scalars(union(*queries))))
+    """Predictions before ``period_end`` whose status could differ at ``as_of``: those
+    examined after ``as_of``, and those sharing a link key with a later outcome.
+
+    Each query is written for its index: exams by (device_id, exam_datetime), the
+    devices named; late outcomes by outcome_datetime, then the predictions by link
+    key (a device condition there would tempt the planner into scanning every
+    prediction, so the device is checked on the few rows found)."""
+    devices = [device_id] if device_id is not None else list(session.scalars(select(Device.id)))
+    found = set(
+        session.scalars(
+            select(Prediction.id).where(
+                Prediction.device_id.in_(devices),
+                Prediction.exam_datetime > as_of,
+                Prediction.exam_datetime < period_end,
+            )
+        )
+    )
+    late = Outcome.outcome_datetime > as_of
+    for link in (
+        Outcome.accession_number == Prediction.accession_number,
+        Outcome.study_instance_uid == Prediction.study_instance_uid,
+    ):
+        query = (
+            select(Prediction.id, Prediction.device_id)
+            .join(Outcome, link)
+            .where(late, Prediction.exam_datetime < period_end)
+        )
+        found.update(pid for pid, device in session.execute(query) if device in devices)
+    return sorted(found)
 
 
 def _read_table(

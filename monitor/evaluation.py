@@ -231,7 +231,13 @@ def _grouped(coded: _Coded, by: Sequence[str], dims: Sequence[str]) -> dict[str,
     names = ["device_id", "window_start", *by]
     shape = tuple(len(coded.labels[n]) for n in names)
     key = np.ravel_multi_index([coded.codes[n] for n in names], shape)
-    cells, inverse = np.unique(key, return_inverse=True)
+    size = int(np.prod(shape))
+    if size <= max(1 << 20, 4 * len(key)):
+        # Small key space (the usual case): one bincount per column, no sort.
+        cells = np.flatnonzero(np.bincount(key, minlength=size))
+        inverse = np.searchsorted(cells, key)
+    else:
+        cells, inverse = np.unique(key, return_inverse=True)
     parts = np.unravel_index(cells, shape)
     columns: dict[str, Any] = {n: coded.labels[n][p] for n, p in zip(names, parts, strict=True)}
     columns["window_end"] = coded.window_end[parts[1]]
