@@ -654,9 +654,9 @@ def _emit_evaluation(
     if not results:
         click.echo("no predictions")
         return
-    shown = [m for m in options.metrics if m != "calibration"]
-    if "calibration" in options.metrics:
-        shown += ["calibration_intercept", "calibration_slope"]
+    shown: list[str] = []
+    for metric in options.metrics:
+        shown += _TABLE_COLUMNS.get(metric, [metric])
     for breakdown in breakdowns:
         label = " x ".join(breakdown) or "device"
         rows = [r for r in results if len(breakdowns) == 1 or r.get("breakdown") == label]
@@ -681,11 +681,41 @@ def _interval(result: dict[str, Any], name: str) -> str:
     return f"{value:.3f} [{low:.3f}-{high:.3f}]"
 
 
+_TABLE_COLUMNS = {
+    "calibration": ["calibration_intercept", "calibration_slope"],
+    "verification": ["sensitivity_corrected", "specificity_corrected"],
+    "claim": ["vs claim"],
+    "vs_rest": ["sensitivity_vs_rest", "specificity_vs_rest"],
+}
+"""Table columns standing for a metric that gives several values."""
+
+
+def _versus(result: dict[str, Any], name: str) -> str:
+    if name == "vs claim":
+        parts = []
+        for metric, short in (("sensitivity", "sens"), ("specificity", "spec")):
+            p = result.get(f"{metric}_claim_p")
+            if p is not None:
+                below = " BELOW" if result.get(f"{metric}_below_claim") else ""
+                parts.append(f"{short} p={p:.2g}{below}")
+        return "; ".join(parts) or "-"
+    value, low, high = (result.get(f"{name}{x}") for x in ("", "_low", "_high"))
+    if value is None:
+        return "-"
+    text = f"{value:+.3f}" + ("" if low is None or high is None else f" [{low:+.3f}, {high:+.3f}]")
+    adjusted = result.get(f"{name}_p_holm")
+    return text if adjusted is None else f"{text} p_holm={adjusted:.2g}"
+
+
 def _table_row(result: dict[str, Any], window: str, shown: list[str]) -> dict[str, Any]:
     row = dict(result)
     row["window"] = window if window in ("all", "rolling") else result["window_start"][:10]
     for name in shown:
-        row[name] = _interval(result, name)
+        row[name] = (
+            _versus(result, name)
+            if name == "vs claim" or "vs_rest" in name
+            else (_interval(result, name))
+        )
     note = ""
     if result.get("too_small"):
         needed = result.get("positives_needed")

@@ -414,3 +414,29 @@ def test_claims_and_subgroups_against_the_rest_equal_scipy_and_statsmodels(
     bh = multipletests(raw, method="fdr_bh")[1]
     assert [c["sensitivity_vs_rest_p_holm"] for c in cells] == pytest.approx(list(holm))
     assert [c["sensitivity_vs_rest_p_bh"] for c in cells] == pytest.approx(list(bh))
+
+
+def test_the_table_shows_claims_and_subgroups_against_the_rest(
+    registered: Database, db_url: str, tmp_path: Path
+) -> None:
+    _ingested(db_url, tmp_path)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--db",
+            db_url,
+            "--as-of",
+            "2025-06-30",
+            "--by",
+            "site",
+            "--metrics",
+            "sensitivity,claim,vs_rest,verification",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[1]
+    for column in ("vs claim", "sensitivity_vs_rest", "sensitivity_corrected"):
+        assert column in header
+    assert "sens p=" in result.output and "p_holm=" in result.output
