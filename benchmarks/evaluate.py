@@ -47,6 +47,7 @@ import pandas as pd
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from metrics import BINARY_METRIC_NAMES
 from monitor.cells import CellSettings, read_cells, rebuild_summaries
 from monitor.demo_data import (
     FRACTURE_DEVICE,
@@ -102,18 +103,6 @@ _VENDOR = {
     "Age": "patient_age",
     "Sex": "patient_sex",
 }
-METRIC_NAMES = (
-    "sensitivity",
-    "specificity",
-    "ppv",
-    "npv",
-    "accuracy",
-    "prevalence",
-    "f1",
-    "youden_j",
-    "lr_positive",
-    "lr_negative",
-)
 
 
 # --- building the cases ---------------------------------------------------------------
@@ -252,7 +241,7 @@ def build(url: str, size: int) -> tuple[int, float, float]:
 # and the cases' stored status is the one Evidently is given.
 AS_OF = datetime(2027, 1, 1, tzinfo=UTC)
 AS_OF_MONTH_END = datetime(2025, 12, 31, 23, 0, tzinfo=UTC)  # 2026-01-01 00:00 in Paris
-OPTIONS = EvaluationOptions(window="month", metrics=METRIC_NAMES)
+OPTIONS = EvaluationOptions(window="month", metrics=BINARY_METRIC_NAMES)
 
 
 def full_evaluation(url: str, as_of: datetime = AS_OF) -> tuple[pd.DataFrame, float, int]:

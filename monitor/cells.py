@@ -212,22 +212,26 @@ def _batches(ids: Collection[int], size: int = _BATCH) -> Iterator[list[int]]:
         yield ordered[start : start + size]
 
 
-def _id_filter(ids: Sequence[int]) -> Any:
-    """``id IN (...)``, or a range when the sorted ids are nearly contiguous (a chunk's
-    new rows): a range plans and runs much faster than thousands of parameters."""
+def _as_range(ids: Sequence[int]) -> tuple[int, int] | None:
+    """(first, last) of sorted ids when nearly contiguous (a chunk's new rows): a range
+    plans and runs much faster than thousands of parameters. None otherwise."""
     low, high = ids[0], ids[-1]
-    if high - low + 1 <= 2 * len(ids):
-        return Prediction.id.between(low, high)
-    return Prediction.id.in_(ids)
+    return (low, high) if high - low + 1 <= 2 * len(ids) else None
+
+
+def _id_filter(ids: Sequence[int]) -> Any:
+    """``id IN (...)``, or the range covering them (callers keep only ``ids``)."""
+    span = _as_range(ids)
+    return Prediction.id.between(*span) if span else Prediction.id.in_(ids)
 
 
 def _linked(session: Session, ids: Sequence[int], as_of: datetime | None) -> pd.DataFrame:
     """:func:`linked_cases` of these (sorted) prediction ids."""
-    low, high = ids[0], ids[-1]
-    if high - low + 1 <= 2 * len(ids):
-        cases = linked_cases(session, as_of, id_range=(low, high))
-        return cases.loc[cases["prediction_id"].isin(ids)].reset_index(drop=True)
-    return linked_cases(session, as_of, prediction_ids=ids)
+    span = _as_range(ids)
+    if span is None:
+        return linked_cases(session, as_of, prediction_ids=ids)
+    cases = linked_cases(session, as_of, id_range=span)
+    return cases.loc[cases["prediction_id"].isin(ids)].reset_index(drop=True)
 
 
 def _stored_cases(session: Session, ids: Sequence[int]) -> pd.DataFrame:

@@ -100,7 +100,11 @@ class AppContext:
         if not self._summaries_checked:
             with db.session.begin() as session:
                 if ensure_summaries(session, self.cell_settings):
-                    click.echo("case summaries (re)built for the configured timezone and age bands")
+                    # stderr: stdout may be JSON or CSV.
+                    click.echo(
+                        "case summaries (re)built for the configured timezone and age bands",
+                        err=True,
+                    )
             self._summaries_checked = True
         return db
 

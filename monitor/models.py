@@ -235,11 +235,23 @@ class _CellValues:
     patient_sex: Mapped[str] = mapped_column(String(1))
 
 
+class _Counts:
+    """Cases of a cell by status; those awaiting truth by AI call."""
+
+    tp: Mapped[int] = mapped_column(Integer, default=0)
+    fp: Mapped[int] = mapped_column(Integer, default=0)
+    tn: Mapped[int] = mapped_column(Integer, default=0)
+    fn: Mapped[int] = mapped_column(Integer, default=0)
+    pending_positive: Mapped[int] = mapped_column(Integer, default=0)
+    pending_negative: Mapped[int] = mapped_column(Integer, default=0)
+    excluded: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class _CellKey(_CellValues):
     exam_day: Mapped[date] = mapped_column(Date)
 
 
-class CaseCount(_CellKey, Base):
+class CaseCount(_CellKey, _Counts, Base):
     """Confusion counts of the cases of one cell and local exam day (current knowledge)."""
 
     __tablename__ = "case_counts"
@@ -249,16 +261,9 @@ class CaseCount(_CellKey, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tp: Mapped[int] = mapped_column(Integer, default=0)
-    fp: Mapped[int] = mapped_column(Integer, default=0)
-    tn: Mapped[int] = mapped_column(Integer, default=0)
-    fn: Mapped[int] = mapped_column(Integer, default=0)
-    pending_positive: Mapped[int] = mapped_column(Integer, default=0)
-    pending_negative: Mapped[int] = mapped_column(Integer, default=0)
-    excluded: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CaseCountMonthly(_CellValues, Base):
+class CaseCountMonthly(_CellValues, _Counts, Base):
     """:class:`CaseCount` summed per local exam month (``exam_month``: its first day)."""
 
     __tablename__ = "case_counts_monthly"
@@ -268,13 +273,6 @@ class CaseCountMonthly(_CellValues, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     exam_month: Mapped[date] = mapped_column(Date)
-    tp: Mapped[int] = mapped_column(Integer, default=0)
-    fp: Mapped[int] = mapped_column(Integer, default=0)
-    tn: Mapped[int] = mapped_column(Integer, default=0)
-    fn: Mapped[int] = mapped_column(Integer, default=0)
-    pending_positive: Mapped[int] = mapped_column(Integer, default=0)
-    pending_negative: Mapped[int] = mapped_column(Integer, default=0)
-    excluded: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ScoreBin(_CellKey, Base):

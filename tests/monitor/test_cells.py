@@ -25,23 +25,11 @@ from monitor.cells import (
 from monitor.evaluation import EvaluationOptions, Window, evaluate_breakdowns, records
 from monitor.ingest import ingest_file
 from monitor.linking import linked_cases
-from monitor.models import CaseCount, Outcome, Prediction, ScoreBin, SummaryState
+from monitor.models import CELL_KEY_COLUMNS, CaseCount, Outcome, Prediction, ScoreBin, SummaryState
 from monitor.storage import Database, open_database
 from tests.monitor.synthetic import PARIS, synthetic_cases
 
-KEYS = [
-    "device_id",
-    "device_version",
-    "target",
-    "site",
-    "modality",
-    "body_part",
-    "scanner_manufacturer",
-    "scanner_model",
-    "age_band",
-    "patient_sex",
-    "exam_day",
-]
+KEYS = [*CELL_KEY_COLUMNS, "exam_day"]
 
 
 def _normalised(counts: pd.DataFrame) -> pd.DataFrame:
