@@ -12,6 +12,12 @@
 - :mod:`metrics.calibration`: Brier score, expected calibration error, calibration
   intercept and slope, also from per-bin sufficient statistics.
 - :mod:`metrics.verification`: Begg-Greenes correction for partial verification.
+- :mod:`metrics.sequential`: Bernoulli CUSUM and EWMA charts, their average run
+  lengths (Markov chain) and the decision limit for a false-alarm budget.
+- :mod:`metrics.drift`: drift statistics without labels (PSI, Jensen-Shannon,
+  Wasserstein, Kolmogorov-Smirnov, chi-square, Z), equal to Evidently's.
+- :mod:`metrics.estimation`: performance estimated from calibrated scores while the
+  truth is pending (confidence-based performance estimation, CBPE).
 
 >>> from metrics import proportion_ci
 >>> low, high = proportion_ci(81, 263)
@@ -41,6 +47,21 @@ from metrics.confusion import (
     binary_metrics_array,
     diagnostic_rates,
 )
+from metrics.drift import (
+    DRIFT_METHODS,
+    DriftResult,
+    categorical_drift,
+    categorical_drift_from_counts,
+    default_method,
+    numeric_drift,
+)
+from metrics.estimation import (
+    Calibrator,
+    PerformanceEstimate,
+    estimate_from_scores,
+    estimate_performance,
+    fit_calibrator,
+)
 from metrics.proportions import PROPORTION_CI_METHODS, proportion_ci, proportion_ci_array
 from metrics.roc import RocPoints, auc_ci, delong_variance, roc_points
 from metrics.sample_size import (
@@ -48,6 +69,18 @@ from metrics.sample_size import (
     sample_size_array,
     sample_size_for_sensitivity,
     sample_size_for_specificity,
+)
+from metrics.sequential import (
+    CusumSignal,
+    arl0_for_budget,
+    bernoulli_cusum_arl,
+    bernoulli_cusum_limit,
+    bernoulli_cusum_path,
+    bernoulli_cusum_signal,
+    bernoulli_ewma_arl,
+    bernoulli_ewma_limit,
+    bernoulli_ewma_path,
+    bernoulli_ewma_signal,
 )
 from metrics.subgroups import (
     SubgroupComparison,
@@ -62,37 +95,58 @@ from metrics.verification import VerificationCorrected, begg_greenes
 __all__ = [
     "BINARY_METRIC_NAMES",
     "CLAIM_ALTERNATIVES",
+    "DRIFT_METHODS",
     "PROBABILITY_CLIP",
     "PROPORTION_CI_METHODS",
     "CalibrationBins",
     "CalibrationFit",
+    "Calibrator",
     "ClaimComparison",
     "ConfusionCounts",
+    "CusumSignal",
+    "DriftResult",
     "Estimate",
     "EstimateArrays",
+    "PerformanceEstimate",
     "RateEstimate",
     "RocPoints",
     "SampleSize",
     "SubgroupComparison",
     "VerificationCorrected",
+    "arl0_for_budget",
     "auc_ci",
     "begg_greenes",
     "benjamini_hochberg",
+    "bernoulli_cusum_arl",
+    "bernoulli_cusum_limit",
+    "bernoulli_cusum_path",
+    "bernoulli_cusum_signal",
+    "bernoulli_ewma_arl",
+    "bernoulli_ewma_limit",
+    "bernoulli_ewma_path",
+    "bernoulli_ewma_signal",
     "binary_metrics",
     "binary_metrics_array",
     "brier_from_sums",
     "brier_score",
     "calibration_bins",
     "calibration_intercept_slope",
+    "categorical_drift",
+    "categorical_drift_from_counts",
     "compare_subgroups",
     "compare_to_claim",
+    "default_method",
     "delong_variance",
     "diagnostic_rates",
     "ece_from_bins",
+    "estimate_from_scores",
+    "estimate_performance",
     "expected_calibration_error",
+    "fit_calibrator",
     "holm",
     "newcombe_difference_ci",
     "newcombe_difference_ci_array",
+    "numeric_drift",
     "proportion_ci",
     "proportion_ci_array",
     "roc_points",
