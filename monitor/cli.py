@@ -13,7 +13,7 @@ import io
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -729,6 +729,234 @@ def _table_row(result: dict[str, Any], window: str, shown: list[str]) -> dict[st
             note += f" (~{exams:.0f} exams)"
     row["note"] = note
     return row
+
+
+# --- detection ----------------------------------------------------------------------------
+
+
+def _parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise MonitorError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _parse_step(text: str) -> int:
+    value = text.strip().lower()
+    if not value.endswith("d") or not value[:-1].isdigit() or int(value[:-1]) < 1:
+        raise MonitorError(f"--step {text!r}: give a number of days, e.g. 1d or 7d")
+    return int(value[:-1])
+
+
+def _subgroup_text(subgroup: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (subgroup or {}).items()) or "-"
+
+
+def _finding_rows(records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r["id"],
+            "detected": (r["detected_at"] or "")[:10],
+            "device": r["device_id"],
+            "version": r["device_version"] or "all",
+            "subgroup": _subgroup_text(r["subgroup"]),
+            "rule": r["rule"],
+            "metric": r["metric"] or "-",
+            "severity": r["severity"],
+            "value": r["value"],
+            "threshold": r["threshold"],
+            "since": (r["window_start"] or "")[:10] or "-",
+            "status": r["status"],
+        }
+        for r in records_
+    ]
+
+
+def _emit_findings(found: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        _echo_json(found)
+    elif found:
+        rows = _finding_rows(found)
+        click.echo(render_table(rows, list(rows[0])))
+    else:
+        click.echo("no findings")
+
+
+@cli.command("check")
+@common_options
+@click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option("--from", "start", default=None, help="First date of a replay (YYYY-MM-DD).")
+@click.option("--to", "end", default=None, help="Last date of a replay (YYYY-MM-DD).")
+@click.option("--step", default="1d", show_default=True, help="Replay step in days, e.g. 1d, 7d.")
+@click.option("--device", "device_id", default=None, help="Only this device.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def check(
+    as_of: str | None,
+    start: str | None,
+    end: str | None,
+    step: str,
+    device_id: str | None,
+    fmt: str,
+) -> None:
+    """Run every detection rule as of a date, or as of each date of a replay; store findings.
+
+    Each as-of date sees only the data known then. Findings are stored once (one open
+    finding per device, version, subgroup, rule and metric) and printed.
+    """
+    from monitor.detection import check_dates, run_checks
+    from monitor.findings import finding_record
+
+    app = _app()
+    if (start is None) != (end is None):
+        raise MonitorError("a replay needs both --from and --to")
+    if start is not None and end is not None:
+        if as_of is not None:
+            raise MonitorError("give either --as-of or --from/--to, not both")
+        dates = check_dates(
+            _parse_day(start, "--from"), _parse_day(end, "--to"), _parse_step(step), app.tz
+        )
+    else:
+        dates = [parse_as_of(as_of, app.tz)]
+    db = app.summarised_db()
+    with db.session.begin() as session:
+        found = run_checks(session, app.config, dates, device_id=device_id)
+        result = [finding_record(f, app.tz) for f in found]
+    click.echo(f"checked {len(dates)} date(s): {len(result)} finding(s)", err=True)
+    _emit_findings(result, fmt)
+
+
+@cli.group(cls=_Group)
+def findings() -> None:
+    """Findings raised by `dmn-monitor check`: list, show, acknowledge."""
+
+
+@findings.command("list")
+@common_options
+@click.option("--device", "device_id", default=None, help="Only this device.")
+@click.option(
+    "--status",
+    "status_",
+    type=click.Choice(["open", "acknowledged", "all"]),
+    default="open",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def findings_list(device_id: str | None, status_: str, limit: int, fmt: str) -> None:
+    """Findings, newest detection first."""
+    from monitor.findings import finding_record, list_findings
+
+    app = _app()
+    statuses = None if status_ == "all" else [status_]
+    with app.db.session() as session:
+        found = list_findings(session, device_id=device_id, statuses=statuses, limit=limit)
+        result = [finding_record(f, app.tz) for f in found]
+    _emit_findings(result, fmt)
+
+
+@findings.command("show")
+@common_options
+@click.argument("finding_id", type=int)
+def findings_show(finding_id: int) -> None:
+    """One finding with its evidence, as JSON."""
+    from monitor.findings import finding_record, get_finding
+
+    app = _app()
+    with app.db.session() as session:
+        _echo_json(finding_record(get_finding(session, finding_id), app.tz))
+
+
+@findings.command("ack")
+@common_options
+@click.argument("finding_id", type=int)
+@click.option("--user", required=True, help="Who acknowledges (recorded in the audit log).")
+@click.option("--comment", required=True, help="Why (recorded in the audit log).")
+def findings_ack(finding_id: int, user: str, comment: str) -> None:
+    """Acknowledge an open finding: its chart restarts after the finding's detection."""
+    from monitor.findings import acknowledge
+
+    with _app().db.session.begin() as session:
+        finding = acknowledge(session, finding_id, user=user, comment=comment)
+        click.echo(f"finding {finding.id} acknowledged by {user}")
+
+
+def _device_history(device_id: str, moment: datetime) -> Any:
+    from monitor.history import load_history
+
+    app = _app()
+    with app.db.session() as session:
+        spec = registry.get_device(session, device_id)
+        return load_history(session, spec, moment, app.config.subgroups.age_bands)
+
+
+@cli.command("drift")
+@common_options
+@click.option("--device", "device_id", required=True, help="The device.")
+@click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also save Evidently's full drift report (self-contained HTML) to this file.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def drift(device_id: str, as_of: str | None, report: str | None, fmt: str) -> None:
+    """Inputs and outputs of the last detection.drift_window_days against the reference."""
+    from monitor.history import to_ns
+    from monitor.label_free import drift_frames, drift_rows, write_device_drift_report
+
+    app = _app()
+    moment = parse_as_of(as_of, app.tz)
+    frames = drift_frames(_device_history(device_id, moment), app.config, to_ns(moment))
+    rows = drift_rows(frames, app.config.detection.drift_min_exams)
+    if fmt == "json":
+        _echo_json(rows)
+    else:
+        click.echo(render_table(rows, list(rows[0])) if rows else "no column to compare")
+    if report is not None:
+        title = f"{device_id}: drift as of {moment.astimezone(app.tz).date().isoformat()}"
+        path = write_device_drift_report(frames, Path(report), title)
+        click.echo(f"drift report written to {path}", err=True)
+
+
+@cli.command("estimate")
+@common_options
+@click.option("--device", "device_id", required=True, help="The device.")
+@click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def estimate(device_id: str, as_of: str | None, fmt: str) -> None:
+    """Per month: sensitivity and specificity estimated from scores (CBPE) against realised."""
+    from monitor.history import to_ns
+    from monitor.label_free import estimated_vs_realised
+
+    app = _app()
+    moment = parse_as_of(as_of, app.tz)
+    rows = estimated_vs_realised(_device_history(device_id, moment), app.config, to_ns(moment))
+    if fmt == "json":
+        _echo_json(rows)
+        return
+    table = [
+        {
+            "month": r["window_start"][:7],
+            "cases": r["cases"],
+            "verified": r["verified_share"],
+            **{
+                f"{kind} {m[:4]}": _interval(
+                    {
+                        m: r[f"{kind}_{m}"],
+                        f"{m}_low": r[f"{kind}_{m}_low"],
+                        f"{m}_high": r[f"{kind}_{m}_high"],
+                    },
+                    m,
+                )
+                for m in ("sensitivity", "specificity")
+                for kind in ("estimated", "realised")
+            },
+        }
+        for r in rows
+    ]
+    click.echo(render_table(table, list(table[0])) if table else "no month after the reference")
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping
+from datetime import date
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alerts.cases import SUBGROUP_DIMENSIONS
 from monitor.errors import ConfigError
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "SUBGROUP_COLUMNS",
     "Config",
     "DatabaseConfig",
+    "DetectionConfig",
     "EvaluationConfig",
     "IngestConfig",
     "PseudonymisationConfig",
@@ -43,17 +46,7 @@ __all__ = [
 DEFAULT_CONFIG_FILE = "dmn-monitor.toml"
 DEFAULT_DATABASE_URL = "sqlite:///dmn-monitor.db"
 
-SUBGROUP_COLUMNS = (
-    "device_version",
-    "site",
-    "modality",
-    "body_part",
-    "scanner_manufacturer",
-    "scanner_model",
-    "patient_sex",
-    "target",
-    "age_band",
-)
+SUBGROUP_COLUMNS = ("device_version", *SUBGROUP_DIMENSIONS)
 
 
 class _Section(BaseModel):
@@ -174,6 +167,129 @@ class EvaluationConfig(_Section):
     )
 
 
+class DetectionConfig(_Section):
+    chart: Literal["cusum", "ewma"] = Field(
+        "cusum",
+        description=(
+            "Sequential chart on misses among verified positives and false positives among "
+            "verified negatives: cusum (Bernoulli CUSUM) or ewma (Bernoulli EWMA)."
+        ),
+    )
+    false_alarms_per_device_year: float = Field(
+        0.1,
+        gt=0.0,
+        le=12.0,
+        description=(
+            "False-alarm budget of every performance rule of a device together (warning or "
+            "critical findings per device per year when nothing changed): 0.1 = one in ten "
+            "years. Charts get 80% of it, the below-claim rule 10%, the version comparison "
+            "10%; each divides its share among its cells and windows."
+        ),
+    )
+    out_of_control_ratio: float = Field(
+        2.0,
+        gt=1.0,
+        le=10.0,
+        description=(
+            "Miss or false-positive rate a chart is tuned to detect, as a multiple of the "
+            "in-control rate (2 = twice the claimed miss rate)."
+        ),
+    )
+    ewma_lambda: float = Field(
+        0.05, gt=0.0, le=1.0, description="Smoothing weight of the EWMA chart (0..1)."
+    )
+    baselines: Mapping[str, tuple[date, date]] = Field(
+        default_factory=dict,
+        description=(
+            "Pinned baseline periods per device (device id = [first day, last day]): the "
+            "in-control miss and false-positive rates are those observed then, instead of the "
+            "claimed performance."
+        ),
+    )
+    reference_days: int = Field(
+        90,
+        ge=7,
+        le=730,
+        description=(
+            "Length of the reference period of drift and label-free estimation: the first "
+            "days after the device entered service (or after its first prediction, if later)."
+        ),
+    )
+    references: Mapping[str, tuple[date, date]] = Field(
+        default_factory=dict,
+        description="Pinned reference periods per device (device id = [first day, last day]).",
+    )
+    drift_window_days: int = Field(
+        30, ge=1, le=365, description="Days of recent data compared with the reference."
+    )
+    drift_min_exams: int = Field(
+        200,
+        ge=10,
+        description="Exams the reference and the recent window each need before drift is judged.",
+    )
+    below_claim_lag_days: int = Field(
+        30,
+        ge=0,
+        le=365,
+        description=(
+            "Days after the end of a calendar month at which its sensitivity and specificity "
+            "are judged against the claim (once, when most outcomes have arrived)."
+        ),
+    )
+    backlog_days: int = Field(
+        30, ge=1, description="Exams older than this with no ground truth count as backlog."
+    )
+    backlog_share: float = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Share of the exams of the 90 days before the backlog cut-off still unverified "
+            "that raises a verification-backlog finding."
+        ),
+    )
+    outage_expected_exams: float = Field(
+        10.0,
+        ge=3.0,
+        description=(
+            "A silence of a device is an outage when its usual cadence (learned per weekday "
+            "and hour over the last 8 weeks, public holidays as Sundays) expected at least "
+            "this many predictions in it (10: chance below 1 in 20,000 of a normal silence)."
+        ),
+    )
+    public_holidays: Literal["france", "none"] = Field(
+        "france", description="Calendar of public holidays the cadence treats as Sundays."
+    )
+    version_min_cases: int = Field(
+        100,
+        ge=10,
+        description=(
+            "Verified positives and negatives a new version needs, and its predecessor too, "
+            "before the before/after comparison is made (once)."
+        ),
+    )
+    estimation_days: int = Field(
+        30,
+        ge=1,
+        description=(
+            "Recent days whose pending cases get a label-free performance estimate (needs AI "
+            "scores)."
+        ),
+    )
+
+    @field_validator("baselines", "references")
+    @classmethod
+    def _ordered_periods(
+        cls, value: Mapping[str, tuple[date, date]]
+    ) -> Mapping[str, tuple[date, date]]:
+        for device, (first, last) in value.items():
+            if last < first:
+                raise ValueError(
+                    f"the period of {device!r} ends ({last}) before its first day ({first})"
+                )
+        return value
+
+
 class SourceConfig(_Section):
     name: str = Field(description="Short name of the source, shown in ingestion runs.")
     kind: Literal["predictions", "outcomes"] = Field(
@@ -237,6 +353,10 @@ class Config(_Section):
     )
     evaluation: EvaluationConfig = Field(
         default_factory=EvaluationConfig, description="Statistics of the evaluation."
+    )
+    detection: DetectionConfig = Field(
+        default_factory=DetectionConfig,
+        description="Detection rules: sequential charts, drift, estimation, operational rules.",
     )
     sources: tuple[SourceConfig, ...] = Field(
         (), description="Configured sources ([[sources]] tables), each with its own mapping."

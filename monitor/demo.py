@@ -5,7 +5,8 @@ and canonical CSV files, a registry and a configuration into the output folder;
 the demo then imports the registry, ingests every configured source into a fresh
 SQLite database there and evaluates as of the last day of the year. The summary
 is computed, not scripted: it lists the cells whose interval lies wholly below the
-claimed performance, which is where the injected degradation shows up.
+claimed performance, which is where the injected degradation shows up; then it
+replays every detection rule day by day over the year and lists the first alarms.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.config import load_config
+from alerts.findings import PERFORMANCE_RULES
+from monitor.config import Config, load_config
 from monitor.demo_data import DemoParameters, generate_demo, write_demo_files
+from monitor.detection import check_dates, run_checks
 from monitor.errors import MonitorError
 from monitor.evaluation import evaluate_cases
+from monitor.findings import finding_record
 from monitor.linking import linked_cases
 from monitor.pseudonym import generate_key
 from monitor.registry import import_registry, list_devices, load_registry_file
@@ -228,6 +232,7 @@ def run_demo(
             echo(f"  ... and {len(findings) - len(shown)} more")
     else:
         echo("  none")
+    _replay_detection(config, params, tz, echo)
     echo(f"\nDone in {time.perf_counter() - started:.1f} s. Explore with:")
     where = f"--config {files.config}" + (f" --db {db_url}" if db_url else "")
     echo(f"  dmn-monitor status {where} --as-of {last_day.isoformat()}")
@@ -235,4 +240,58 @@ def run_demo(
         f"  dmn-monitor evaluate {where} --device fracture-xr "
         f"--by device_version,scanner_manufacturer --as-of {last_day.isoformat()}"
     )
+    echo(f"  dmn-monitor findings list {where}")
     return findings
+
+
+def _replay_detection(config: Config, params: DemoParameters, tz: ZoneInfo, echo: Echo) -> None:
+    """Replay every detection rule day by day over the year; print the alarms by date."""
+    dates = check_dates(params.start, params.start + timedelta(days=params.days - 1), 1, tz)
+    db = open_database(config.database.url)
+    try:
+        with db.session.begin() as session:
+            found = run_checks(session, config, dates)
+            records = [finding_record(f, tz) for f in found]
+    finally:
+        db.dispose()
+    alarms = sorted(
+        (r for r in records if r["rule"] in PERFORMANCE_RULES and r["severity"] != "info"),
+        key=lambda r: r["escalated_at"] or r["detected_at"],
+    )
+    echo(
+        f"\nDetection, replayed day by day: {len(records)} findings stored, "
+        f"{len(alarms)} performance alarms (warning or critical), first ones:"
+    )
+    if not alarms:
+        echo("  none")
+        return
+    echo(
+        render_table(
+            [
+                {
+                    "raised": (r["escalated_at"] or r["detected_at"])[:10],
+                    "device": r["device_id"],
+                    "version": r["device_version"] or "all",
+                    "subgroup": ", ".join(f"{k}={v}" for k, v in (r["subgroup"] or {}).items())
+                    or "whole device",
+                    "rule": r["rule"],
+                    "metric": r["metric"],
+                    "severity": r["severity"],
+                    "since": (r["evidence"].get("change_point_exam") or r["window_start"])[:10],
+                    "value": f"{r['value']:.2f}",
+                }
+                for r in alarms[:_SHOWN]
+            ],
+            [
+                "raised",
+                "device",
+                "version",
+                "subgroup",
+                "rule",
+                "metric",
+                "severity",
+                "since",
+                "value",
+            ],
+        )
+    )

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from connectors import PREDICTION_COLUMNS
 from monitor.models import Device, Outcome, Prediction
 
-__all__ = ["CASE_STATUSES", "SOURCE_PRECEDENCE", "linked_cases"]
+__all__ = ["CASE_STATUSES", "SOURCE_PRECEDENCE", "linked_cases", "outcome_events"]
 
 SOURCE_PRECEDENCE = ("adjudication", "pathology", "follow_up", "report")
 """Outcome sources, strongest first."""
@@ -208,4 +208,35 @@ def _classify(frame: pd.DataFrame) -> pd.DataFrame:
         ["excluded", "pending", "tp", "fp", "tn", "fn"],
         default="pending",
     )
+    return frame
+
+
+def outcome_events(
+    session: Session, as_of: datetime | None, *, device_id: str | None = None
+) -> pd.DataFrame:
+    """Every determinate outcome that links to a prediction, as an arrival event.
+
+    One row per (prediction, outcome) pair that linking would consider, with the
+    outcome known by ``as_of`` (None: all): ``prediction_id``, ``outcome``
+    (positive / negative), ``source_rank`` (index in :data:`SOURCE_PRECEDENCE`,
+    0 strongest) and ``outcome_datetime`` (aware UTC). Indeterminate outcomes are
+    left out: they never decide a case. Replaying linking over many dates reads this
+    once instead of linking once per date.
+    """
+    pairs = _candidate_pairs(as_of, device_id, None, None).subquery("pairs")
+    query = (
+        select(
+            pairs.c.prediction_id,
+            Outcome.outcome,
+            _source_rank().label("source_rank"),  # type: ignore[attr-defined]
+            Outcome.outcome_datetime,
+        )
+        .join(Outcome, Outcome.id == pairs.c.outcome_id)
+        .where(Outcome.outcome.in_(["positive", "negative"]))
+    )
+    frame = pd.DataFrame.from_records(
+        session.execute(query).all(),
+        columns=["prediction_id", "outcome", "source_rank", "outcome_datetime"],
+    )
+    frame["outcome_datetime"] = pd.to_datetime(frame["outcome_datetime"], utc=True)
     return frame

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -35,6 +36,7 @@ __all__ = [
     "CaseCount",
     "CaseCountMonthly",
     "Device",
+    "Finding",
     "IngestionRun",
     "Outcome",
     "Prediction",
@@ -304,3 +306,48 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(100))
     entity_id: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Finding(Base):
+    """A quality-control finding raised by a detection rule, with its evidence.
+
+    ``dedup_key`` names what it is about (device, version, subgroup, rule, metric): at
+    most one finding per key is ``open`` (a partial unique index holds it). ``subgroup``
+    is a mapping column -> value, None for the whole device; ``detected_at`` is the
+    as-of (data) time of the check that raised it, ``escalated_at`` that of the check
+    that last raised its severity (its window, value and evidence are then that check's).
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        Index(
+            "ux_findings_open_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_findings_device_detected", "device_id", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    device_version: Mapped[str | None] = mapped_column(String(64))
+    subgroup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rule: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str | None] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    detected_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    escalated_at: Mapped[datetime | None]
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))

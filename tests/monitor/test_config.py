@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,9 @@ url = "postgresql+psycopg://monitor@db:5432/monitor"
 [subgroups]
 dimensions = ["site", "age_band"]
 age_bands = [18, 65]
+[detection]
+chart = "ewma"
+baselines = { frac = [2025-01-01, 2025-03-31] }
 [[sources]]
 name = "vendor"
 kind = "predictions"
@@ -62,6 +66,8 @@ device_id = "frac"
     assert source.columns["accession_number"] == "Accession"
     assert source.values["ai_result"]["DOUBT"] == "indeterminate"
     assert config.subgroups.age_bands == (18.0, 65.0)
+    assert config.detection.chart == "ewma"
+    assert config.detection.baselines["frac"] == (date(2025, 1, 1), date(2025, 3, 31))
     with pytest.raises(ValidationError):
         config.database.url = "sqlite:///other.db"  # type: ignore[misc]
 
@@ -75,6 +81,12 @@ device_id = "frac"
         ("[time]\ntimezone = 'Mars/Olympus'\n", "time.timezone", "unknown timezone"),
         ("[subgroups]\nage_bands = [65, 18]\n", "subgroups.age_bands", "strictly ascending"),
         ("[subgroups]\ndimensions = ['shoe_size']\n", "subgroups.dimensions", "shoe_size"),
+        (
+            "[detection]\nbaselines = { frac = [2025-03-01, 2025-02-01] }\n",
+            "detection.baselines",
+            "ends (2025-02-01) before its first day",
+        ),
+        ("[detection]\nchart = 'shewhart'\n", "detection.chart", "cusum"),
         (
             "[[sources]]\nname = 'a'\nkind = 'predictions'\npath = 'x'\nformatt = 'csv'\n",
             "sources[0] ('a').formatt",

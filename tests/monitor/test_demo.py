@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -25,6 +26,15 @@ def test_the_demo_runs_end_to_end_and_finds_the_degradation(tmp_path: Path) -> N
     assert f"device_version={degradation.version}" in first_row
     assert f"scanner_manufacturer={degradation.manufacturer}" in first_row
     assert "device_version=2.3.1" not in table  # before the update, nothing is below the claim
+    detection = out.split("Detection, replayed day by day", 1)[1].split("\nDone in", 1)[0]
+    chart = next(
+        line
+        for line in detection.splitlines()
+        if "cusum" in line and f"scanner_manufacturer={degradation.manufacturer}" in line
+    )
+    assert "fracture-xr" in chart and degradation.version in chart and "sensitivity" in chart
+    raised = date.fromisoformat(chart.split()[0])
+    assert degradation.start <= raised <= degradation.start + timedelta(days=10)
     assert (tmp_path / "demo" / "dmn-monitor.db").is_file()
     # The demo is repeatable in the same folder: a fresh database each time.
     again = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo")])

@@ -1,0 +1,139 @@
+"""What a rule sees: the cases of one device as known at one instant (data time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "NOT_VERIFIED",
+    "SUBGROUP_DIMENSIONS",
+    "CaseView",
+    "Scope",
+    "ScopeParts",
+    "scope_parts",
+    "scopes_of",
+]
+
+NOT_VERIFIED = np.iinfo(np.int64).max
+"""``verified_ns`` of a case with no determinate truth yet."""
+
+SUBGROUP_DIMENSIONS = (
+    "site",
+    "modality",
+    "body_part",
+    "scanner_manufacturer",
+    "scanner_model",
+    "patient_sex",
+    "target",
+    "age_band",
+)
+"""Case columns a subgroup can be cut along (besides ``device_version``)."""
+
+NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """The cases of a device with an exam by ``as_of_ns``, and their truth as known then.
+
+    ``cases`` (exam order) has ``prediction_id``, ``device_version``, ``exam_ns``
+    (UTC nanoseconds), ``ai_result``, ``ai_call`` (1 positive, 0 negative, -1
+    excluded), ``ai_score`` and the :data:`SUBGROUP_DIMENSIONS`. ``verified_ns`` is
+    when each case's first determinate outcome arrived (:data:`NOT_VERIFIED` if
+    none by then), ``truth`` its best truth then (1, 0, or -1 unknown).
+    """
+
+    cases: pd.DataFrame
+    verified_ns: np.ndarray
+    truth: np.ndarray
+    as_of_ns: int
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    @property
+    def verified(self) -> np.ndarray:
+        """Cases with a determinate truth and a counted AI call."""
+        calls = np.asarray(self.cases["ai_call"].to_numpy())
+        known: np.ndarray = (self.truth >= 0) & (calls >= 0)
+        return known
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A slice of a device's cases: one version (or all) x one subgroup value (or all)."""
+
+    version: str | None
+    subgroup: tuple[str, str] | None
+    mask: np.ndarray
+
+    @property
+    def subgroup_dict(self) -> dict[str, str] | None:
+        return None if self.subgroup is None else {self.subgroup[0]: self.subgroup[1]}
+
+    @property
+    def label(self) -> str:
+        parts = [f"device_version={self.version}"] if self.version is not None else []
+        if self.subgroup is not None:
+            parts.append(f"{self.subgroup[0]}={self.subgroup[1]}")
+        return ", ".join(parts) or "whole device"
+
+
+@dataclass(frozen=True)
+class ScopeParts:
+    """The version and subgroup masks of a case table, to build scopes of any prefix.
+
+    A detection replay reads a device's history once; the cases known at a date are
+    a prefix of it, so masks computed once and cut to the prefix give the same
+    scopes as :func:`scopes_of` on that prefix.
+    """
+
+    versions: list[tuple[str | None, np.ndarray]]
+    subgroups: list[tuple[tuple[str, str] | None, np.ndarray]]
+
+    def scopes(self, n: int) -> list[Scope]:
+        """The scopes of the first ``n`` cases (values absent from them form none).
+
+        A slice holding the same cases as a broader one is left out, so that no
+        chart or test is counted twice against the false-alarm budget: with a single
+        version, its scopes stand for all versions; a subgroup value every case has
+        (one body part, one site) is the whole device.
+        """
+        versions = [(v, m[:n]) for v, m in self.versions if v is None or m[:n].any()]
+        if len(versions) == 2:
+            versions = versions[1:]
+        subgroups = [(g, m[:n]) for g, m in self.subgroups if g is None or 0 < m[:n].sum() < n]
+        return [
+            Scope(version, subgroup, version_mask & subgroup_mask)
+            for version, version_mask in versions
+            for subgroup, subgroup_mask in subgroups
+        ]
+
+
+def scope_parts(cases: pd.DataFrame, dimensions: Sequence[str]) -> ScopeParts:
+    """Masks of each version and each subgroup value of ``cases`` (see :func:`scopes_of`)."""
+    everything = np.ones(len(cases), dtype=bool)
+    versions: list[tuple[str | None, np.ndarray]] = [(None, everything)]
+    version_codes, version_names = pd.factorize(cases["device_version"], sort=True)
+    versions += [(str(v), version_codes == i) for i, v in enumerate(version_names)]
+    subgroups: list[tuple[tuple[str, str] | None, np.ndarray]] = [(None, everything)]
+    for dimension in dimensions:
+        if dimension == "device_version" or dimension not in cases.columns:
+            continue
+        codes, names = pd.factorize(cases[dimension], sort=True)
+        subgroups += [((dimension, str(v)), codes == i) for i, v in enumerate(names)]
+    return ScopeParts(versions, subgroups)
+
+
+def scopes_of(cases: pd.DataFrame, dimensions: Sequence[str]) -> list[Scope]:
+    """Every slice a rule watches: (all versions + each version) x (whole + each value).
+
+    ``dimensions`` are subgroup columns (``device_version`` among them is ignored:
+    versions are always sliced). Missing values form no subgroup. Slices equal to a
+    broader one are left out (see :meth:`ScopeParts.scopes`).
+    """
+    return scope_parts(cases, dimensions).scopes(len(cases))

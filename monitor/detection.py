@@ -1,0 +1,353 @@
+"""Running every detection rule as of one date or each date of a period (replay).
+
+For each device the history is read once (:mod:`monitor.history`); each as-of
+date then sees only what was known at that time: predictions with an exam by
+then, outcomes arrived by then. Rules that judge a window once (a calendar month
+against the claim, a new version against its predecessor) are judged at their
+look time, with the data known then, by the first run whose as-of date reaches it;
+storage keeps one open finding per device, version, subgroup, rule and metric.
+
+The false-alarm budget of a device (``detection.false_alarms_per_device_year``)
+is shared among the performance rules: charts 80%, below-claim 10%, version
+comparison 10% (assuming at most :data:`VERSIONS_PER_YEAR` new versions a year).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from alerts.cases import NS_PER_DAY, CaseView, ScopeParts, scope_parts
+from alerts.charts import ChartSettings, InControl, chart_findings
+from alerts.claims import below_claim_findings
+from alerts.drift import EncodedCases, drift_findings, encode_cases, encoded_drift_table
+from alerts.estimation import estimation_findings, reference_calibrator
+from alerts.findings import FindingDraft
+from alerts.operational import backlog_finding, cadence_slots, outage_finding
+from alerts.versions import first_seen, version_change_findings, version_comparison
+from alerts.versions import version_look_time as _version_look_time
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.findings import chart_restarts, store_findings
+from monitor.history import DeviceHistory, load_history, to_ns
+from monitor.holidays import holidays_between
+from monitor.models import Finding
+from monitor.registry import DeviceSpec, list_devices
+from monitor.timeutil import end_of_day
+
+__all__ = [
+    "BUDGET_SHARES",
+    "VERSIONS_PER_YEAR",
+    "DeviceChecker",
+    "check_dates",
+    "in_control_rates",
+    "reference_window",
+    "run_checks",
+]
+
+BUDGET_SHARES = {"charts": 0.8, "below_claim": 0.1, "version_comparison": 0.1}
+VERSIONS_PER_YEAR = 4
+
+
+def check_dates(start: date, end: date, step_days: int, tz: ZoneInfo) -> list[datetime]:
+    """End of each ``step_days``-th day from ``start`` to ``end`` (both included if on step)."""
+    if step_days < 1:
+        raise MonitorError("--step must be at least 1d")
+    if end < start:
+        raise MonitorError(f"--to {end} is before --from {start}")
+    days = (end - start).days
+    return [end_of_day(start + timedelta(days=d), tz) for d in range(0, days + 1, step_days)]
+
+
+def _local_days(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
+    """From midnight of ``first`` to midnight after ``last``, local time, in UTC ns."""
+    return (
+        to_ns(datetime.combine(first, datetime.min.time(), tzinfo=tz)),
+        to_ns(datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)),
+    )
+
+
+def in_control_rates(
+    history: DeviceHistory, config: Config, as_of_ns: int, tz: ZoneInfo
+) -> InControl:
+    """From the pinned baseline period if the device has one, else from the claim."""
+    device = history.device
+    pinned = config.detection.baselines.get(device.id)
+    if pinned is None:
+        claim = device.claimed_performance
+        return InControl(1.0 - claim.sensitivity, 1.0 - claim.specificity, "claim")
+    first, last = pinned
+    start, end = _local_days(first, last, tz)
+    view = history.as_of(as_of_ns)
+    exam = view.cases["exam_ns"].to_numpy()
+    inside = view.verified & (exam >= start) & (exam < end)
+    call = view.cases["ai_call"].to_numpy()
+    positives, negatives = inside & (view.truth == 1), inside & (view.truth == 0)
+    if positives.sum() < 30 or negatives.sum() < 30:
+        raise MonitorError(
+            f"the baseline {first}..{last} of device {device.id!r} has "
+            f"{int(positives.sum())} verified positives and {int(negatives.sum())} negatives "
+            "as of this check; it needs at least 30 of each (widen detection.baselines)"
+        )
+    miss = float((positives & (call == 0)).sum() / positives.sum())
+    false_positive = float((negatives & (call == 1)).sum() / negatives.sum())
+    # A rate of 0 cannot be charted: floor it at half a case.
+    miss = max(miss, 0.5 / float(positives.sum()))
+    false_positive = max(false_positive, 0.5 / float(negatives.sum()))
+    return InControl(miss, false_positive, f"baseline {first}..{last}")
+
+
+def reference_window(history: DeviceHistory, config: Config, tz: ZoneInfo) -> tuple[int, int]:
+    """The device's reference period (UTC ns, start in, end out) for drift and estimation.
+
+    A pinned ``detection.references`` window, else the first ``reference_days`` local
+    days from the day the device entered service, or from the day of its first
+    prediction if that is later (midnight to midnight).
+    """
+    pinned = config.detection.references.get(history.device.id)
+    if pinned is not None:
+        return _local_days(*pinned, tz)
+    first_days = []
+    if history.device.date_in_service is not None:
+        first_days.append(history.device.date_in_service)
+    if len(history.cases):
+        first_exam = pd.Timestamp(int(history.cases["exam_ns"].iloc[0]), tz="UTC")
+        first_days.append(first_exam.tz_convert(tz).date())
+    if not first_days:
+        return 0, config.detection.reference_days * NS_PER_DAY
+    first = max(first_days)
+    return _local_days(first, first + timedelta(days=config.detection.reference_days - 1), tz)
+
+
+@dataclass
+class DeviceChecker:
+    """Every rule for one device, over a history read once."""
+
+    history: DeviceHistory
+    config: Config
+    tz: ZoneInfo
+    restarts: dict[str, int]
+    holidays: set[date]
+    last_ns: int | None = None
+
+    @property
+    def device(self) -> DeviceSpec:
+        return self.history.device
+
+    @cached_property
+    def _exam_slots(self) -> np.ndarray:
+        exams = self.history.cases["exam_ns"].to_numpy()
+        return cadence_slots(exams, self.tz, self.holidays)
+
+    @property
+    def _dimensions(self) -> tuple[str, ...]:
+        return self.config.subgroups.dimensions
+
+    def _month_windows(self, view: CaseView) -> list[tuple[int, int, int]]:
+        """(start, end, look) in UTC ns of each calendar month with exams."""
+        if len(view) == 0:
+            return []
+        lag = self.config.detection.below_claim_lag_days
+        first = pd.Timestamp(int(view.cases["exam_ns"].iloc[0]), tz="UTC").tz_convert(self.tz)
+        month = date(first.year, first.month, 1)
+        windows = []
+        while True:
+            following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+            start = to_ns(datetime.combine(month, datetime.min.time(), tzinfo=self.tz))
+            end = to_ns(datetime.combine(following, datetime.min.time(), tzinfo=self.tz))
+            look = end + lag * NS_PER_DAY
+            if look > view.as_of_ns:
+                break
+            windows.append((start, end, look))
+            month = following
+        return windows
+
+    def _due(self, look_ns: int, as_of_ns: int) -> bool:
+        """A judgement at ``look_ns`` belongs to this run (not to an earlier one of it)."""
+        return look_ns <= as_of_ns and (self.last_ns is None or look_ns > self.last_ns)
+
+    def _claims(self) -> dict[str, float]:
+        claim = self.device.claimed_performance
+        return {"sensitivity": claim.sensitivity, "specificity": claim.specificity}
+
+    def _budget(self, share: str) -> float:
+        return self.config.detection.false_alarms_per_device_year * BUDGET_SHARES[share]
+
+    def drafts(self, as_of_ns: int) -> list[FindingDraft]:
+        """What every rule finds as of ``as_of_ns``."""
+        detection = self.config.detection
+        device_id = self.device.id
+        view = self.history.as_of(as_of_ns)
+        if len(view) == 0:
+            self.last_ns = as_of_ns
+            return []
+        scopes = self._scope_parts.scopes(len(view))
+        in_control = in_control_rates(self.history, self.config, as_of_ns, self.tz)
+        settings = ChartSettings(
+            chart=detection.chart,
+            false_alarms_per_year=self._budget("charts"),
+            ratio=detection.out_of_control_ratio,
+            ewma_lambda=detection.ewma_lambda,
+        )
+        found = chart_findings(
+            view, device_id, self._dimensions, in_control, settings, self.restarts, scopes
+        )
+        for start, end, look in self._month_windows(view):
+            if not self._due(look, as_of_ns):
+                continue
+            then = self.history.as_of(look)
+            found += below_claim_findings(
+                then,
+                device_id,
+                self._scope_parts.scopes(len(then)),
+                self._claims(),
+                (start, end),
+                false_alarms_per_year=self._budget("below_claim"),
+                min_cases=self.config.evaluation.min_cases,
+                confidence=self.config.evaluation.confidence,
+                method=self.config.evaluation.interval_method,
+            )
+        found += version_change_findings(view, device_id, self.device.versions)
+        seen = first_seen(view)
+        for (previous, _), (version, start) in pairwise(seen):
+            looked = _version_look_time(view, version, detection.version_min_cases)
+            if looked is None or not self._due(looked, as_of_ns):
+                continue
+            found += version_comparison(
+                self.history.as_of(looked),
+                device_id,
+                version,
+                previous,
+                start,
+                alpha=self._budget("version_comparison") / (2 * VERSIONS_PER_YEAR),
+                confidence=self.config.evaluation.confidence,
+            )
+        outage = outage_finding(
+            view.cases["exam_ns"].to_numpy(),
+            self._exam_slots[: len(view)],
+            as_of_ns,
+            device_id,
+            self.tz,
+            self.holidays,
+            detection.outage_expected_exams,
+        )
+        backlog = backlog_finding(view, device_id, detection.backlog_days, detection.backlog_share)
+        found += [f for f in (outage, backlog) if f is not None]
+        found += self._label_free(view)
+        self.last_ns = as_of_ns
+        return found
+
+    @cached_property
+    def _scope_parts(self) -> ScopeParts:
+        return scope_parts(self.history.cases, self._dimensions)
+
+    @cached_property
+    def _encoded(self) -> EncodedCases:
+        return encode_cases(self.history.cases)
+
+    @cached_property
+    def _reference(self) -> tuple[int, int]:
+        return reference_window(self.history, self.config, self.tz)
+
+    def _label_free(self, view: CaseView) -> list[FindingDraft]:
+        """Drift of inputs and outputs, and the CBPE estimate, against the reference."""
+        detection = self.config.detection
+        ref_start, ref_end = self._reference
+        window = (view.as_of_ns - detection.drift_window_days * NS_PER_DAY, view.as_of_ns)
+        if window[0] < ref_end:
+            return []
+        exam = view.cases["exam_ns"].to_numpy()
+        in_reference = (exam >= ref_start) & (exam < ref_end)
+        recent = exam > window[0]
+        if in_reference.sum() < detection.drift_min_exams:
+            return []
+        found: list[FindingDraft] = []
+        if recent.sum() >= detection.drift_min_exams:
+            table = encoded_drift_table(
+                self._encoded, in_reference, recent, detection.drift_min_exams
+            )
+            found += drift_findings(table, self.device.id, window, self._reference)
+        reference_known = in_reference & view.verified
+        calibrator = reference_calibrator(
+            view.cases["ai_score"].to_numpy()[reference_known], view.truth[reference_known]
+        )
+        estimated = (exam > view.as_of_ns - detection.estimation_days * NS_PER_DAY) & (
+            view.cases["ai_call"].to_numpy() >= 0
+        )
+        if calibrator is not None and estimated.any():
+            found += estimation_findings(
+                calibrator,
+                view.cases["ai_score"].to_numpy()[estimated],
+                view.cases["ai_call"].to_numpy()[estimated],
+                self._claims(),
+                self.device.id,
+                (view.as_of_ns - detection.estimation_days * NS_PER_DAY, view.as_of_ns),
+                verified_share=float(view.verified[estimated].mean()),
+                confidence=self.config.evaluation.confidence,
+                min_cases=self.config.evaluation.min_cases,
+            )
+        return found
+
+
+def _checkers(
+    session: Session, config: Config, until: datetime, device_id: str | None
+) -> list[DeviceChecker]:
+    tz = ZoneInfo(config.time.timezone)
+    devices = list_devices(session)
+    if device_id is not None:
+        devices = [d for d in devices if d.id == device_id]
+        if not devices:
+            raise MonitorError(f"unknown device {device_id!r}: `dmn-monitor devices list`")
+    checkers = []
+    for device in devices:
+        history = load_history(session, device, until, config.subgroups.age_bands)
+        if len(history.cases):
+            first = pd.Timestamp(int(history.cases["exam_ns"].iloc[0]), tz="UTC")
+            holidays = holidays_between(
+                first.date() - timedelta(days=62), until.date(), config.detection.public_holidays
+            )
+        else:
+            holidays = set()
+        checkers.append(
+            DeviceChecker(history, config, tz, chart_restarts(session, device.id), holidays)
+        )
+    return checkers
+
+
+def run_checks(
+    session: Session,
+    config: Config,
+    dates: Sequence[datetime],
+    *,
+    device_id: str | None = None,
+    progress: Callable[[datetime, int], None] | None = None,
+) -> list[Finding]:
+    """Run every rule as of each date (ascending), storing findings once; returns them.
+
+    The returned findings are those raised or seen again by this run, each once,
+    in the order they were first raised. ``progress(as_of, n)`` is called after
+    each date with the number of findings of that date.
+    """
+    if not dates:
+        return []
+    ordered = sorted(dates)
+    tz = ZoneInfo(config.time.timezone)
+    checkers = _checkers(session, config, ordered[-1], device_id)
+    raised: dict[int, Finding] = {}
+    for as_of in ordered:
+        as_of_ns = to_ns(as_of)
+        drafts = [d for checker in checkers for d in checker.drafts(as_of_ns)]
+        stored = store_findings(session, drafts, as_of, tz)
+        for finding in stored:
+            raised.setdefault(finding.id, finding)
+        if progress is not None:
+            progress(as_of, len(stored))
+    return list(raised.values())

@@ -1,0 +1,127 @@
+"""A device's history, loaded once, seen as of any date in memory.
+
+Detection replays every rule over many as-of dates. Linking in the database once
+per date would cost a query per day; instead the predictions of a device and every
+determinate outcome event that links to them are read once, and
+:meth:`DeviceHistory.as_of` answers what linking would have said at any time:
+which cases had a determinate truth then, since when, and which truth (source
+precedence ``adjudication > pathology > follow_up > report``, latest within a
+source), exactly as :func:`monitor.linking.linked_cases` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView
+from monitor.linking import outcome_events
+from monitor.models import Prediction
+from monitor.registry import DeviceSpec
+from monitor.subgroups import add_age_band
+
+__all__ = ["DeviceHistory", "load_history", "to_ns"]
+
+_PREDICTION_COLUMNS = (
+    "id",
+    "device_version",
+    "exam_datetime",
+    "ai_result",
+    "ai_score",
+    "patient_age",
+    *(c for c in SUBGROUP_DIMENSIONS if c != "age_band"),  # age_band is derived here
+)
+
+
+def to_ns(moment: datetime) -> int:
+    """An aware datetime as nanoseconds since the epoch (UTC)."""
+    return int(pd.Timestamp(moment).tz_convert("UTC").value)
+
+
+@dataclass(frozen=True)
+class DeviceHistory:
+    """Predictions of one device and the determinate outcome events linked to them.
+
+    ``cases`` is sorted by exam time (then prediction id), one row per prediction,
+    with ``prediction_id``, ``device_version``, ``exam_ns`` (UTC nanoseconds),
+    ``ai_result``, ``ai_call`` (1 positive, 0 negative, -1 excluded by the
+    indeterminate policy), ``ai_score`` (NaN when absent) and the subgroup columns
+    (None when unknown). Events are sorted by case, then precedence (strongest
+    first, latest first within a source), so the first event of a case among those
+    known at a date is its truth then.
+    """
+
+    device: DeviceSpec
+    cases: pd.DataFrame
+    event_case: np.ndarray
+    event_truth: np.ndarray
+    event_ns: np.ndarray
+
+    def as_of(self, as_of_ns: int) -> CaseView:
+        """The cases with an exam by ``as_of_ns``, and their truth as known then."""
+        n = int(np.searchsorted(self.cases["exam_ns"].to_numpy(), as_of_ns, side="right"))
+        known = (self.event_ns <= as_of_ns) & (self.event_case < n)
+        case_index = self.event_case[known]
+        verified_ns = np.full(n, NOT_VERIFIED, dtype=np.int64)
+        np.minimum.at(verified_ns, case_index, self.event_ns[known])
+        truth = np.full(n, -1, dtype=np.int8)
+        first = np.unique(case_index, return_index=True)[1]
+        truth[case_index[first]] = self.event_truth[known][first]
+        return CaseView(
+            cases=self.cases.iloc[:n], verified_ns=verified_ns, truth=truth, as_of_ns=as_of_ns
+        )
+
+
+def load_history(
+    session: Session,
+    device: DeviceSpec,
+    until: datetime,
+    age_bands: Sequence[float],
+) -> DeviceHistory:
+    """Read ``device``'s predictions with an exam by ``until`` and their outcome events."""
+    query = (
+        select(*(getattr(Prediction, c) for c in _PREDICTION_COLUMNS))
+        .where(Prediction.device_id == device.id, Prediction.exam_datetime <= until)
+        .order_by(Prediction.exam_datetime, Prediction.id)
+    )
+    cases = pd.DataFrame.from_records(session.execute(query).all(), columns=_PREDICTION_COLUMNS)
+    cases = cases.rename(columns={"id": "prediction_id"})
+    exam = pd.to_datetime(cases["exam_datetime"], utc=True).astype("datetime64[ns, UTC]")
+    cases["exam_ns"] = exam.astype("int64")
+    cases = cases.drop(columns="exam_datetime")
+    cases["ai_score"] = pd.to_numeric(cases["ai_score"], errors="coerce")
+    cases["patient_age"] = pd.to_numeric(cases["patient_age"], errors="coerce")
+    add_age_band(cases, age_bands)
+    policy = device.indeterminate_policy
+    call = cases["ai_result"].map({"positive": 1, "negative": 0})
+    if policy != "exclude":
+        call = call.fillna(1 if policy == "positive" else 0)
+    cases["ai_call"] = call.fillna(-1).astype(np.int8)
+    for column in SUBGROUP_DIMENSIONS:
+        values = cases[column]
+        cases[column] = values.astype(object).where(values.notna() & (values != ""), None)
+    cases = cases.reset_index(drop=True)
+
+    events = outcome_events(session, until, device_id=device.id)
+    position = pd.Series(np.arange(len(cases)), index=cases["prediction_id"].to_numpy())
+    events["case"] = position.reindex(events["prediction_id"].to_numpy()).to_numpy()
+    events = events.dropna(subset=["case"])
+    events["ns"] = (
+        events["outcome_datetime"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    )
+    events = events.sort_values(
+        ["case", "source_rank", "ns"], ascending=[True, True, False], kind="stable"
+    )
+    return DeviceHistory(
+        device=device,
+        cases=cases,
+        event_case=events["case"].to_numpy(dtype=np.int64),
+        event_truth=(events["outcome"] == "positive").to_numpy(dtype=np.int8),
+        event_ns=events["ns"].to_numpy(dtype=np.int64),
+    )

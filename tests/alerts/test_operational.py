@@ -1,0 +1,97 @@
+"""Outage against the learned cadence; verification backlog."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from alerts.operational import (
+    backlog_finding,
+    cadence_slots,
+    expected_predictions,
+    outage_finding,
+)
+from tests.alerts.views import view_of
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _office_hours_exams(
+    days: int, per_hour: int = 4, start: str = "2025-03-03", holidays: frozenset[date] = frozenset()
+) -> np.ndarray:
+    """``per_hour`` exams each hour 8:00-18:00 on working days (local time), none otherwise."""
+    moments = []
+    for day in pd.date_range(start, periods=days, freq="D", tz=PARIS):
+        if day.dayofweek >= 5 or day.date() in holidays:
+            continue
+        for hour in range(8, 18):
+            for k in range(per_hour):
+                moments.append(day + pd.Timedelta(hours=hour, minutes=60 * k / per_hour))
+    return np.array([m.value for m in moments], dtype=np.int64)
+
+
+def _ns(text: str) -> int:
+    return int(pd.Timestamp(text, tz=PARIS).value)
+
+
+def test_the_cadence_expects_exams_in_office_hours_only() -> None:
+    exams = _office_hours_exams(56)
+    slots = cadence_slots(exams, PARIS, set())
+    # a Monday 10:00-12:00 expects 2 hours x 4 exams; a Saturday expects nothing
+    monday, _ = expected_predictions(
+        exams, slots, _ns("2025-04-28 10:00"), _ns("2025-04-28 12:00"), PARIS, set()
+    )
+    assert abs(monday - 8.0) < 1e-9
+    saturday, _ = expected_predictions(
+        exams, slots, _ns("2025-04-26 00:00"), _ns("2025-04-27 00:00"), PARIS, set()
+    )
+    assert saturday == 0.0
+
+
+def test_a_silent_working_day_is_an_outage_and_a_night_is_not() -> None:
+    exams = _office_hours_exams(56)  # last exam Friday 2025-04-25 17:45
+    slots = cadence_slots(exams, PARIS, set())
+    assert outage_finding(exams, slots, _ns("2025-04-25 23:59"), "d", PARIS, set(), 10) is None
+    weekend = outage_finding(exams, slots, _ns("2025-04-27 23:59"), "d", PARIS, set(), 10)
+    assert weekend is None
+    monday = outage_finding(exams, slots, _ns("2025-04-28 11:00"), "d", PARIS, set(), 10)
+    assert monday is not None and monday.severity == "warning"
+    # the last quarter of Friday 17:00-18:00 (1 exam) and Monday 8:00-11:00 (12 exams)
+    assert abs(monday.evidence["expected_predictions"] - 13.0) < 1e-9
+    tuesday = outage_finding(exams, slots, _ns("2025-04-29 12:00"), "d", PARIS, set(), 10)
+    assert tuesday is not None and tuesday.severity == "critical"
+
+
+def test_a_public_holiday_runs_as_a_sunday() -> None:
+    may = frozenset({date(2025, 5, 1), date(2025, 5, 8)})
+    exams = _office_hours_exams(60, start="2025-03-10", holidays=may)
+    exams = exams[exams < _ns("2025-05-07 18:00")]  # last exam Wednesday 17:45
+    thursday = _ns("2025-05-08 18:00")  # Victory Day: a silent holiday is normal
+    with_holidays = cadence_slots(exams, PARIS, may)
+    assert outage_finding(exams, with_holidays, thursday, "d", PARIS, may, 10) is None
+    as_weekdays = cadence_slots(exams, PARIS, set())
+    found = outage_finding(exams, as_weekdays, thursday, "d", PARIS, set(), 10)
+    assert found is not None and found.evidence["expected_predictions"] > 30
+
+
+def test_no_outage_is_judged_on_less_than_two_weeks_of_history() -> None:
+    exams = _office_hours_exams(7)
+    slots = cadence_slots(exams, PARIS, set())
+    assert outage_finding(exams, slots, _ns("2025-03-20 12:00"), "d", PARIS, set(), 3) is None
+
+
+def test_the_backlog_counts_old_exams_still_without_truth() -> None:
+    n = 1000
+    truth = np.zeros(n, dtype=np.int8)
+    days = np.linspace(0, 200, n)
+    verified = np.random.default_rng(0).random(n) < 0.7
+    view = view_of(truth, truth, exam_day=days, verified=verified, as_of_day=200)
+    found = backlog_finding(view, "d", backlog_days=30, share_threshold=0.2)
+    assert found is not None and found.severity == "warning"
+    period = (days >= 200 - 120) & (days < 200 - 30)
+    expected = float((~verified[period]).mean())
+    assert abs(found.value - expected) < 1e-12
+    assert backlog_finding(view, "d", backlog_days=30, share_threshold=0.5) is None

@@ -1,0 +1,56 @@
+"""A history read once answers, at any date, what linking in the database says then."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.history import load_history, to_ns
+from monitor.ingest import ingest_file
+from monitor.linking import linked_cases
+from monitor.registry import get_device
+from monitor.storage import Database
+from tests.monitor.synthetic import synthetic_cases
+
+_TRUTH = {"positive": 1, "negative": 0}
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        datetime(2025, 1, 10, tzinfo=UTC),
+        datetime(2025, 2, 15, 12, 30, tzinfo=UTC),
+        datetime(2025, 6, 30, tzinfo=UTC),
+    ],
+)
+def test_as_of_equals_linking_in_the_database(
+    registered: Database, tmp_path: Path, as_of: datetime
+) -> None:
+    _, _, p_path, o_path = synthetic_cases(tmp_path)
+    ingest_file(registered, p_path, "predictions")
+    ingest_file(registered, o_path, "outcomes")
+    with registered.session() as session:
+        for device_id in ("frac", "nod"):
+            spec = get_device(session, device_id)
+            history = load_history(session, spec, datetime(2026, 1, 1, tzinfo=UTC), (18, 65))
+            view = history.as_of(to_ns(as_of))
+            linked = linked_cases(session, as_of, device_id=device_id).set_index("prediction_id")
+            ids = view.cases["prediction_id"].to_numpy()
+            assert sorted(ids) == sorted(linked.index)
+            expected_truth = linked.loc[ids, "outcome"].map(_TRUTH).fillna(-1).to_numpy()
+            assert np.array_equal(view.truth, expected_truth)
+            statuses = linked.loc[ids, "status"].to_numpy()
+            counted = np.isin(statuses, ["tp", "fp", "tn", "fn"])
+            assert np.array_equal(view.verified, counted)
+            calls = view.cases["ai_call"].to_numpy()
+            assert np.array_equal(calls[counted] == 1, np.isin(statuses[counted], ["tp", "fp"]))
+            # a case is verified no later than its deciding outcome, never after as_of
+            decided = linked.loc[ids, "outcome_datetime"].dt.tz_convert("UTC")
+            decided = decided.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+            verified_at = view.verified_ns[view.truth >= 0]
+            assert (verified_at <= to_ns(as_of)).all()
+            deciding = decided[view.truth >= 0].astype(np.int64)
+            assert (verified_at <= deciding).all()
