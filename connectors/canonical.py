@@ -108,6 +108,10 @@ class OutcomeRecord:
 
     ``target`` None means the statement holds for every target of the exam;
     ``report_text`` is the free text it came from, when the source gives it.
+    ``method`` says how the outcome was read when a connector derived it (e.g.
+    ``report_text_rules/v1 fr conclusion``, ``pathology_code:icd-o-3``) and
+    ``evidence`` the deciding words or code (at most 300 characters); both are None
+    for an outcome given as such (a canonical CSV's ``outcome`` column).
     """
 
     outcome: str
@@ -118,3 +122,5 @@ class OutcomeRecord:
     target: str | None = None
     site: str | None = None
     report_text: str | None = None
+    method: str | None = None
+    evidence: str | None = None

@@ -53,6 +53,11 @@ class SourceMapping:
     ``delimiter`` and ``encoding`` apply to CSV; a UTF-8 byte order mark is
     tolerated.
 
+    For outcomes read from report text or pathology (:mod:`connectors.messages`):
+    ``vocabularies`` (target -> extra report-text vocabulary files),
+    ``pathology_rules`` (target -> extra pathology rule files) and ``local_codes``
+    (a LIS's own diagnosis code -> outcome) extend the built-in rules.
+
     The mappings are copied into read-only views, so a mapping is immutable and
     hashable.
     """
@@ -64,9 +69,16 @@ class SourceMapping:
     timezone: str = "Europe/Paris"
     delimiter: str = ","
     encoding: str = "utf-8"
+    vocabularies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    pathology_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    local_codes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", _frozen(self.columns))
+        object.__setattr__(self, "local_codes", _frozen(self.local_codes))
+        for name in ("vocabularies", "pathology_rules"):
+            files = {str(k).strip(): tuple(v) for k, v in getattr(self, name).items()}
+            object.__setattr__(self, name, MappingProxyType(files))
         object.__setattr__(self, "defaults", _frozen(self.defaults))
         values = {
             str(column).strip(): MappingProxyType(
@@ -86,6 +98,9 @@ class SourceMapping:
                 self.timezone,
                 self.delimiter,
                 self.encoding,
+                tuple(sorted(self.vocabularies.items())),
+                tuple(sorted(self.pathology_rules.items())),
+                tuple(sorted(self.local_codes.items())),
             )
         )
 

@@ -315,15 +315,31 @@ def _print_report(report: IngestReport) -> None:
     click.echo(f"{report.path}: {report.summary()}{resumed}")
 
 
+def _walk(names: tuple[str, ...]) -> list[Path]:
+    """The files named, and every file under the folders named (recursively, sorted;
+    hidden files and folders skipped)."""
+    found: list[Path] = []
+    for name in names:
+        path = Path(name)
+        if not path.is_dir():
+            found.append(path)
+            continue
+        found += sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+    return found
+
+
 def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
     app = _app()
     cfg = app.config
     key = app.pseudonym_key()
     failed = 0
-    for name in files:
-        path = Path(name)
+    for path in _walk(files):
         source = find_source(cfg, path, kind, source_name)
-        mapping = mapping_for(source, cfg.time.timezone)
+        mapping = mapping_for(source, cfg.time.timezone, cfg.base_dir)
         try:
             report = ingest_file(
                 app.summarised_db(),
@@ -333,7 +349,7 @@ def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str
                 source_name=source.name if source else None,
                 chunk_size=cfg.ingest.chunk_size,
                 pseudonym_key=key,
-                fmt=fmt or (source.format if source else None),
+                fmt=fmt or (source.format if source else "auto"),
             )
         except MonitorError as exc:
             failed += 1
@@ -351,7 +367,7 @@ _format_option = click.option(
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="File format (default: from the source or the file suffix).",
+    help="File format (default: the source's, else auto: from the content).",
 )
 _source_option = click.option(
     "--source",
@@ -363,21 +379,23 @@ _source_option = click.option(
 
 @ingest.command("predictions")
 @common_options
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @_source_option
 @_format_option
 def ingest_predictions(files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
-    """Ingest device outputs (canonical or mapped CSV/Parquet)."""
+    """Ingest device outputs: CSV/Parquet exports, DICOM SR, HL7 v2 ORU, FHIR (files or
+    folders, walked recursively)."""
     _ingest("predictions", files, source_name, fmt)
 
 
 @ingest.command("outcomes")
 @common_options
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @_source_option
 @_format_option
 def ingest_outcomes(files: tuple[str, ...], source_name: str | None, fmt: str | None) -> None:
-    """Ingest ground truth (reports, pathology, follow-up, adjudication)."""
+    """Ingest ground truth (reports, pathology, follow-up, adjudication): CSV/Parquet,
+    HL7 v2 ORU, FHIR (files or folders, walked recursively)."""
     _ingest("outcomes", files, source_name, fmt)
 
 

@@ -302,7 +302,10 @@ class SourceConfig(_Section):
             "with this source's mapping."
         )
     )
-    format: Literal["csv", "parquet"] = Field("csv", description="File format: csv or parquet.")
+    format: Literal["csv", "parquet", "dicom-sr", "hl7", "fhir", "auto"] = Field(
+        "csv",
+        description=("File format: csv, parquet, dicom-sr, hl7, fhir, or auto (from the content)."),
+    )
     delimiter: str = Field(",", description="CSV field delimiter (one character).")
     encoding: str = Field("utf-8", description="CSV text encoding (a BOM is tolerated).")
     datetime_format: str | None = Field(
@@ -328,6 +331,26 @@ class SourceConfig(_Section):
         description=(
             "Constant values for canonical columns absent from the source or empty in a row, "
             "e.g. defaults.device_id = 'fracture-xr'."
+        ),
+    )
+    vocabularies: Mapping[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Extra report-text vocabulary files per target (YAML, relative to the "
+            "configuration file), e.g. vocabularies.fracture = ['vocab/fracture-chu.yaml']."
+        ),
+    )
+    pathology_rules: Mapping[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Extra pathology rule files per target (YAML, relative to the configuration file)."
+        ),
+    )
+    local_codes: Mapping[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The LIS's own diagnosis codes -> positive / negative / indeterminate, e.g. "
+            "local_codes.ANAPATH-K = 'positive'."
         ),
     )
 

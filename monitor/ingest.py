@@ -50,6 +50,7 @@ from monitor.models import (
     UTCDateTime,
 )
 from monitor.pseudonym import pseudonymise
+from monitor.registry import device_resolver, list_devices
 from monitor.storage import Database
 from monitor.timeutil import utc_now
 
@@ -326,6 +327,8 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
         "source": record.source,
         "outcome_datetime": record.outcome_datetime,
         "report_text_sha256": text_hash,
+        "method": record.method,
+        "evidence": record.evidence,
         "run_id": run_id,
     }
 
@@ -482,12 +485,12 @@ def ingest_file(
     if not file.is_file():
         raise IngestError(f"{file}: no such file", path=str(file))
     checksum = file_checksum(file)
-    reader = read_predictions if kind == "predictions" else read_outcomes
 
     with db.session.begin() as session:
         device_targets = {
             row[0]: row[1] for row in session.execute(select(Device.id, Device.target))
         }
+        resolve_device = device_resolver(list_devices(session))
         run = _find_unfinished_run(session, checksum, kind)
         resumed_from = run.last_line if run is not None else 0
         if run is None:
@@ -507,7 +510,13 @@ def ingest_file(
         run_id = run.id
 
     try:
-        chunks = reader(file, mapping, chunk_size=chunk_size, fmt=fmt)
+        chunks = (
+            read_predictions(
+                file, mapping, chunk_size=chunk_size, fmt=fmt, resolve_device=resolve_device
+            )
+            if kind == "predictions"
+            else read_outcomes(file, mapping, chunk_size=chunk_size, fmt=fmt)
+        )
         for results in _skip_committed(chunks, resumed_from):
             with db.session.begin() as session:
                 run = session.get_one(IngestionRun, run_id)

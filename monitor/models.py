@@ -158,7 +158,12 @@ class Prediction(Base):
 
 
 class Outcome(Base):
-    """One ground-truth statement about one exam (canonical outcome record)."""
+    """One ground-truth statement about one exam (canonical outcome record).
+
+    ``method`` and ``evidence`` say how a connector read the outcome from a report or
+    a pathology result (the rules and the deciding words or code); None when the
+    outcome was given as such.
+    """
 
     __tablename__ = "outcomes"
     __table_args__ = (
@@ -179,6 +184,8 @@ class Outcome(Base):
     outcome_datetime: Mapped[datetime]
     report_text_sha256: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id"))
+    method: Mapped[str | None] = mapped_column(String(64))
+    evidence: Mapped[str | None] = mapped_column(String(300))
 
 
 class QuarantinedRow(Base):

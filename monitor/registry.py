@@ -8,6 +8,7 @@ written to the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.dicom_sr import DeviceResolver
 from monitor import audit
 from monitor.cells import refresh_cases
 from monitor.errors import NotFoundError, RegistryError
@@ -27,6 +29,7 @@ __all__ = [
     "ClaimedPerformance",
     "DeviceSpec",
     "RiskAnalysis",
+    "device_resolver",
     "export_registry",
     "get_device",
     "import_registry",
@@ -273,3 +276,42 @@ def export_registry(specs: list[DeviceSpec]) -> str:
     """The registry as YAML text, re-importable as is."""
     document = {"devices": [spec.to_document() for spec in specs]}
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def device_resolver(
+    devices: Sequence[DeviceSpec],
+) -> DeviceResolver:
+    """Name the registry device of a DICOM SR from what the SR says of its maker.
+
+    The SR's (or device observer's) manufacturer, model name, algorithm name and
+    version, and software versions are matched against the registry: a device whose
+    manufacturer equals the SR's (ignoring case; any when the SR gives none) and
+    whose id, name or model equals the algorithm name or the model name. The
+    version is the algorithm version, else the first software version. None when no
+    single device matches or no version is given (the SR is then quarantined with
+    what it says, to be added to the registry).
+    """
+
+    def fold(text: str | None) -> str:
+        return (text or "").strip().casefold()
+
+    def resolve(
+        manufacturer: str | None,
+        model: str | None,
+        algorithm_name: str | None,
+        algorithm_version: str | None,
+        software_versions: tuple[str, ...],
+    ) -> tuple[str, str] | None:
+        names = {fold(algorithm_name), fold(model)} - {""}
+        matches = [
+            d
+            for d in devices
+            if (not fold(manufacturer) or fold(d.manufacturer) == fold(manufacturer))
+            and names & ({fold(d.id), fold(d.name), fold(d.model)} - {""})
+        ]
+        version = algorithm_version or next((v for v in software_versions if v.strip()), None)
+        if len(matches) != 1 or not version:
+            return None
+        return matches[0].id, version.strip()
+
+    return resolve

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -15,10 +15,21 @@ from monitor.storage import Database
 __all__ = ["find_source", "ingest_sources", "mapping_for", "source_files"]
 
 
-def mapping_for(source: SourceConfig | None, timezone: str) -> SourceMapping:
-    """The connector mapping of ``source`` (the canonical layout when None)."""
+def mapping_for(
+    source: SourceConfig | None, timezone: str, base_dir: Path | None = None
+) -> SourceMapping:
+    """The connector mapping of ``source`` (the canonical layout when None); rule files
+    are resolved against ``base_dir`` (the configuration file's folder)."""
     if source is None:
         return SourceMapping(timezone=timezone)
+
+    def resolved(files: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        base = base_dir or Path.cwd()
+        return {
+            target: tuple(str(base / Path(f).expanduser()) for f in paths)
+            for target, paths in files.items()
+        }
+
     return SourceMapping(
         columns=dict(source.columns),
         values={column: dict(values) for column, values in source.values.items()},
@@ -27,6 +38,9 @@ def mapping_for(source: SourceConfig | None, timezone: str) -> SourceMapping:
         timezone=timezone,
         delimiter=source.delimiter,
         encoding=source.encoding,
+        vocabularies=resolved(source.vocabularies),
+        pathology_rules=resolved(source.pathology_rules),
+        local_codes=dict(source.local_codes),
     )
 
 
@@ -79,7 +93,7 @@ def ingest_sources(
     content was already ingested completely is skipped; an interrupted one resumes.
     """
     for source in sorted(config.sources, key=lambda s: s.kind != "predictions"):
-        mapping = mapping_for(source, config.time.timezone)
+        mapping = mapping_for(source, config.time.timezone, config.base_dir)
         for path in source_files(config, source):
             if skip_ingested and completed_run(db, file_checksum(path), source.kind) is not None:
                 continue
