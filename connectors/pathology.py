@@ -26,7 +26,6 @@ Decisions, in order:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Final
 import yaml
 
 from connectors.canonical import OUTCOMES
+from connectors.text_folding import fold_text
 
 __all__ = [
     "BUILTIN_RULES",
@@ -206,30 +206,9 @@ class PathologyOutcome:
 # --------------------------------------------------------------------------- text
 
 
-def _fold_char(char: str) -> str:
-    if char in "\u2019\u2018\u02bc`\u00b4":
-        return "'"
-    if char in "\u2010\u2011\u2012\u2013\u2014":
-        return "-"
-    decomposed = unicodedata.normalize("NFKD", char)
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return folded.replace("\u0153", "oe").replace("\u00e6", "ae")
-
-
-def _fold(text: str) -> tuple[str, list[int]]:
-    """Text without accents, casefolded, and for each folded character its original index."""
-    out: list[str] = []
-    index: list[int] = []
-    for position, char in enumerate(text):
-        for folded in _fold_char(char):
-            out.append(folded)
-            index.append(position)
-    return "".join(out), index
-
-
 def _fold_term(term: str) -> str:
     """A term as matched: folded, hyphens as spaces, single spaces."""
-    folded, _ = _fold(term)
+    folded, _ = fold_text(term)
     return " ".join(folded.replace("-", " ").split())
 
 
@@ -360,7 +339,7 @@ def _text_hits(folded: str, matchers: _Matchers) -> list[_Hit]:
 
 def _map_text(text: str, rules: PathologyRules) -> tuple[str, str] | None:
     """(outcome, original span) decided by the text, or None when no term matches."""
-    folded, index = _fold(text)
+    folded, index = fold_text(text)
     hits = _text_hits(folded, rules._matchers)
     for outcome in sorted(_SEVERITY, key=_SEVERITY.__getitem__):
         for hit in hits:

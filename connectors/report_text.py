@@ -52,7 +52,6 @@ that :func:`load_vocabulary` can extend with the user's own files.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -62,6 +61,7 @@ from typing import Final
 import yaml
 
 from connectors.errors import ConnectorError
+from connectors.text_folding import fold_text
 
 __all__ = [
     "CATEGORIES",
@@ -210,7 +210,7 @@ def _entries(path: Path, language: str, category: str, value: object) -> tuple[s
                     f"{language}.{category}: bad regular expression {item!r} ({exc})",
                     path=str(path),
                 ) from exc
-        elif not _normalize(item)[0].strip():
+        elif not fold_text(item)[0].strip():
             raise ConnectorError(f"{language}.{category}: empty entry", path=str(path))
     return tuple(value)
 
@@ -273,47 +273,11 @@ def _builtin(target: str) -> Vocabulary:
 
 # ---------------------------------------------------------------- normalising
 
-_CHAR_MAP: Final = {
-    "\u2019": "'",
-    "\u2018": "'",
-    "\u02bc": "'",
-    "`": "'",
-    "\u00b4": "'",
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u2012": "-",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u00a0": " ",
-    "\u202f": " ",
-    "\r": "\n",
-    "\u0153": "oe",
-    "\u00e6": "ae",
-}
-
-
-def _normalize(text: str) -> tuple[str, list[int]]:
-    """Lower case, accentless text and, per character, its offset in ``text`` (+ the end)."""
-    out: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        mapped = _CHAR_MAP.get(char)
-        if mapped is None:
-            mapped = "".join(
-                c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c)
-            ).lower()
-            mapped = "".join(_CHAR_MAP.get(c, c) for c in mapped)
-        for piece in mapped:
-            out.append(piece)
-            origin.append(index)
-    origin.append(len(text))
-    return "".join(out), origin
-
 
 def _phrase_regex(entry: str, plural: bool) -> str:
     if entry.startswith("re:"):
         return f"(?:{entry[3:]})"
-    normalized = _normalize(entry)[0].strip()
+    normalized = fold_text(entry)[0].strip()
     words = [word for word in re.split(r"[\s\-]+", normalized) if word]
     parts = []
     for word in words:
@@ -701,7 +665,7 @@ def extract_outcome(text: str, target: str, vocabulary: Vocabulary | None = None
     _check_target(target)
     if vocabulary is None:
         vocabulary = _builtin(target)
-    normalized, origin = _normalize(text)
+    normalized, origin = fold_text(text)
     if not normalized.strip():
         return TextOutcome(target, None, METHOD, None, None)
     languages = _languages(normalized)
