@@ -273,6 +273,14 @@ class _MessageError(Exception):
 # --------------------------------------------------------------------------- reading
 
 
+def _shown(field: str, text: str) -> str:
+    """A field's value as an error message quotes it: never a patient segment's (PID,
+    PD1, NK1 hold identifiers and names, and errors are stored and printed)."""
+    if field.split("-", 1)[0] in ("PID", "PD1", "NK1"):
+        return "(value not shown: patient data)"
+    return repr(text[:40])
+
+
 def looks_like_hl7(head: bytes) -> bool:
     """Whether ``head`` (the first bytes of a file) starts like HL7 v2.
 
@@ -467,19 +475,19 @@ class _Fields:
         parts = text.split(esc)
         if len(parts) % 2 == 0:
             raise _MessageError(
-                f"{field} {text[:40]!r} has an unpaired escape character {esc!r} "
+                f"{field} {_shown(field, text)} has an unpaired escape character {esc!r} "
                 f"(a literal {esc!r} is written {esc}E{esc})"
             )
         for body in parts[1::2]:
             if _ESCAPE.fullmatch(body) is None:
                 raise _MessageError(
-                    f"{field} {text[:40]!r} has an unsupported escape sequence "
+                    f"{field} {_shown(field, text)} has an unsupported escape sequence "
                     f"{esc}{body[:20]}{esc} (supported: F S T R E H N Xhh .br .sp .in .ti .sk .ce)"
                 )
         try:
             value = str(self.message.unescape(text, _UNESCAPE_MAP))
         except Exception as exc:  # hl7 raises on some malformed escapes
-            raise _MessageError(f"{field} {text[:40]!r}: malformed escape ({exc})") from exc
+            raise _MessageError(f"{field} {_shown(field, text)}: malformed escape ({exc})") from exc
         return value.replace("\r\n", "\n").replace("\r", "\n")
 
     def repetitions(self, segment: Any, number: int, split: bool = True) -> list[list[str]]:
@@ -624,7 +632,7 @@ def _datetime(text: str | None, field: str, tz: ZoneInfo) -> datetime | None:
     if not text:
         return None
     match = _DATETIME.fullmatch(text.strip())
-    bad = f"{field} {text[:40]!r} is not an HL7 datetime ({_DATETIME_FORM})"
+    bad = f"{field} {_shown(field, text)} is not an HL7 datetime ({_DATETIME_FORM})"
     if match is None:
         raise _MessageError(bad)
     year, month, day, hour, minute, second, fraction, sign, off_h, off_m = match.groups()

@@ -271,3 +271,16 @@ def test_an_unusable_message_mapping_is_refused_before_reading(
     path = _file(tmp_path, "reports.hl7", samples.HL7_REPORTS)
     with pytest.raises(ConnectorError, match=problem):
         read_outcomes(path, mapping, fmt="hl7")
+
+
+def test_a_reason_never_quotes_patient_data(tmp_path: Path) -> None:
+    message = (
+        b"MSH|^~\\&|RIS|CHU|DMN|MON|20250116080000||ORU^R01|Z1|P|2.5|||||FRA|UNICODE UTF-8\r"
+        b"PID|1||IPP\\Z77\\0042^^^CHU^PI||MARTIN^PAUL\r"
+        b"OBR|1|||RXPOI|||20250115101500|||||||||||ACC-Z||||20250115113000|||F\r"
+        b"OBX|1|TX|REP||Pas de fracture.||||||F\r"
+    )
+    results = _results(read_outcomes(_file(tmp_path, "z.hl7", message), fmt="hl7"))
+    errors = [r.error or "" for r in results]
+    assert any("PID-3" in e and "not shown" in e for e in errors), errors
+    assert not any("IPP" in e or "MARTIN" in e for e in errors)
