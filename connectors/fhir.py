@@ -774,7 +774,9 @@ def to_outcome_record(
     """The report as an :class:`OutcomeRecord`, or the reason it cannot be one.
 
     ``classify`` turns the report text into an outcome (positive / negative /
-    indeterminate) or None when the text does not say. The outcome date-time is
+    indeterminate) or None when the text does not say; a report with coded
+    conclusions but no text gets ``""`` (its caller classifies the codes). A report
+    with neither text nor codes has nothing to classify. The outcome date-time is
     issued, else the exam date-time. Raises ValueError for a ``source`` not in
     OUTCOME_SOURCES or a ``classify`` result not in OUTCOMES (caller bugs, not
     data problems).
@@ -792,9 +794,10 @@ def to_outcome_record(
     when = report.report_datetime or report.exam_datetime
     if when is None:
         return f"{name} has neither issued nor effectiveDateTime"
-    if report.report_text is None:
+    if report.report_text is None and not report.conclusion_codes:
         return f"{name} has no text to classify (no conclusion nor text/plain presentedForm)"
-    outcome = classify(report.report_text)
+    # A coded conclusion alone (pathology) is classified by the caller from its codes.
+    outcome = classify(report.report_text or "")
     if outcome is None:
         return f"{name} text does not state an outcome"
     if outcome not in OUTCOMES:

@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from functools import cache, partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from connectors.canonical import OUTCOME_SOURCES, OutcomeRecord, PredictionRecord
-from connectors.dicom_sr import DeviceResolver, looks_like_dicom, read_dicom_sr
+from connectors.dicom_sr import DeviceResolver, SrError, looks_like_dicom, read_dicom_sr
 from connectors.dicom_sr import to_prediction_records as sr_predictions
 from connectors.errors import ConnectorError
 from connectors.fhir import (
@@ -143,7 +143,7 @@ def decide_outcome(
         if source == "pathology":
             rules = _pathology_rules(
                 target,
-                mapping.pathology_rules.get(target, ()),
+                _file_states(mapping.pathology_rules.get(target, ())),
                 tuple(sorted(mapping.local_codes.items())),
             )
             mapped = map_pathology(codes=codes, text=text or None, rules=rules)
@@ -152,7 +152,7 @@ def decide_outcome(
                 method = mapped.method or "pathology"
                 decisions.append(Decision(target, mapped.outcome, method, evidence))
             continue
-        vocabulary = _vocabulary(target, mapping.vocabularies.get(target, ()))
+        vocabulary = _vocabulary(target, _file_states(mapping.vocabularies.get(target, ())))
         found = extract_outcome(text, target, vocabulary)
         if found.outcome is not None and found.evidence is not None:
             method = f"{found.method} {found.section}" if found.section else found.method
@@ -162,21 +162,35 @@ def decide_outcome(
     return decisions
 
 
-@cache
+_FileStates = tuple[tuple[str, int], ...]
+
+
+def _file_states(files: Sequence[str]) -> _FileStates:
+    """The files with their modification times: rules are loaded again when one changes."""
+    states = []
+    for name in files:
+        try:
+            states.append((name, Path(name).stat().st_mtime_ns))
+        except OSError:
+            states.append((name, -1))  # the loader says the file cannot be read
+    return tuple(states)
+
+
+@lru_cache(maxsize=64)
 def _pathology_rules(
-    target: str, files: tuple[str, ...], local_codes: tuple[tuple[str, str], ...]
+    target: str, files: _FileStates, local_codes: tuple[tuple[str, str], ...]
 ) -> PathologyRules:
     try:
         return load_pathology_rules(
-            target, [Path(f) for f in files], dict(local_codes) if local_codes else None
+            target, [Path(f) for f, _ in files], dict(local_codes) if local_codes else None
         )
     except ValueError as exc:
         raise ConnectorError(f"pathology rules for {target!r}: {exc}") from exc
 
 
-@cache
-def _vocabulary(target: str, files: tuple[str, ...]) -> Vocabulary | None:
-    return load_vocabulary(target, [Path(f) for f in files]) if files else None
+@lru_cache(maxsize=64)
+def _vocabulary(target: str, files: _FileStates) -> Vocabulary | None:
+    return load_vocabulary(target, [Path(f) for f, _ in files]) if files else None
 
 
 def read_messages(
@@ -302,22 +316,20 @@ def _sr_rows(
 ) -> Iterator[list[RowResult]]:
     raw: dict[str, str | None] = {"file": path.name}
     result = read_dicom_sr(data, tz=tz, name=path.name)
-    if not hasattr(result, "findings"):
-        yield [RowResult(1, raw, None, str(getattr(result, "reason", result)))]
+    if isinstance(result, SrError):
+        yield [RowResult(1, raw, None, result.reason)]
         return
     raw |= {
-        "accession_number": result.accession_number,  # type: ignore[union-attr]
-        "study_instance_uid": result.study_instance_uid,  # type: ignore[union-attr]
+        "accession_number": result.accession_number,
+        "study_instance_uid": result.study_instance_uid,
     }
     records = sr_predictions(
-        result,  # type: ignore[arg-type]
-        resolve_device=resolve_device,
-        site=mapping.defaults.get("site"),
+        result, resolve_device=resolve_device, site=mapping.defaults.get("site")
     )
     if isinstance(records, str):
         yield [RowResult(1, raw, None, records)]
         return
-    study = result.study_instance_uid  # type: ignore[union-attr]
+    study = result.study_instance_uid
     image = _companion_images(path.parent, path.parent.stat().st_mtime_ns).get(study or "")
     if image is not None:
         records = [_with_image(record, image) for record in records]
@@ -348,7 +360,7 @@ class _Image:
     patient_sex: str | None
 
 
-@cache
+@lru_cache(maxsize=16)
 def _companion_images(folder: Path, _mtime_ns: int) -> dict[str, _Image]:
     """The first image (not an SR) of each study among the DICOM files of ``folder``.
 

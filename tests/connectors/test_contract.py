@@ -10,6 +10,8 @@ broken, makes a reader raise anything but a :class:`ConnectorError` for the file
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -284,3 +286,49 @@ def test_a_reason_never_quotes_patient_data(tmp_path: Path) -> None:
     errors = [r.error or "" for r in results]
     assert any("PID-3" in e and "not shown" in e for e in errors), errors
     assert not any("IPP" in e or "MARTIN" in e for e in errors)
+
+
+def test_a_fhir_pathology_report_with_only_a_coded_conclusion_is_ground_truth(
+    tmp_path: Path,
+) -> None:
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "path-1",
+        "status": "final",
+        "code": {"text": "Anatomopathologie"},
+        "identifier": [
+            {
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "ACSN"}
+                    ]
+                },
+                "value": "PATH-FHIR-1",
+            }
+        ],
+        "issued": "2025-03-01T08:30:00+01:00",
+        "conclusionCode": [{"coding": [{"system": "http://snomed.info/sct", "code": "254637007"}]}],
+    }
+    path = _file(tmp_path, "path.json", json.dumps(report).encode())
+    mapping = SourceMapping(defaults={"source": "pathology", "target": "lung_nodule"})
+    (result,) = _results(read_outcomes(path, mapping, fmt="auto"))
+    assert isinstance(result.record, OutcomeRecord), result.error
+    assert (result.record.outcome, result.record.method) == ("positive", "pathology_code:snomed-ct")
+
+
+def test_an_edited_vocabulary_file_is_read_again(tmp_path: Path) -> None:
+    report = (
+        "MSH|^~\\&|RIS|CHU|DMN|MON|20250301090000||ORU^R01|R9|P|2.5|||||FRA|UNICODE UTF-8\r"
+        "OBR|1|||RXPOI|||20250210100000|||||||||||RX-ACC-9||||20250301083000|||F\r"
+        "OBX|1|TX|REP||Conclusion : fêlure du radius.||||||F\r"
+    ).encode()
+    path = _file(tmp_path, "ris.hl7", report)
+    extra = tmp_path / "fracture-chu.yaml"
+    extra.write_text("target: fracture\nfr:\n  terms:\n    - fêlure\n", encoding="utf-8")
+    chu = SourceMapping(vocabularies={"fracture": (str(extra),)})
+    assert _results(read_outcomes(path, chu, fmt="hl7"))[0].record is not None
+    extra.write_text("target: fracture\nfr:\n  terms:\n    - félure osseuse\n", encoding="utf-8")
+    stat = extra.stat()
+    os.utime(extra, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    (result,) = _results(read_outcomes(path, chu, fmt="hl7"))
+    assert result.record is None and "states nothing" in (result.error or "")
