@@ -42,10 +42,22 @@ def record(
 
 
 def list_entries(
-    session: Session, *, entity: str | None = None, limit: int = 100
+    session: Session,
+    *,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    action_prefix: str | None = None,
+    limit: int | None = 100,
 ) -> list[AuditEntry]:
-    """The newest entries first, optionally for one kind of entity."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    """The newest entries first, optionally for one kind of entity, one entity or
+    actions starting with ``action_prefix``; ``limit=None`` for all of them."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
     if entity is not None:
         query = query.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if action_prefix is not None:
+        query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))

@@ -1,11 +1,13 @@
-"""Findings in the database: stored once, deduplicated, acknowledged, listed.
+"""Findings in the database: stored once, deduplicated, listed.
 
-At most one *open* finding exists per device, version, subgroup, rule and metric
-(:func:`dedup_key`); a rule that raises it again only updates ``last_seen_at`` and
-``occurrences``, unless the new draft is more severe: the finding is then escalated
-(``escalated_at``), and its severity, window, value, threshold and evidence become
-the new draft's. Every finding created, escalated or acknowledged is written to the
-audit log.
+At most one *active* finding (open, acknowledged, confirmed or action_taken) exists
+per device, version, subgroup, rule and metric (:func:`dedup_key`); a rule that
+raises it again only updates ``last_seen_at`` and ``occurrences``, unless the new
+draft is more severe: the finding is then escalated (``escalated_at``), and its
+severity, window, value, threshold and evidence become the new draft's. Once a
+finding is dismissed or closed, the rule raising it again opens a new one. Every
+finding created or escalated is written to the audit log; the review steps live in
+:mod:`monitor.workflow`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from alerts.charts import chart_key
 from alerts.findings import SEVERITIES, FindingDraft
+from alerts.workflow import ACTIVE_STATUSES, STATUSES
 from monitor import audit
 from monitor.errors import MonitorError
 from monitor.models import Finding
@@ -30,7 +33,7 @@ from monitor.timeutil import utc_now
 
 __all__ = [
     "FINDING_STATUSES",
-    "acknowledge",
+    "audit_finding",
     "chart_restarts",
     "dedup_key",
     "finding_record",
@@ -39,8 +42,8 @@ __all__ = [
     "store_findings",
 ]
 
-FINDING_STATUSES = ("open", "acknowledged")
-"""Statuses this version sets (the review workflow adds the later ones)."""
+FINDING_STATUSES = STATUSES
+"""Every status of a finding (see :mod:`alerts.workflow`)."""
 
 SYSTEM_ACTOR = "dmn-monitor check"
 
@@ -89,7 +92,7 @@ def store_findings(
         key = dedup_key(draft)
         evidence = _plain_evidence(draft.evidence, tz)
         existing = session.scalars(
-            select(Finding).where(Finding.dedup_key == key, Finding.status == "open")
+            select(Finding).where(Finding.dedup_key == key, Finding.status.in_(ACTIVE_STATUSES))
         ).one_or_none()
         if existing is not None:
             if as_of > existing.last_seen_at:  # a re-run of the same dates counts nothing
@@ -117,10 +120,11 @@ def store_findings(
             threshold=draft.threshold,
             evidence=evidence,
             created_at=now,
+            status_changed_at=now,
         )
         session.add(finding)
         session.flush()
-        _audit(
+        audit_finding(
             session,
             finding.id,
             "create",
@@ -134,7 +138,7 @@ def store_findings(
     return list(touched.values())
 
 
-def _audit(
+def audit_finding(
     session: Session, finding_id: int, verb: str, actor: str = SYSTEM_ACTOR, **details: Any
 ) -> None:
     """Write ``finding.<verb>`` about finding ``finding_id`` to the audit log."""
@@ -156,7 +160,7 @@ def _escalate(
     as_of: datetime,
 ) -> None:
     """A more severe draft of an open finding: the finding now states that draft."""
-    _audit(
+    audit_finding(
         session,
         finding.id,
         "escalate",
@@ -176,26 +180,6 @@ def get_finding(session: Session, finding_id: int) -> Finding:
     finding = session.get(Finding, finding_id)
     if finding is None:
         raise MonitorError(f"no finding {finding_id}: `dmn-monitor findings list` shows them")
-    return finding
-
-
-def acknowledge(session: Session, finding_id: int, *, user: str, comment: str) -> Finding:
-    """Acknowledge an open finding; its chart restarts after the finding's detection time."""
-    if not user.strip() or not comment.strip():
-        raise MonitorError("acknowledging a finding needs a user name and a comment")
-    finding = get_finding(session, finding_id)
-    if finding.status != "open":
-        raise MonitorError(f"finding {finding_id} is {finding.status}, not open")
-    finding.status = "acknowledged"
-    finding.acknowledged_at = utc_now()
-    finding.acknowledged_by = user
-    _audit(
-        session,
-        finding_id,
-        "acknowledge",
-        actor=user,
-        **{"comment": comment, "from": "open", "to": "acknowledged"},
-    )
     return finding
 
 
@@ -259,4 +243,11 @@ def finding_record(finding: Finding, tz: ZoneInfo) -> dict[str, Any]:
         "last_seen_at": _local_iso(finding.last_seen_at, tz),
         "escalated_at": _local_iso(finding.escalated_at, tz),
         "occurrences": finding.occurrences,
+        "acknowledged_at": _local_iso(finding.acknowledged_at, tz),
+        "acknowledged_by": finding.acknowledged_by,
+        "confirmed_at": _local_iso(finding.confirmed_at, tz),
+        "confirmed_by": finding.confirmed_by,
+        "dismissal_reason": finding.dismissal_reason,
+        "closed_at": _local_iso(finding.closed_at, tz),
+        "status_changed_at": _local_iso(finding.status_changed_at, tz),
     }

@@ -37,13 +37,18 @@ __all__ = [
     "CaseCountMonthly",
     "Device",
     "Finding",
+    "FindingAction",
     "IngestionRun",
+    "NotificationAttempt",
+    "NotificationDelivery",
     "Outcome",
     "Prediction",
     "QuarantinedRow",
+    "ReviewItem",
     "ScoreBin",
     "SummaryState",
     "UTCDateTime",
+    "VigilanceDraft",
 ]
 
 
@@ -315,11 +320,16 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+ACTIVE_FINDING_CONDITION = "status IN ('open', 'acknowledged', 'confirmed', 'action_taken')"
+"""SQL condition of the findings still being worked on (one per subject at a time)."""
+
+
 class Finding(Base):
     """A quality-control finding raised by a detection rule, with its evidence.
 
     ``dedup_key`` names what it is about (device, version, subgroup, rule, metric): at
-    most one finding per key is ``open`` (a partial unique index holds it). ``subgroup``
+    most one finding per key is *active* - open, acknowledged, confirmed or
+    action_taken (a partial unique index holds it). ``subgroup``
     is a mapping column -> value, None for the whole device; ``detected_at`` is the
     as-of (data) time of the check that raised it, ``escalated_at`` that of the check
     that last raised its severity (its window, value and evidence are then that check's).
@@ -328,11 +338,11 @@ class Finding(Base):
     __tablename__ = "findings"
     __table_args__ = (
         Index(
-            "ux_findings_open_key",
+            "ux_findings_active_key",
             "dedup_key",
             unique=True,
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            sqlite_where=text(ACTIVE_FINDING_CONDITION),
+            postgresql_where=text(ACTIVE_FINDING_CONDITION),
         ),
         Index("ix_findings_device_detected", "device_id", "detected_at"),
     )
@@ -358,3 +368,110 @@ class Finding(Base):
     created_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(100))
+    dismissal_reason: Mapped[str | None] = mapped_column(String(32))
+    closed_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime | None]
+
+
+class FindingAction(Base):
+    """A corrective action taken on a confirmed finding (owner, due date, done date)."""
+
+    __tablename__ = "finding_actions"
+    __table_args__ = (Index("ix_finding_actions_finding", "finding_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(100))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    done_date: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ReviewItem(Base):
+    """A case queued for human review: sampled as discordant, or affected by a finding.
+
+    A case (prediction) is queued at most once; ``finding_id`` is the finding that
+    queued it, if any. ``decision`` is the adjudicated outcome (positive / negative /
+    indeterminate) when ``status`` is ``adjudicated``.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("prediction_id", name="uq_review_items_prediction"),
+        Index("ix_review_items_device_status", "device_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"))
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    case_status: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    queued_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationDelivery(Base):
+    """One notification of one finding event to one channel, until delivered or given up.
+
+    ``event`` names what is notified (e.g. ``raised:critical``); a finding event is
+    delivered to a channel at most once (unique), whatever the retries.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("finding_id", "event", "channel", name="uq_notification_delivery"),
+        Index("ix_notification_deliveries_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"))
+    event: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class NotificationAttempt(Base):
+    """Every attempt to deliver a notification, successful or not."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_delivery", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("notification_deliveries.id"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class VigilanceDraft(Base):
+    """A materiovigilance draft produced from a confirmed finding (never sent by us)."""
+
+    __tablename__ = "vigilance_drafts"
+    __table_args__ = (Index("ix_vigilance_drafts_finding", "finding_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"))
+    lang: Mapped[str] = mapped_column(String(2))
+    format: Mapped[str] = mapped_column(String(8))
+    sha256: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]

@@ -98,6 +98,7 @@ class DeviceSpec(_Entry):
     versions: tuple[str, ...] = ()
     ce_class: Literal["I", "IIa", "IIb", "III"] | None = None
     notified_body: str | None = None
+    udi_di: str | None = Field(None, description="UDI-DI (EUDAMED device identifier), if known.")
     intended_purpose: str | None = None
     target: str = Field(min_length=1)
     ai_based: bool

@@ -13,7 +13,6 @@ from alerts.charts import chart_key
 from alerts.findings import FindingDraft
 from monitor.errors import MonitorError
 from monitor.findings import (
-    acknowledge,
     chart_restarts,
     dedup_key,
     finding_record,
@@ -22,6 +21,7 @@ from monitor.findings import (
 )
 from monitor.models import AuditEntry, Finding
 from monitor.storage import Database
+from monitor.workflow import acknowledge
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY1 = datetime(2025, 3, 1, 23, 0, tzinfo=UTC)
@@ -86,7 +86,7 @@ def test_a_more_severe_sighting_escalates_the_open_finding(registered: Database)
         assert escalated.details["from"] == "info" and escalated.details["to"] == "warning"
 
 
-def test_the_database_refuses_a_second_open_finding_on_one_subject(
+def test_the_database_refuses_a_second_active_finding_on_one_subject(
     registered: Database,
 ) -> None:
     with registered.session.begin() as session:
@@ -98,7 +98,7 @@ def test_the_database_refuses_a_second_open_finding_on_one_subject(
                 device_id="frac",
                 rule="cusum",
                 severity="warning",
-                status="open",
+                status="confirmed",
                 detected_at=DAY2,
                 last_seen_at=DAY2,
                 occurrences=1,
@@ -114,7 +114,7 @@ def test_acknowledging_is_audited_and_restarts_the_chart(registered: Database) -
         with pytest.raises(MonitorError, match="comment"):
             acknowledge(session, finding.id, user="dr.q", comment=" ")
         acknowledge(session, finding.id, user="dr.q", comment="under review")
-        with pytest.raises(MonitorError, match="not open"):
+        with pytest.raises(MonitorError, match="cannot acknowledge a finding that is acknowledged"):
             acknowledge(session, finding.id, user="dr.q", comment="again")
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "finding.acknowledge")
@@ -123,8 +123,9 @@ def test_acknowledging_is_audited_and_restarts_the_chart(registered: Database) -
         restarts = chart_restarts(session, "frac")
         key = chart_key("1.1", ("scanner_manufacturer", "Fujifilm"), "sensitivity")
         assert restarts == {key: int(DAY1.timestamp()) * 10**9}
-        # a new signal on the same subject is a new finding once the old one is acknowledged
+        # while the finding is under review, a new signal on its subject counts on it
         (renewed,) = store_findings(session, [_draft()], DAY2, PARIS)
-        assert renewed.id != finding.id and renewed.status == "open"
+        assert renewed.id == finding.id and renewed.status == "acknowledged"
+        assert renewed.occurrences == 2
     with registered.session() as session, pytest.raises(MonitorError, match="no finding 999"):
         acknowledge(session, 999, user="dr.q", comment="x")
