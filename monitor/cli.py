@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import csv
 import getpass
+import importlib
 import io
 import json
 import os
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
 
+from alerts.workflow import ACTION_KINDS, DISMISSAL_REASONS
 from connectors import FORMATS
 from monitor import registry, sources
 from monitor.cells import CellSettings, ensure_summaries, read_cells
@@ -35,6 +37,7 @@ from monitor.evaluation import (
     evaluate_breakdowns,
     records,
 )
+from monitor.findings import FINDING_STATUSES
 from monitor.ingest import IngestReport, ingest_file
 from monitor.linking import linked_cases
 from monitor.models import IngestionRun, QuarantinedRow
@@ -162,7 +165,30 @@ def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+class _Root(_Group):
+    """The top-level group; command groups kept in their own modules (which import the
+    helpers of this one) are loaded when first asked for."""
+
+    lazy_groups: ClassVar[dict[str, str]] = {
+        "notifications": "monitor.cli_notify:notifications",
+        "vigilance": "monitor.cli_vigilance:vigilance",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_groups])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy_groups.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 @click.version_option(package_name="dmn-monitor")
 def cli() -> None:
@@ -823,6 +849,8 @@ def check(
     """
     from monitor.detection import check_dates, run_checks
     from monitor.findings import finding_record
+    from monitor.notify import notify
+    from monitor.review import sample_discordant
 
     app = _app()
     if (start is None) != (end is None):
@@ -840,12 +868,29 @@ def check(
         found = run_checks(session, app.config, dates, device_id=device_id)
         result = [finding_record(f, app.tz) for f in found]
     click.echo(f"checked {len(dates)} date(s): {len(result)} finding(s)", err=True)
+    # The findings are committed; the review queue and the notifications come after
+    # and can never undo or block them.
+    with db.session.begin() as session:
+        queued = sample_discordant(
+            session, app.config.review.discordant_sample_rate, device_id=device_id
+        )
+    if queued:
+        click.echo(f"{queued} discordant case(s) added to the review queue", err=True)
+    if app.config.notifications.channels:
+        report = notify(db, app.config, environ=os.environ)
+        click.echo(
+            f"notifications: {report.sent} sent, {report.failed} failed, {report.pending} pending",
+            err=True,
+        )
     _emit_findings(result, fmt)
 
 
 @cli.group(cls=_Group)
 def findings() -> None:
-    """Findings raised by `dmn-monitor check`: list, show, acknowledge."""
+    """Findings and their review: list, show, ack, confirm, dismiss, act, close, reopen."""
+
+
+_FINDING_STATUS_CHOICES = ["active", *FINDING_STATUSES, "all"]
 
 
 @findings.command("list")
@@ -854,48 +899,403 @@ def findings() -> None:
 @click.option(
     "--status",
     "status_",
-    type=click.Choice(["open", "acknowledged", "all"]),
-    default="open",
+    type=click.Choice(_FINDING_STATUS_CHOICES),
+    default="active",
     show_default=True,
+    help="active = open, acknowledged, confirmed or action_taken.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def findings_list(device_id: str | None, status_: str, limit: int, fmt: str) -> None:
     """Findings, newest detection first."""
+    from alerts.workflow import ACTIVE_STATUSES
     from monitor.findings import finding_record, list_findings
 
     app = _app()
-    statuses = None if status_ == "all" else [status_]
+    statuses: list[str] | None
+    if status_ == "all":
+        statuses = None
+    elif status_ == "active":
+        statuses = list(ACTIVE_STATUSES)
+    else:
+        statuses = [status_]
     with app.db.session() as session:
         found = list_findings(session, device_id=device_id, statuses=statuses, limit=limit)
         result = [finding_record(f, app.tz) for f in found]
     _emit_findings(result, fmt)
 
 
+def _show_finding(detail: dict[str, Any]) -> None:
+    """A finding as text: what it is, its numbers, its actions and its history."""
+    subgroup = _subgroup_text(detail["subgroup"]) or "all cases"
+    lines = [
+        f"finding {detail['id']}  [{detail['severity']}]  status: {detail['status']}",
+        f"  device {detail['device_id']} {detail['device_version'] or ''} - {subgroup}",
+        f"  rule {detail['rule']}  metric {detail['metric'] or '-'}  "
+        f"value {_number(detail['value'])}  threshold {_number(detail['threshold'])}",
+        f"  window {detail['window_start'] or '-'} .. {detail['window_end'] or '-'}",
+        f"  detected {detail['detected_at']}  last seen {detail['last_seen_at']}  "
+        f"({detail['occurrences']} check(s))",
+    ]
+    if detail["dismissal_reason"]:
+        lines.append(f"  dismissed as: {detail['dismissal_reason']}")
+    click.echo("\n".join(lines))
+    if detail["actions"]:
+        click.echo("corrective actions:")
+        rows = [
+            {
+                "id": a["id"],
+                "kind": a["kind"],
+                "owner": a["owner"],
+                "due": a["due_date"] or "",
+                "done": a["done_date"] or "",
+                "description": a["description"],
+            }
+            for a in detail["actions"]
+        ]
+        click.echo(render_table(rows, list(rows[0])))
+    click.echo("history:")
+    rows = [
+        {
+            "at": h["at"],
+            "by": h["actor"],
+            "action": h["action"],
+            "comment": h["details"].get("comment", ""),
+        }
+        for h in detail["history"]
+    ]
+    click.echo(render_table(rows, ["at", "by", "action", "comment"]))
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 @findings.command("show")
 @common_options
 @click.argument("finding_id", type=int)
-def findings_show(finding_id: int) -> None:
-    """One finding with its evidence, as JSON."""
-    from monitor.findings import finding_record, get_finding
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def findings_show(finding_id: int, fmt: str) -> None:
+    """One finding with its evidence, corrective actions and audit history."""
+    from monitor.workflow import finding_detail
 
     app = _app()
     with app.db.session() as session:
-        _echo_json(finding_record(get_finding(session, finding_id), app.tz))
+        detail = finding_detail(session, finding_id, app.tz)
+    if fmt == "json":
+        _echo_json(detail)
+    else:
+        _show_finding(detail)
+
+
+def _review_options(func: F) -> F:
+    func = click.option("--comment", required=True, help="Why (recorded in the audit log).")(func)
+    func = click.option(
+        "--user", required=True, help="Who takes the step (recorded in the audit log)."
+    )(func)
+    return func
+
+
+def _step(finding_id: int, verb: str, user: str, comment: str, **extra: Any) -> None:
+    from monitor import workflow
+
+    step = getattr(workflow, verb)
+    with _app().db.session.begin() as session:
+        finding = step(session, finding_id, user=user.strip(), comment=comment, **extra)
+        click.echo(f"finding {finding.id} is now {finding.status} ({user.strip()})")
 
 
 @findings.command("ack")
 @common_options
 @click.argument("finding_id", type=int)
-@click.option("--user", required=True, help="Who acknowledges (recorded in the audit log).")
-@click.option("--comment", required=True, help="Why (recorded in the audit log).")
+@_review_options
 def findings_ack(finding_id: int, user: str, comment: str) -> None:
     """Acknowledge an open finding: its chart restarts after the finding's detection."""
-    from monitor.findings import acknowledge
+    _step(finding_id, "acknowledge", user, comment)
+
+
+@findings.command("confirm")
+@common_options
+@click.argument("finding_id", type=int)
+@_review_options
+def findings_confirm(finding_id: int, user: str, comment: str) -> None:
+    """Confirm an acknowledged finding as a malfunction (then: act, vigilance draft)."""
+    _step(finding_id, "confirm", user, comment)
+
+
+@findings.command("dismiss")
+@common_options
+@click.argument("finding_id", type=int)
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(list(DISMISSAL_REASONS)),
+    help="expected_variation, data_error, known_limitation (in the IFU) or other.",
+)
+@_review_options
+def findings_dismiss(finding_id: int, reason: str, user: str, comment: str) -> None:
+    """Dismiss an acknowledged finding, with a reason from the list and a comment."""
+    _step(finding_id, "dismiss", user, comment, reason=reason)
+
+
+@findings.command("act")
+@common_options
+@click.argument("finding_id", type=int)
+@click.option("--kind", required=True, type=click.Choice(list(ACTION_KINDS)))
+@click.option("--description", required=True, help="What is done.")
+@click.option("--owner", required=True, help="Who is responsible for the action.")
+@click.option("--due", default=None, help="Due date (YYYY-MM-DD).")
+@click.option("--done", default=None, help="Done date, if already done (YYYY-MM-DD).")
+@_review_options
+def findings_act(
+    finding_id: int,
+    kind: str,
+    description: str,
+    owner: str,
+    due: str | None,
+    done: str | None,
+    user: str,
+    comment: str,
+) -> None:
+    """Record a corrective action on a confirmed finding."""
+    from monitor.workflow import ActionInput, add_action
+
+    action = ActionInput(
+        kind=kind,
+        description=description,
+        owner=owner,
+        due_date=_parse_day(due, "--due") if due else None,
+        done_date=_parse_day(done, "--done") if done else None,
+    )
+    with _app().db.session.begin() as session:
+        row = add_action(session, finding_id, action, user=user, comment=comment)
+        click.echo(f"action {row.id} recorded on finding {finding_id} (owner {row.owner})")
+
+
+@findings.command("action-done")
+@common_options
+@click.argument("action_id", type=int)
+@click.option("--date", "done", default=None, help="Done date (YYYY-MM-DD); default today.")
+@_review_options
+def findings_action_done(action_id: int, done: str | None, user: str, comment: str) -> None:
+    """Mark a corrective action done."""
+    from monitor.workflow import complete_action
+
+    app = _app()
+    day = _parse_day(done, "--date") if done else datetime.now(app.tz).date()
+    with app.db.session.begin() as session:
+        row = complete_action(session, action_id, done=day, user=user, comment=comment)
+        click.echo(f"action {row.id} done on {row.done_date}")
+
+
+@findings.command("close")
+@common_options
+@click.argument("finding_id", type=int)
+@_review_options
+def findings_close(finding_id: int, user: str, comment: str) -> None:
+    """Close a dismissed finding, or a confirmed one whose actions are all done."""
+    _step(finding_id, "close", user, comment)
+
+
+@findings.command("reopen")
+@common_options
+@click.argument("finding_id", type=int)
+@_review_options
+def findings_reopen(finding_id: int, user: str, comment: str) -> None:
+    """Reopen a dismissed or closed finding."""
+    _step(finding_id, "reopen", user, comment)
+
+
+_CASE_COLUMNS = [
+    "case_ref",
+    "device_version",
+    "exam_datetime",
+    "ai_result",
+    "ai_score",
+    "status",
+    "outcome",
+    "outcome_source",
+    "outcome_datetime",
+]
+
+
+@findings.command("cases")
+@common_options
+@click.argument("finding_id", type=int)
+@click.option("--discordant", is_flag=True, help="Only false negatives and false positives.")
+@click.option("--all", "every", is_flag=True, help="Also cases outside the finding's metric.")
+@click.option("--queue", is_flag=True, help="Put its discordant cases in the review queue.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def findings_cases(finding_id: int, discordant: bool, every: bool, queue: bool, fmt: str) -> None:
+    """The cases behind a finding (pseudonymised references), with what is known now."""
+    from monitor.findings import get_finding
+    from monitor.review import case_summary, finding_cases, sample_discordant
+
+    app = _app()
+    with app.summarised_db().session.begin() as session:
+        finding = get_finding(session, finding_id)
+        cases = finding_cases(session, finding, app.tz)
+        summary = case_summary(cases)
+        queued = sample_discordant(session, 1.0, finding=finding) if queue else 0
+    shown = [c for c in cases if (every or c["in_metric"]) and (not discordant or c["discordant"])]
+    if fmt == "json":
+        _echo_json({"finding_id": finding_id, "summary": summary, "cases": shown})
+        return
+    click.echo(
+        f"finding {finding_id}: {summary['cases']} case(s) in its window and slice, "
+        f"{summary['in_metric']} in its metric, of which {summary['in_metric_discordant']} "
+        "discordant",
+        err=True,
+    )
+    if queue:
+        click.echo(f"{queued} case(s) added to the review queue", err=True)
+    click.echo(render_table(shown, _CASE_COLUMNS) if shown else "no cases")
+
+
+@cli.group(cls=_Group)
+def review() -> None:
+    """The case review queue: sample discordant cases, adjudicate, skip."""
+
+
+@review.command("list")
+@common_options
+@click.option("--device", "device_id", default=None, help="Only this device.")
+@click.option(
+    "--status",
+    "status_",
+    type=click.Choice(["pending", "adjudicated", "skipped", "all"]),
+    default="pending",
+    show_default=True,
+)
+@click.option("--finding", "finding_id", type=int, default=None, help="Only this finding's.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def review_list(
+    device_id: str | None, status_: str, finding_id: int | None, limit: int, fmt: str
+) -> None:
+    """Queued cases, oldest first, with the queue's progress."""
+    from monitor.review import queue_counts, review_items
+
+    app = _app()
+    status = None if status_ == "all" else status_
+    with app.summarised_db().session() as session:
+        items = review_items(
+            session,
+            app.tz,
+            device_id=device_id,
+            finding_id=finding_id,
+            status=status,
+            limit=limit,
+        )
+        counts = queue_counts(session, device_id)
+    if fmt == "json":
+        _echo_json({"counts": counts, "items": items})
+        return
+    done = counts["adjudicated"] + counts["skipped"]
+    total = done + counts["pending"]
+    click.echo(
+        f"review queue: {counts['pending']} pending, {counts['adjudicated']} adjudicated, "
+        f"{counts['skipped']} skipped ({done}/{total} reviewed)",
+        err=True,
+    )
+    columns = ["case_ref", "device_id", "reason", "queue_status", *_CASE_COLUMNS[2:]]
+    click.echo(render_table(items, columns) if items else "no queued cases")
+
+
+@review.command("sample")
+@common_options
+@click.option("--device", "device_id", default=None, help="Only this device.")
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Share of discordant cases to queue (default: review.discordant_sample_rate).",
+)
+def review_sample(device_id: str | None, rate: float | None) -> None:
+    """Queue a sample of the discordant cases not queued yet."""
+    from monitor.review import sample_discordant
+
+    app = _app()
+    chosen = app.config.review.discordant_sample_rate if rate is None else rate
+    with app.summarised_db().session.begin() as session:
+        added = sample_discordant(session, chosen, device_id=device_id)
+    click.echo(f"{added} discordant case(s) added to the review queue (rate {chosen:g})")
+
+
+@review.command("adjudicate")
+@common_options
+@click.argument("case")
+@click.option("--outcome", required=True, type=click.Choice(["positive", "negative"]))
+@_review_options
+def review_adjudicate(case: str, outcome: str, user: str, comment: str) -> None:
+    """Record the reviewer's outcome for a case (case-N); it outranks every other source."""
+    from monitor.review import adjudicate
+
+    with _app().summarised_db().session.begin() as session:
+        result = adjudicate(session, case, outcome, user=user, comment=comment)
+    click.echo(
+        f"{result['case_ref']} adjudicated {outcome} by {user}: "
+        f"{result['status_before']} -> {result['status_after']}"
+    )
+
+
+@review.command("skip")
+@common_options
+@click.argument("case")
+@_review_options
+def review_skip(case: str, user: str, comment: str) -> None:
+    """Skip a queued case that cannot be decided now."""
+    from monitor.review import skip
 
     with _app().db.session.begin() as session:
-        finding = acknowledge(session, finding_id, user=user, comment=comment)
-        click.echo(f"finding {finding.id} acknowledged by {user}")
+        item = skip(session, case, user=user, comment=comment)
+        click.echo(f"case-{item.prediction_id} skipped by {user}")
+
+
+@cli.group(cls=_Group)
+def audit() -> None:
+    """The append-only audit log."""
+
+
+@audit.command("list")
+@common_options
+@click.option("--entity", default=None, help="Only this kind of entity (finding, device, case).")
+@click.option("--id", "entity_id", default=None, help="Only this entity (e.g. a finding id).")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def audit_list(entity: str | None, entity_id: str | None, limit: int, fmt: str) -> None:
+    """Audit entries, oldest first of the newest LIMIT: who, when, what."""
+    from monitor.audit import list_entries
+
+    app = _app()
+    with app.db.session() as session:
+        entries = list_entries(session, entity=entity, entity_id=entity_id, limit=limit)
+        result = [
+            {
+                "at": e.at.astimezone(app.tz).isoformat(timespec="seconds"),
+                "actor": e.actor,
+                "action": e.action,
+                "entity": e.entity,
+                "entity_id": e.entity_id,
+                "details": e.details,
+            }
+            for e in reversed(entries)
+        ]
+    if fmt == "json":
+        _echo_json(result)
+        return
+    rows = [
+        {
+            "at": r["at"],
+            "actor": r["actor"],
+            "action": r["action"],
+            "entity": f"{r['entity']} {r['entity_id'] or ''}".strip(),
+            "details": json.dumps(r["details"], ensure_ascii=False)[:80],
+        }
+        for r in result
+    ]
+    columns = ["at", "actor", "action", "entity", "details"]
+    click.echo(render_table(rows, columns) if rows else "no audit entries")
 
 
 def _device_history(device_id: str, moment: datetime) -> Any:
