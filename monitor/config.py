@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alerts.cases import SUBGROUP_DIMENSIONS
 from monitor.errors import ConfigError
@@ -35,7 +42,10 @@ __all__ = [
     "DetectionConfig",
     "EvaluationConfig",
     "IngestConfig",
+    "NotificationChannelConfig",
+    "NotificationsConfig",
     "PseudonymisationConfig",
+    "ReviewConfig",
     "SourceConfig",
     "SubgroupConfig",
     "TimeConfig",
@@ -290,6 +300,19 @@ class DetectionConfig(_Section):
         return value
 
 
+class ReviewConfig(_Section):
+    discordant_sample_rate: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of the discordant cases (false positives and false negatives) queued for "
+            "human review by each `check` and `review sample` (0..1; the choice is a fixed "
+            "hash of the case, so reruns add nothing twice)."
+        ),
+    )
+
+
 class SourceConfig(_Section):
     name: str = Field(description="Short name of the source, shown in ingestion runs.")
     kind: Literal["predictions", "outcomes"] = Field(
@@ -362,6 +385,136 @@ class SourceConfig(_Section):
         return value
 
 
+class NotificationChannelConfig(_Section):
+    name: str = Field(
+        description="Short unique name of the channel, recorded with every delivery to it."
+    )
+    kind: Literal["webhook", "alertmanager", "email"] = Field(
+        description=(
+            "webhook (POST of a JSON document), alertmanager (POST to its /api/v2/alerts, so "
+            "its routing, grouping and silences apply) or email (SMTP)."
+        )
+    )
+    url: str | None = Field(
+        None,
+        description=(
+            "webhook: the URL posted to; alertmanager: its base URL "
+            "(e.g. http://alertmanager:9093). http or https."
+        ),
+    )
+    token_env: str | None = Field(
+        None,
+        description=(
+            "Name of the environment variable holding a bearer token sent as "
+            "'Authorization: Bearer ...' (webhook and alertmanager)."
+        ),
+    )
+    ca_file: str | None = Field(
+        None,
+        description=(
+            "PEM file of the certificate authority that signed the server's certificate "
+            "(https or SMTP STARTTLS with an internal CA); default: the system's."
+        ),
+    )
+    smtp_host: str | None = Field(None, description="email: host name of the SMTP server.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="email: port of the SMTP server.")
+    starttls: bool = Field(
+        True,
+        description=(
+            "email: upgrade the connection with STARTTLS (certificate verified) before "
+            "anything is sent. Required when username is set."
+        ),
+    )
+    username: str | None = Field(
+        None, description="email: SMTP login user name (AUTH after STARTTLS); none: no login."
+    )
+    password_env: str | None = Field(
+        None, description="email: name of the environment variable holding the SMTP password."
+    )
+    sender: str | None = Field(None, description="email: the From address.")
+    recipients: tuple[str, ...] = Field((), description="email: the To addresses.")
+    lang: Literal["fr", "en", "fr+en"] = Field(
+        "fr+en",
+        description=(
+            "Language of e-mails and Alertmanager annotations: fr, en, or fr+en (French then "
+            "English in the same message). Webhook documents always carry both."
+        ),
+    )
+    min_severity: Literal["info", "warning", "critical"] = Field(
+        "warning", description="Least severe finding sent to this channel: info, warning, critical."
+    )
+    devices: tuple[str, ...] = Field(
+        (), description="Device ids whose findings go to this channel; empty: every device."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationChannelConfig:
+        if self.kind in ("webhook", "alertmanager"):
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"a {self.kind} channel needs url = 'http(s)://...'")
+        else:
+            missing = [
+                key
+                for key, value in (
+                    ("smtp_host", self.smtp_host),
+                    ("sender", self.sender),
+                    ("recipients", self.recipients),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"an email channel needs {', '.join(missing)}")
+            if self.username and not self.starttls:
+                raise ValueError("username needs starttls = true (no password sent in clear)")
+            if self.username and not self.password_env:
+                raise ValueError("username needs password_env (the variable with the password)")
+        return self
+
+
+class NotificationsConfig(_Section):
+    channels: tuple[NotificationChannelConfig, ...] = Field(
+        (),
+        description=(
+            "Notification channels ([[notifications.channels]] tables); none: notifications off."
+        ),
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts of a delivery before it is recorded as failed."
+    )
+    backoff_seconds: float = Field(
+        60.0,
+        gt=0.0,
+        le=86400.0,
+        description=(
+            "Wait before the first retry, in seconds; doubled after each failed attempt "
+            "(capped at one day). A retry is made at the first dispatch after its time."
+        ),
+    )
+    timeout_seconds: float = Field(
+        10.0, gt=0.0, le=120.0, description="Connection and response timeout of every attempt."
+    )
+    alert_hold_seconds: int = Field(
+        93600,
+        ge=300,
+        description=(
+            "Alertmanager: endsAt of a firing alert, in seconds after each post; every "
+            "dispatch re-posts the active findings, so keep it above the interval between "
+            "dispatches (default 26 h for a daily check)."
+        ),
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_names(
+        cls, value: tuple[NotificationChannelConfig, ...]
+    ) -> tuple[NotificationChannelConfig, ...]:
+        names = [channel.name for channel in value]
+        doubles = sorted({name for name in names if names.count(name) > 1})
+        if doubles:
+            raise ValueError(f"channel names must be unique: {', '.join(doubles)}")
+        return value
+
+
 class Config(_Section):
     """The effective configuration. ``path`` is the file it came from, if any."""
 
@@ -381,8 +534,13 @@ class Config(_Section):
         default_factory=DetectionConfig,
         description="Detection rules: sequential charts, drift, estimation, operational rules.",
     )
+    review: ReviewConfig = Field(default_factory=ReviewConfig, description="Case review queue.")
     sources: tuple[SourceConfig, ...] = Field(
         (), description="Configured sources ([[sources]] tables), each with its own mapping."
+    )
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig,
+        description="Notifications of findings: webhook, Alertmanager, e-mail.",
     )
     path: Path | None = Field(None, exclude=True, description="The file this config came from.")
 
@@ -462,7 +620,10 @@ def iter_keys(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tup
         nested = _nested_model(annotation)
         if nested is not None:
             yield from iter_keys(
-                nested, prefix=f"{key}[]." if nested is SourceConfig else f"{key}."
+                nested,
+                prefix=f"{key}[]."
+                if nested in (SourceConfig, NotificationChannelConfig)
+                else f"{key}.",
             )
             continue
         default = "" if field.is_required() else repr(field.get_default(call_default_factory=True))
