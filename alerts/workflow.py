@@ -47,6 +47,7 @@ DISMISSAL_REASONS = MappingProxyType(
         "expected_variation": "expected variation",
         "data_error": "data error",
         "known_limitation": "known limitation in the instructions for use",
+        "same_root_cause": "covered by another finding of the same incident",
         "other": "other",
     }
 )

@@ -811,6 +811,7 @@ def _finding_rows(records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "threshold": r["threshold"],
             "since": (r["window_start"] or "")[:10] or "-",
             "status": r["status"],
+            **({"incident": r["incident"]} if "incident" in r else {}),
         }
         for r in records_
     ]
@@ -908,6 +909,7 @@ _FINDING_STATUS_CHOICES = ["active", *FINDING_STATUSES, "all"]
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def findings_list(device_id: str | None, status_: str, limit: int, fmt: str) -> None:
     """Findings, newest detection first."""
+    from alerts.incidents import incidents
     from alerts.workflow import ACTIVE_STATUSES
     from monitor.findings import finding_record, list_findings
 
@@ -922,6 +924,9 @@ def findings_list(device_id: str | None, status_: str, limit: int, fmt: str) -> 
     with app.db.session() as session:
         found = list_findings(session, device_id=device_id, statuses=statuses, limit=limit)
         result = [finding_record(f, app.tz) for f in found]
+    groups = incidents(result)
+    for record in result:
+        record["incident"] = groups[record["id"]]
     _emit_findings(result, fmt)
 
 
@@ -996,13 +1001,34 @@ def _review_options(func: F) -> F:
     return func
 
 
+def _with_related(func: F) -> F:
+    return click.option(
+        "--with-related",
+        is_flag=True,
+        help=(
+            "Also dismiss the open or acknowledged findings of the same incident (the same "
+            "degradation in other slices; see `findings list`, column incident)."
+        ),
+    )(func)
+
+
 def _step(finding_id: int, verb: str, user: str, comment: str, **extra: Any) -> None:
     from monitor import workflow
+    from monitor.findings import get_finding
 
     step = getattr(workflow, verb)
-    with _app().db.session.begin() as session:
+    app = _app()
+    if extra.get("with_related"):
+        extra["tz"] = app.tz
+    with app.db.session.begin() as session:
+        if extra.get("with_related"):
+            related = workflow.related_findings(session, get_finding(session, finding_id), app.tz)
+            pending = [f.id for f in related if f.status in ("open", "acknowledged")]
         finding = step(session, finding_id, user=user.strip(), comment=comment, **extra)
         click.echo(f"finding {finding.id} is now {finding.status} ({user.strip()})")
+        if extra.get("with_related"):
+            names = ", ".join(str(i) for i in pending) or "none"
+            click.echo(f"dismissed with it as the same incident: {names}")
 
 
 @findings.command("ack")
@@ -1017,10 +1043,11 @@ def findings_ack(finding_id: int, user: str, comment: str) -> None:
 @findings.command("confirm")
 @common_options
 @click.argument("finding_id", type=int)
+@_with_related
 @_review_options
-def findings_confirm(finding_id: int, user: str, comment: str) -> None:
+def findings_confirm(finding_id: int, user: str, comment: str, with_related: bool) -> None:
     """Confirm an acknowledged finding as a malfunction (then: act, vigilance draft)."""
-    _step(finding_id, "confirm", user, comment)
+    _step(finding_id, "confirm", user, comment, with_related=with_related)
 
 
 @findings.command("dismiss")
@@ -1030,12 +1057,18 @@ def findings_confirm(finding_id: int, user: str, comment: str) -> None:
     "--reason",
     required=True,
     type=click.Choice(list(DISMISSAL_REASONS)),
-    help="expected_variation, data_error, known_limitation (in the IFU) or other.",
+    help=(
+        "expected_variation, data_error, known_limitation (in the IFU), same_root_cause "
+        "(covered by another finding) or other."
+    ),
 )
+@_with_related
 @_review_options
-def findings_dismiss(finding_id: int, reason: str, user: str, comment: str) -> None:
+def findings_dismiss(
+    finding_id: int, reason: str, user: str, comment: str, with_related: bool
+) -> None:
     """Dismiss an acknowledged finding, with a reason from the list and a comment."""
-    _step(finding_id, "dismiss", user, comment, reason=reason)
+    _step(finding_id, "dismiss", user, comment, reason=reason, with_related=with_related)
 
 
 @findings.command("act")

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.findings import PERFORMANCE_RULES
+from alerts.incidents import incidents
 from monitor.config import Config, load_config
 from monitor.demo_data import DemoParameters, generate_demo, write_demo_files
 from monitor.detection import check_dates, run_checks
@@ -258,9 +259,12 @@ def _replay_detection(config: Config, params: DemoParameters, tz: ZoneInfo, echo
         (r for r in records if r["rule"] in PERFORMANCE_RULES and r["severity"] != "info"),
         key=lambda r: r["escalated_at"] or r["detected_at"],
     )
+    groups = incidents(records)
+    alarm_incidents = sorted({groups[r["id"]] for r in alarms})
     echo(
         f"\nDetection, replayed day by day: {len(records)} findings stored, "
-        f"{len(alarms)} performance alarms (warning or critical), first ones:"
+        f"{len(alarms)} performance alarms (warning or critical) in "
+        f"{len(alarm_incidents)} incident(s), first ones:"
     )
     if not alarms:
         echo("  none")
@@ -294,4 +298,12 @@ def _replay_detection(config: Config, params: DemoParameters, tz: ZoneInfo, echo
                 "value",
             ],
         )
+    )
+    first = alarms[0]
+    echo(
+        "\nReview an incident: `dmn-monitor findings list` (column incident), then "
+        f"`findings ack {first['id']}`, `findings cases {first['id']} --discordant`, "
+        f"`findings confirm {first['id']} --with-related`, `findings act ...`, "
+        f"`vigilance draft {first['id']} --lang fr --format pdf --out FILE` "
+        "(each with --config demo-output/dmn-monitor.toml and --user/--comment)."
     )

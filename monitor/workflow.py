@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.incidents import incidents
 from alerts.workflow import (
     ACTION_KINDS,
     ACTIVE_STATUSES,
@@ -30,6 +31,8 @@ from monitor.findings import audit_finding, finding_record, get_finding
 from monitor.models import Finding, FindingAction
 from monitor.timeutil import utc_now
 
+_UTC = ZoneInfo("UTC")
+
 __all__ = [
     "ActionInput",
     "acknowledge",
@@ -42,6 +45,7 @@ __all__ = [
     "finding_detail",
     "finding_history",
     "list_actions",
+    "related_findings",
     "reopen",
 ]
 
@@ -85,23 +89,86 @@ def acknowledge(session: Session, finding_id: int, *, user: str, comment: str) -
     return finding
 
 
-def confirm(session: Session, finding_id: int, *, user: str, comment: str) -> Finding:
-    """The reviewer confirms the malfunction (it may lead to a vigilance declaration)."""
+def confirm(
+    session: Session,
+    finding_id: int,
+    *,
+    user: str,
+    comment: str,
+    with_related: bool = False,
+    tz: ZoneInfo = _UTC,
+) -> Finding:
+    """The reviewer confirms the malfunction (it may lead to a vigilance declaration).
+
+    ``with_related``: the open or acknowledged findings of the same incident
+    (:func:`related_findings`) are dismissed as ``same_root_cause``, covered by this
+    one - one incident, one confirmed finding.
+    """
     finding, user = _move(session, finding_id, "confirm", user, comment)
     finding.confirmed_at = finding.status_changed_at
     finding.confirmed_by = user
+    if with_related:
+        _cover(session, finding, "same_root_cause", user, comment, tz)
     return finding
 
 
-def dismiss(session: Session, finding_id: int, *, reason: str, user: str, comment: str) -> Finding:
-    """The reviewer dismisses the finding for one of :data:`DISMISSAL_REASONS`."""
+def dismiss(
+    session: Session,
+    finding_id: int,
+    *,
+    reason: str,
+    user: str,
+    comment: str,
+    with_related: bool = False,
+    tz: ZoneInfo = _UTC,
+) -> Finding:
+    """The reviewer dismisses the finding for one of :data:`DISMISSAL_REASONS`;
+    ``with_related``: the open or acknowledged findings of its incident too."""
     if reason not in DISMISSAL_REASONS:
         raise MonitorError(
             f"dismissal reason {reason!r} is not one of {', '.join(DISMISSAL_REASONS)}"
         )
-    finding, _ = _move(session, finding_id, "dismiss", user, comment, reason=reason)
+    finding, user = _move(session, finding_id, "dismiss", user, comment, reason=reason)
     finding.dismissal_reason = reason
+    if with_related:
+        _cover(session, finding, reason, user, comment, tz)
     return finding
+
+
+def related_findings(session: Session, finding: Finding, tz: ZoneInfo = _UTC) -> list[Finding]:
+    """The other active findings of the finding's incident (:mod:`alerts.incidents`):
+    the same degradation seen in other slices or by other rules."""
+    active = list(
+        session.scalars(
+            select(Finding).where(
+                Finding.device_id == finding.device_id,
+                Finding.status.in_(ACTIVE_STATUSES),
+            )
+        )
+    )
+    if finding not in active:
+        active.append(finding)
+    groups = incidents(finding_record(f, tz) for f in active)
+    mine = groups[finding.id]
+    return sorted(
+        (f for f in active if f.id != finding.id and groups[f.id] == mine), key=lambda f: f.id
+    )
+
+
+def _cover(
+    session: Session, finding: Finding, reason: str, user: str, comment: str, tz: ZoneInfo
+) -> list[int]:
+    """Dismiss the open or acknowledged findings of ``finding``'s incident for ``reason``."""
+    covered = []
+    note = f"with finding {finding.id}: {comment}"
+    for other in related_findings(session, finding, tz):
+        if other.status == "open":
+            acknowledge(session, other.id, user=user, comment=note)
+        if other.status == "acknowledged":
+            _move(session, other.id, "dismiss", user, note, reason=reason, covered_by=finding.id)
+            other.dismissal_reason = reason
+            covered.append(other.id)
+    return covered
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,26 @@ def test_a_demo_degradation_goes_through_the_whole_review_by_the_cli(
     progress = app.json("review", "list", "--device", "fracture-xr", "--status", "all")
     assert progress["counts"]["adjudicated"] == 3
 
-    app.ok("findings", "confirm", fid, "--user", "dr.referent", "--comment", "3 misses confirmed")
+    # The same degradation alarmed in many other slices: one incident in the list.
+    listed = app.json("findings", "list", "--device", "fracture-xr")
+    incident = [f["id"] for f in listed if f["incident"] == finding["incident"]]
+    assert len(incident) > 10
+    confirmed = app.ok(
+        "findings",
+        "confirm",
+        fid,
+        "--with-related",
+        "--user",
+        "dr.referent",
+        "--comment",
+        "3 misses confirmed",
+    )
+    assert "dismissed with it as the same incident: " in confirmed
+    remaining = app.json("findings", "list", "--device", "fracture-xr")
+    assert [f["id"] for f in remaining if f["id"] in incident] == [finding["id"]]
+    covered = app.json("findings", "list", "--device", "fracture-xr", "--status", "dismissed")
+    assert {f["dismissal_reason"] for f in covered} == {"same_root_cause"}
+    assert len(covered) == len(incident) - 1
     acted = app.ok(
         "findings",
         "act",

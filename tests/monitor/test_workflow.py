@@ -217,3 +217,41 @@ def test_a_closed_finding_is_reopened_with_its_history_kept(registered: Database
         assert reopened.status == "open" and reopened.closed_at is None
         assert reopened.acknowledged_by == "dr.q"
     assert [t[0] for t in _trail(registered, finding_id)][-1] == "finding.reopen"
+
+
+def test_confirming_with_related_covers_the_same_incident_in_other_slices(
+    registered: Database,
+) -> None:
+    primary = _new_finding(registered)
+    same = _new_finding(registered, subgroup={"site": "A"})
+    all_versions = _new_finding(registered, device_version=None, rule="below_claim")
+    other_metric = _new_finding(registered, metric="specificity")
+    later = _new_finding(
+        registered,
+        subgroup={"site": "B"},
+        window_start_ns=1_760_000_000 * 10**9,
+        window_end_ns=1_761_000_000 * 10**9,
+    )
+    with registered.session.begin() as session:
+        acknowledge(session, primary, user="dr.q", comment="seen")
+        confirm(
+            session, primary, user="dr.q", comment="Fujifilm misses", with_related=True, tz=PARIS
+        )
+        status = {f.id: (f.status, f.dismissal_reason) for f in session.scalars(select(Finding))}
+    assert status == {
+        primary: ("confirmed", None),
+        same: ("dismissed", "same_root_cause"),
+        all_versions: ("dismissed", "same_root_cause"),
+        other_metric: ("open", None),
+        later: ("open", None),
+    }
+    trail = _trail(registered, same)
+    assert [t[0] for t in trail] == ["finding.create", "finding.acknowledge", "finding.dismiss"]
+    with registered.session() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.entity_id == str(same), AuditEntry.action == "finding.dismiss"
+            )
+        ).one()
+    assert entry.details["covered_by"] == primary
+    assert entry.details["comment"] == f"with finding {primary}: Fujifilm misses"
