@@ -35,6 +35,7 @@ from alerts.vigilance_description import (
     manufacturer_informed,
     measures_text,
     patient_consequences,
+    related_paragraph,
 )
 from alerts.vigilance_format import format_date, format_interval, format_percent
 from alerts.vigilance_mir import mir_sections
@@ -221,6 +222,7 @@ class DraftContent:
     ai_act_note: str
     mir_outline: tuple[tuple[str, str], ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    related: tuple[dict[str, Any], ...] = ()
 
     def to_complete(self) -> list[str]:
         """Keys of the ANSM fields a human must fill."""
@@ -257,6 +259,7 @@ class DraftContent:
             "incident_description": list(self.description),
             "example_cases": list(self.examples),
             "key_numbers": self.numbers,
+            "related_findings": [dict(r) for r in self.related],
             "consequences_for_patients": self.consequences,
             "imdrf_suggestions": {
                 "note": self.imdrf_note,
@@ -297,13 +300,15 @@ def build_draft(
     generated_at: str,
     cases: Mapping[str, int] | None = None,
     actions: Sequence[Mapping[str, Any]] = (),
+    related: Sequence[Mapping[str, Any]] = (),
 ) -> DraftContent:
     """The draft of a confirmed finding in ``lang`` (fr or en).
 
     ``finding`` is a finding record, ``device`` the device's registry entry,
     ``cases`` the counts of the finding's cases (``cases``, ``verified``, ``tp``,
     ``fp``, ``tn``, ``fn``, ``pending``), None when unknown, ``actions`` its
-    corrective actions (action records). Raises ValueError for an unknown language
+    corrective actions (action records), ``related`` the findings of the same
+    incident it covers (finding records). Raises ValueError for an unknown language
     or a finding that was not confirmed (:func:`draft_refusal`).
     """
     if lang not in LANGS:
@@ -313,6 +318,9 @@ def build_draft(
         raise ValueError(refusal)
     numbers = key_numbers(finding, device)
     description = incident_description(finding, device, numbers, lang)
+    covered = related_paragraph(related, lang)
+    if covered is not None:
+        description.append(covered)
     consequences, consequences_text = patient_consequences(numbers, cases, lang)
     refs = list((finding.get("evidence") or {}).get("affected_cases") or [])
     examples = tuple(refs[:MAX_EXAMPLES])
@@ -344,6 +352,10 @@ def build_draft(
         description=tuple(description),
         examples=examples,
         numbers=numbers,
+        related=tuple(
+            {k: r.get(k) for k in ("id", "rule", "metric", "device_version", "subgroup", "value")}
+            for r in related
+        ),
         consequences=consequences,
         imdrf=imdrf,
         imdrf_note=IMDRF_NOTE[lang],

@@ -30,6 +30,7 @@ __all__ = [
     "manufacturer_informed",
     "measures_text",
     "patient_consequences",
+    "related_paragraph",
     "subgroup_text",
 ]
 
@@ -265,3 +266,34 @@ def patient_consequences(
         )
     )
     return data, "; ".join(parts)
+
+
+MAX_RELATED_SHOWN = 8
+"""Other findings of the incident named in the description at most (all are counted)."""
+
+
+def related_paragraph(related: Sequence[Mapping[str, Any]], lang: str) -> str | None:
+    """One paragraph naming the other slices and rules of the same incident, or None.
+
+    ``related`` are finding records (``id``, ``rule``, ``device_version``, ``subgroup``,
+    ``value``): the findings covered by this one (dismissed as the same root cause).
+    """
+    if not related:
+        return None
+    shown = []
+    for record in sorted(related, key=lambda r: int(r["id"]))[:MAX_RELATED_SHOWN]:
+        where = subgroup_text(record.get("subgroup"), lang)
+        version = record.get("device_version") or tr(lang, "toutes versions", "all versions")
+        value = record.get("value")
+        value_text = f", {format_percent(value, lang)}" if record.get("metric") and value else ""
+        rule = pick(RULES, record.get("rule"), lang)
+        shown.append(f"{where} ({version}, {rule}{value_text}; #{record['id']})")
+    more = len(related) - len(shown)
+    tail = tr(lang, f" et {more} autre(s)", f" and {more} more") if more > 0 else ""
+    return tr(
+        lang,
+        f"La même dégradation a été détectée dans {len(related)} autre(s) sous-groupe(s) ou "
+        f"par d'autres règles, regroupés dans ce constat : {'; '.join(shown)}{tail}.",
+        f"The same degradation was detected in {len(related)} other subgroup(s) or by other "
+        f"rules, grouped under this finding: {'; '.join(shown)}{tail}.",
+    )

@@ -40,7 +40,7 @@ from monitor.findings import finding_record, get_finding
 from monitor.models import Device, VigilanceDraft
 from monitor.review import case_summary, finding_cases
 from monitor.timeutil import utc_now
-from monitor.workflow import action_record, list_actions
+from monitor.workflow import action_record, covered_findings, list_actions
 
 __all__ = [
     "FORMATS",
@@ -89,8 +89,17 @@ def draft_content(
     spec.setdefault("manufacturer", device.manufacturer)
     cases = case_summary(finding_cases(session, finding, tz))
     actions = [action_record(a) for a in list_actions(session, finding_id)]
+    related = [finding_record(f, tz) for f in covered_findings(session, finding_id)]
     moment = (now or utc_now()).astimezone(tz).isoformat(timespec="seconds")
-    return build_draft(record, spec, lang=lang, generated_at=moment, cases=cases, actions=actions)
+    return build_draft(
+        record,
+        spec,
+        lang=lang,
+        generated_at=moment,
+        cases=cases,
+        actions=actions,
+        related=related,
+    )
 
 
 # --- JSON -------------------------------------------------------------------------------

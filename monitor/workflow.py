@@ -41,6 +41,7 @@ __all__ = [
     "close",
     "complete_action",
     "confirm",
+    "covered_findings",
     "dismiss",
     "finding_detail",
     "finding_history",
@@ -153,6 +154,22 @@ def related_findings(session: Session, finding: Finding, tz: ZoneInfo = _UTC) ->
     return sorted(
         (f for f in active if f.id != finding.id and groups[f.id] == mine), key=lambda f: f.id
     )
+
+
+def covered_findings(session: Session, finding_id: int) -> list[Finding]:
+    """The findings dismissed as covered by ``finding_id`` (``--with-related``), by id."""
+    entries = list_entries(session, entity="finding", action_prefix="finding.dismiss", limit=None)
+    ids = sorted(
+        {
+            int(str(e.entity_id))
+            for e in entries
+            if e.details.get("covered_by") == finding_id and e.entity_id is not None
+        }
+    )
+    if not ids:
+        return []
+    query = select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)
+    return [f for f in session.scalars(query) if f.status in ("dismissed", "closed")]
 
 
 def _cover(

@@ -232,3 +232,28 @@ def test_the_content_does_not_change_the_finding_and_refuses_unknown_languages()
     assert before == CUSUM
     with pytest.raises(ValueError, match="language"):
         build_draft(CUSUM, DEVICE, lang="de", generated_at="2025-07-30T09:00:00+02:00")
+
+
+def test_the_description_names_the_other_slices_of_the_incident() -> None:
+    from alerts.vigilance_description import MAX_RELATED_SHOWN, related_paragraph
+
+    related = [
+        {
+            "id": 20 + i,
+            "rule": "cusum",
+            "metric": "sensitivity",
+            "device_version": "2.4.0" if i % 2 else None,
+            "subgroup": {"site": f"S{i}"},
+            "value": 0.8,
+        }
+        for i in range(10)
+    ]
+    english = related_paragraph(related, "en")
+    assert english is not None
+    assert english.startswith("The same degradation was detected in 10 other subgroup(s)")
+    assert "#20" in english and f"#{20 + MAX_RELATED_SHOWN}" not in english
+    assert english.endswith(f"and {10 - MAX_RELATED_SHOWN} more.")
+    assert "all versions" in english and "80.0" in english
+    french = related_paragraph(related[:1], "fr")
+    assert french is not None and "toutes versions" in french and "1 autre(s)" in french
+    assert related_paragraph([], "fr") is None

@@ -100,6 +100,27 @@ def test_a_demo_degradation_goes_through_the_whole_review_by_the_cli(
     covered = app.json("findings", "list", "--device", "fracture-xr", "--status", "dismissed")
     assert {f["dismissal_reason"] for f in covered} == {"same_root_cause"}
     assert len(covered) == len(incident) - 1
+    # The declaration speaks of the whole incident, not of one slice.
+    draft_file = tmp_path / "draft.json"
+    app.ok(
+        "vigilance",
+        "draft",
+        fid,
+        "--lang",
+        "fr",
+        "--format",
+        "json",
+        "--out",
+        str(draft_file),
+        "--user",
+        "m.vigilance",
+    )
+    draft = json.loads(draft_file.read_text(encoding="utf-8"))
+    assert sorted(r["id"] for r in draft["related_findings"]) == sorted(f["id"] for f in covered)
+    assert any(
+        p.startswith(f"La même dégradation a été détectée dans {len(covered)} autre(s)")
+        for p in draft["incident_description"]
+    )
     acted = app.ok(
         "findings",
         "act",
@@ -128,6 +149,7 @@ def test_a_demo_degradation_goes_through_the_whole_review_by_the_cli(
         ("finding.create", "dmn-monitor check"),
         ("finding.acknowledge", "dr.quality"),
         ("finding.confirm", "dr.referent"),
+        ("vigilance.draft", "m.vigilance"),
         ("finding.act", "dr.quality"),
         ("finding.action_add", "dr.quality"),
         ("finding.action_done", "dr.quality"),

@@ -118,3 +118,23 @@ def test_the_migrations_build_exactly_the_models_schema(database: Database) -> N
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_workflow_migration_downgrades_and_upgrades_again(database: Database) -> None:
+    """0005 can be undone (a failed upgrade rolled back by hand) and applied again."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from monitor.storage import _alembic_config, current_revision, head_revision, upgrade
+
+    cfg = _alembic_config()
+    with database.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    assert current_revision(database.engine) == "0004"
+    tables = set(inspect(database.engine).get_table_names())
+    assert not {"finding_actions", "review_items", "vigilance_drafts"} & tables
+    upgrade(database.engine)
+    assert current_revision(database.engine) == head_revision()
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"finding_actions", "review_items", "notification_attempts"} <= tables
