@@ -287,13 +287,13 @@ def related_paragraph(related: Sequence[Mapping[str, Any]], lang: str) -> str | 
         value = record.get("value")
         value_text = f", {format_percent(value, lang)}" if record.get("metric") and value else ""
         rule = pick(RULES, record.get("rule"), lang)
-        shown.append(f"{where} ({version}, {rule}{value_text}; #{record['id']})")
+        shown.append(f"{where} ({version}, {rule}{value_text}, #{record['id']})")
     more = len(related) - len(shown)
     tail = tr(lang, f" et {more} autre(s)", f" and {more} more") if more > 0 else ""
     return tr(
         lang,
         f"La même dégradation a été détectée dans {len(related)} autre(s) sous-groupe(s) ou "
-        f"par d'autres règles, regroupés dans ce constat : {'; '.join(shown)}{tail}.",
+        f"par d'autres règles, regroupés dans ce constat : {' ; '.join(shown)}{tail}.",
         f"The same degradation was detected in {len(related)} other subgroup(s) or by other "
         f"rules, grouped under this finding: {'; '.join(shown)}{tail}.",
     )
