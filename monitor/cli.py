@@ -46,7 +46,7 @@ from monitor.sources import find_source, mapping_for
 from monitor.status import device_status
 from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
 from monitor.tables import render_table
-from monitor.timeutil import parse_as_of
+from monitor.timeutil import local_iso, parse_as_of
 
 __all__ = ["cli", "main"]
 
@@ -1014,20 +1014,17 @@ def _with_related(func: F) -> F:
 
 def _step(finding_id: int, verb: str, user: str, comment: str, **extra: Any) -> None:
     from monitor import workflow
-    from monitor.findings import get_finding
 
     step = getattr(workflow, verb)
     app = _app()
     if extra.get("with_related"):
         extra["tz"] = app.tz
     with app.db.session.begin() as session:
-        if extra.get("with_related"):
-            related = workflow.related_findings(session, get_finding(session, finding_id), app.tz)
-            pending = [f.id for f in related if f.status in ("open", "acknowledged")]
         finding = step(session, finding_id, user=user.strip(), comment=comment, **extra)
         click.echo(f"finding {finding.id} is now {finding.status} ({user.strip()})")
         if extra.get("with_related"):
-            names = ", ".join(str(i) for i in pending) or "none"
+            covered = workflow.covered_findings(session, finding_id)
+            names = ", ".join(str(f.id) for f in covered) or "none"
             click.echo(f"dismissed with it as the same incident: {names}")
 
 
@@ -1305,7 +1302,7 @@ def audit_list(entity: str | None, entity_id: str | None, limit: int, fmt: str) 
         entries = list_entries(session, entity=entity, entity_id=entity_id, limit=limit)
         result = [
             {
-                "at": e.at.astimezone(app.tz).isoformat(timespec="seconds"),
+                "at": local_iso(e.at, app.tz),
                 "actor": e.actor,
                 "action": e.action,
                 "entity": e.entity,

@@ -29,7 +29,7 @@ from alerts.workflow import ACTIVE_STATUSES, STATUSES
 from monitor import audit
 from monitor.errors import MonitorError
 from monitor.models import Finding
-from monitor.timeutil import utc_now
+from monitor.timeutil import local_iso, utc_now
 
 __all__ = [
     "FINDING_STATUSES",
@@ -219,10 +219,6 @@ def chart_restarts(session: Session, device_id: str) -> dict[str, int]:
     return restarts
 
 
-def _local_iso(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
-
-
 def finding_record(finding: Finding, tz: ZoneInfo) -> dict[str, Any]:
     """The JSON shape of a finding (``check --format json``, ``findings list``)."""
     return {
@@ -232,22 +228,22 @@ def finding_record(finding: Finding, tz: ZoneInfo) -> dict[str, Any]:
         "rule": finding.rule,
         "metric": finding.metric,
         "subgroup": finding.subgroup,
-        "window_start": _local_iso(finding.window_start, tz),
-        "window_end": _local_iso(finding.window_end, tz),
-        "detected_at": _local_iso(finding.detected_at, tz),
+        "window_start": local_iso(finding.window_start, tz),
+        "window_end": local_iso(finding.window_end, tz),
+        "detected_at": local_iso(finding.detected_at, tz),
         "severity": finding.severity,
         "value": finding.value,
         "threshold": finding.threshold,
         "evidence": finding.evidence,
         "status": finding.status,
-        "last_seen_at": _local_iso(finding.last_seen_at, tz),
-        "escalated_at": _local_iso(finding.escalated_at, tz),
+        "last_seen_at": local_iso(finding.last_seen_at, tz),
+        "escalated_at": local_iso(finding.escalated_at, tz),
         "occurrences": finding.occurrences,
-        "acknowledged_at": _local_iso(finding.acknowledged_at, tz),
+        "acknowledged_at": local_iso(finding.acknowledged_at, tz),
         "acknowledged_by": finding.acknowledged_by,
-        "confirmed_at": _local_iso(finding.confirmed_at, tz),
+        "confirmed_at": local_iso(finding.confirmed_at, tz),
         "confirmed_by": finding.confirmed_by,
         "dismissal_reason": finding.dismissal_reason,
-        "closed_at": _local_iso(finding.closed_at, tz),
-        "status_changed_at": _local_iso(finding.status_changed_at, tz),
+        "closed_at": local_iso(finding.closed_at, tz),
+        "status_changed_at": local_iso(finding.status_changed_at, tz),
     }

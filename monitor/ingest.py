@@ -60,6 +60,7 @@ __all__ = [
     "completed_run",
     "file_checksum",
     "ingest_file",
+    "natural_key",
     "redact_raw_row",
 ]
 
@@ -97,7 +98,8 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _natural_key(*parts: str) -> str:
+def natural_key(*parts: str) -> str:
+    """The identity of a stored record: SHA-256 of its key parts (re-ingesting adds nothing)."""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -281,7 +283,7 @@ def _prediction_row(
     record: PredictionRecord, device_targets: dict[str, str], key: bytes | None, run_id: int
 ) -> tuple[str, dict[str, Any]]:
     target = record.target or device_targets[record.device_id]
-    natural = _natural_key(
+    natural = natural_key(
         record.device_id, _link_key(record.accession_number, record.study_instance_uid), target
     )
     return natural, {
@@ -310,7 +312,7 @@ def _prediction_row(
 
 
 def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any]]:
-    natural = _natural_key(
+    natural = natural_key(
         _link_key(record.accession_number, record.study_instance_uid),
         record.target or "",
         record.source,

@@ -56,7 +56,7 @@ from monitor.config import Config, NotificationChannelConfig, NotificationsConfi
 from monitor.findings import finding_record
 from monitor.models import Device, Finding, NotificationAttempt, NotificationDelivery
 from monitor.storage import Database
-from monitor.timeutil import utc_now
+from monitor.timeutil import local_iso, utc_now
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -669,10 +669,6 @@ def notify(
 # --- listing -------------------------------------------------------------------------------
 
 
-def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
-
-
 def list_deliveries(
     session: Session,
     tz: ZoneInfo,
@@ -700,7 +696,7 @@ def list_deliveries(
             attempts[attempt.delivery_id].append(
                 {
                     "attempt": attempt.attempt,
-                    "at": _local(attempt.at, tz),
+                    "at": local_iso(attempt.at, tz),
                     "ok": attempt.ok,
                     "detail": attempt.detail,
                 }
@@ -715,9 +711,9 @@ def list_deliveries(
             "status": d.status,
             "attempts": d.attempts,
             "last_error": d.last_error,
-            "next_attempt_at": _local(d.next_attempt_at, tz),
-            "delivered_at": _local(d.delivered_at, tz),
-            "created_at": _local(d.created_at, tz),
+            "next_attempt_at": local_iso(d.next_attempt_at, tz),
+            "delivered_at": local_iso(d.delivered_at, tz),
+            "created_at": local_iso(d.created_at, tz),
             "history": attempts[d.id],
         }
         for d in deliveries

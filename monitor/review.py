@@ -26,10 +26,11 @@ from monitor import audit
 from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.config import SubgroupConfig
 from monitor.errors import MonitorError
+from monitor.ingest import natural_key
 from monitor.linking import linked_cases
 from monitor.models import Finding, Outcome, Prediction, ReviewItem, SummaryState
 from monitor.subgroups import add_age_band
-from monitor.timeutil import utc_now
+from monitor.timeutil import local_iso, utc_now
 
 __all__ = [
     "ADJUDICATION_OUTCOMES",
@@ -85,9 +86,8 @@ def _batches(ids: list[int]) -> Iterator[list[int]]:
 
 
 def _local(value: Any, tz: ZoneInfo) -> str | None:
-    if value is None or pd.isna(value):
-        return None
-    return str(pd.Timestamp(value).tz_convert(tz).isoformat(timespec="seconds"))
+    """:func:`local_iso` of a pandas or Python moment (NaT is None)."""
+    return None if value is None or pd.isna(value) else local_iso(pd.Timestamp(value), tz)
 
 
 def _case_records(cases: pd.DataFrame, tz: ZoneInfo, metric: str | None) -> list[dict[str, Any]]:
@@ -200,7 +200,7 @@ def adjudicate(
     moment = at or utc_now()
     link = prediction.accession_number or prediction.study_instance_uid or ""
     row = Outcome(
-        natural_key=_natural_key(
+        natural_key=natural_key(
             link, prediction.target, "adjudication", moment.isoformat(), str(prediction_id)
         ),
         accession_number=prediction.accession_number,
@@ -246,10 +246,6 @@ def adjudicate(
         "status_before": before,
         "status_after": prediction.case_status,
     }
-
-
-def _natural_key(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def sampled(prediction_id: int, rate: float) -> bool:
@@ -379,7 +375,11 @@ def review_items(
     items = list(session.scalars(query))
     if not items:
         return []
-    cases = linked_cases(session, None, prediction_ids=[i.prediction_id for i in items])
+    ids = [i.prediction_id for i in items]
+    cases = pd.concat(
+        [linked_cases(session, None, prediction_ids=batch) for batch in _batches(ids)],
+        ignore_index=True,
+    )
     known = {rec["case_ref"]: rec for rec in _case_records(cases, tz, None)}
     rows = []
     for item in items:

@@ -11,12 +11,17 @@ from zoneinfo import ZoneInfo
 
 from monitor.errors import MonitorError
 
-__all__ = ["end_of_day", "parse_as_of", "utc_now"]
+__all__ = ["end_of_day", "local_iso", "parse_as_of", "utc_now"]
 
 
 def utc_now() -> datetime:
     """The current time, aware, in UTC (the one clock of the application)."""
     return datetime.now(UTC)
+
+
+def local_iso(moment: datetime | None, tz: ZoneInfo) -> str | None:
+    """An aware moment as ISO 8601 local time in ``tz`` to the second; None stays None."""
+    return None if moment is None else moment.astimezone(tz).isoformat(timespec="seconds")
 
 
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:

@@ -39,7 +39,7 @@ from monitor.errors import MonitorError
 from monitor.findings import finding_record, get_finding
 from monitor.models import Device, VigilanceDraft
 from monitor.review import case_summary, finding_cases
-from monitor.timeutil import utc_now
+from monitor.timeutil import local_iso, utc_now
 from monitor.workflow import action_record, covered_findings, list_actions
 
 __all__ = [
@@ -441,7 +441,7 @@ def draft_record(draft: VigilanceDraft, tz: ZoneInfo) -> dict[str, Any]:
         "sha256": draft.sha256,
         "file_name": draft.file_name,
         "created_by": draft.created_by,
-        "created_at": draft.created_at.astimezone(tz).isoformat(timespec="seconds"),
+        "created_at": local_iso(draft.created_at, tz),
     }
 
 

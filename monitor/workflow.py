@@ -29,7 +29,7 @@ from monitor.audit import list_entries
 from monitor.errors import MonitorError
 from monitor.findings import audit_finding, finding_record, get_finding
 from monitor.models import Finding, FindingAction
-from monitor.timeutil import utc_now
+from monitor.timeutil import local_iso, utc_now
 
 _UTC = ZoneInfo("UTC")
 
@@ -333,7 +333,7 @@ def finding_history(session: Session, finding_id: int, tz: ZoneInfo) -> list[dic
     entries = list_entries(session, entity="finding", entity_id=str(finding_id), limit=None)
     return [
         {
-            "at": entry.at.astimezone(tz).isoformat(timespec="seconds"),
+            "at": local_iso(entry.at, tz),
             "actor": entry.actor,
             "action": entry.action,
             "details": entry.details,
