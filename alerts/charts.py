@@ -26,14 +26,25 @@ from alerts.cases import NS_PER_DAY, CaseView, Scope, scopes_of
 from alerts.findings import FindingDraft, case_refs
 from metrics.proportions import proportion_ci
 from metrics.sequential import (
+    CusumSignal,
     arl0_for_budget,
     bernoulli_cusum_limit,
+    bernoulli_cusum_path,
     bernoulli_cusum_signal,
     bernoulli_ewma_limit,
+    bernoulli_ewma_path,
     bernoulli_ewma_signal,
 )
 
-__all__ = ["CHART_METRICS", "ChartSettings", "InControl", "chart_findings", "chart_key"]
+__all__ = [
+    "CHART_METRICS",
+    "ChartPath",
+    "ChartSettings",
+    "InControl",
+    "chart_findings",
+    "chart_key",
+    "chart_paths",
+]
 
 CHART_METRICS = ("sensitivity", "specificity")
 MIN_SPAN_DAYS = 90.0
@@ -102,6 +113,145 @@ def _streams(view: CaseView) -> list[_Stream]:
     return streams
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One chart: a metric's stream cut to a slice, with its observation rate."""
+
+    stream: _Stream
+    scope: Scope
+    inside: np.ndarray
+    key: str
+    per_year: float
+
+
+def _plans(view: CaseView, scopes: Sequence[Scope]) -> list[_Plan]:
+    """Every active chart of the device (an observation in the last year)."""
+    year_ago = view.as_of_ns - 365 * NS_PER_DAY
+    plans = []
+    for stream in _streams(view):
+        for scope in scopes:
+            inside = scope.mask[stream.case_index]
+            arrival = stream.arrival_ns[inside]
+            if arrival.size == 0:
+                continue
+            key = chart_key(scope.version, scope.subgroup, stream.metric)
+            recent = int(np.count_nonzero(arrival > year_ago))
+            if recent == 0:
+                continue
+            span_days = min(365.0, max(MIN_SPAN_DAYS, (view.as_of_ns - arrival[0]) / NS_PER_DAY))
+            per_year = recent * 365.0 / span_days
+            plans.append(_Plan(stream, scope, inside, key, per_year))
+    return plans
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A chart run over its observations since its restart."""
+
+    keep: np.ndarray
+    x: np.ndarray
+    p0: float
+    p1: float
+    limit: float
+    arl0: float
+    signal: CusumSignal
+
+
+def _run(
+    plan: _Plan,
+    charts: int,
+    in_control: InControl,
+    settings: ChartSettings,
+    restarts: Mapping[str, int],
+) -> _Run | None:
+    stream = plan.stream
+    start = restarts.get(plan.key)
+    keep = plan.inside.copy()
+    if start is not None:
+        keep[plan.inside] = stream.arrival_ns[plan.inside] > start
+    x = stream.event[keep].astype(np.int8)
+    if x.size == 0:
+        return None
+    p0 = in_control.rate(stream.metric)
+    arl0 = _round_up(arl0_for_budget(plan.per_year, charts, settings.false_alarms_per_year))
+    if settings.chart == "ewma":
+        limit = bernoulli_ewma_limit(p0, settings.ewma_lambda, arl0)
+        signal = bernoulli_ewma_signal(x, p0, settings.ewma_lambda, limit)
+        p1 = p0 * settings.ratio
+    else:
+        p1 = min(p0 * settings.ratio, 0.99)
+        limit = bernoulli_cusum_limit(p0, p1, arl0)
+        signal = bernoulli_cusum_signal(x, p0, p1, limit)
+    return _Run(keep, x, p0, p1, float(limit), arl0, signal)
+
+
+@dataclass(frozen=True)
+class ChartPath:
+    """A chart's statistic after each of its observations (arrival order, UTC ns),
+    its decision limit and first signal (observation index, None without one)."""
+
+    key: str
+    chart: str
+    metric: str
+    version: str | None
+    subgroup: tuple[str, str] | None
+    slice_label: str
+    arrival_ns: np.ndarray
+    statistic: np.ndarray
+    limit: float
+    signal_index: int | None
+    in_control_rate: float
+    out_of_control_rate: float
+
+
+def chart_paths(
+    view: CaseView,
+    keys: Sequence[str],
+    in_control: InControl,
+    settings: ChartSettings,
+    restarts: Mapping[str, int] | None = None,
+    scopes: Sequence[Scope] | None = None,
+    dimensions: Sequence[str] = (),
+) -> list[ChartPath]:
+    """The charts named by ``keys`` (:func:`chart_key`) as :func:`chart_findings` runs
+    them as of ``view.as_of_ns``: same observations, restarts and decision limits.
+    Keys of charts that are not active (no observation in the last year, or none
+    since their restart) are left out; the order of ``keys`` is kept."""
+    restarts = restarts or {}
+    scopes = scopes if scopes is not None else scopes_of(view.cases, dimensions)
+    plans = _plans(view, scopes)
+    by_key = {plan.key: plan for plan in plans}
+    paths = []
+    for key in dict.fromkeys(keys):
+        plan = by_key.get(key)
+        if plan is None:
+            continue
+        run = _run(plan, len(plans), in_control, settings, restarts)
+        if run is None:
+            continue
+        if settings.chart == "ewma":
+            statistic = bernoulli_ewma_path(run.x, run.p0, settings.ewma_lambda)
+        else:
+            statistic = bernoulli_cusum_path(run.x, run.p0, run.p1)
+        paths.append(
+            ChartPath(
+                key=key,
+                chart=settings.chart,
+                metric=plan.stream.metric,
+                version=plan.scope.version,
+                subgroup=plan.scope.subgroup,
+                slice_label=plan.scope.label,
+                arrival_ns=plan.stream.arrival_ns[run.keep],
+                statistic=statistic,
+                limit=run.limit,
+                signal_index=run.signal.index,
+                in_control_rate=run.p0,
+                out_of_control_rate=run.p1,
+            )
+        )
+    return paths
+
+
 def chart_findings(
     view: CaseView,
     device_id: str,
@@ -120,43 +270,17 @@ def chart_findings(
     """
     restarts = restarts or {}
     scopes = scopes if scopes is not None else scopes_of(view.cases, dimensions)
-    year_ago = view.as_of_ns - 365 * NS_PER_DAY
-    plans = []
-    for stream in _streams(view):
-        for scope in scopes:
-            inside = scope.mask[stream.case_index]
-            arrival = stream.arrival_ns[inside]
-            if arrival.size == 0:
-                continue
-            key = chart_key(scope.version, scope.subgroup, stream.metric)
-            recent = int(np.count_nonzero(arrival > year_ago))
-            if recent == 0:
-                continue
-            span_days = min(365.0, max(MIN_SPAN_DAYS, (view.as_of_ns - arrival[0]) / NS_PER_DAY))
-            per_year = recent * 365.0 / span_days
-            plans.append((stream, scope, inside, key, per_year))
+    plans = _plans(view, scopes)
     charts = len(plans)
     drafts = []
-    for stream, scope, inside, key, per_year in plans:
-        start = restarts.get(key)
-        keep = inside.copy()
-        if start is not None:
-            keep[inside] = stream.arrival_ns[inside] > start
-        x = stream.event[keep].astype(np.int8)
-        if x.size == 0:
+    for plan in plans:
+        run = _run(plan, charts, in_control, settings, restarts)
+        if run is None or run.signal.index is None:
             continue
-        p0 = in_control.rate(stream.metric)
-        arl0 = _round_up(arl0_for_budget(per_year, charts, settings.false_alarms_per_year))
-        if settings.chart == "ewma":
-            limit = bernoulli_ewma_limit(p0, settings.ewma_lambda, arl0)
-            signal = bernoulli_ewma_signal(x, p0, settings.ewma_lambda, limit)
-            p1 = p0 * settings.ratio
-        else:
-            p1 = min(p0 * settings.ratio, 0.99)
-            limit = bernoulli_cusum_limit(p0, p1, arl0)
-            signal = bernoulli_cusum_signal(x, p0, p1, limit)
-        if signal.index is None:
-            continue
+        stream, scope, keep, x = plan.stream, plan.scope, run.keep, run.x
+        p0, p1, limit, arl0, signal = run.p0, run.p1, run.limit, run.arl0, run.signal
+        signal_index = run.signal.index
+        per_year = plan.per_year
         cases = view.cases
         chosen = stream.case_index[keep]
         change = signal.change_index if signal.change_index is not None else 0
@@ -196,11 +320,11 @@ def chart_findings(
                     "statistic": float(signal.statistic),
                     "max_statistic": float(signal.max_statistic),
                     "observations": int(x.size),
-                    "signal_observation": int(signal.index) + 1,
+                    "signal_observation": signal_index + 1,
                     "change_observation": change + 1,
                     "change_point_exam_ns": int(exam_ns[chosen[change]]),
                     "change_point_arrival_ns": int(stream.arrival_ns[keep][change]),
-                    "signal_arrival_ns": int(stream.arrival_ns[keep][signal.index]),
+                    "signal_arrival_ns": int(stream.arrival_ns[keep][signal_index]),
                     "cases_since_change": n_since,
                     "events_since_change": events,
                     "event_rate_since_change": rate,

@@ -25,21 +25,19 @@ from sqlalchemy import select
 from alerts.workflow import ACTION_KINDS, DISMISSAL_REASONS
 from connectors import FORMATS
 from monitor import registry, sources
-from monitor.cells import CellSettings, ensure_summaries, read_cells
+from monitor.cells import CellSettings, ensure_summaries
 from monitor.config import Config, iter_keys, load_config
 from monitor.errors import MonitorError
+from monitor.evaluate_stored import evaluation_options, stored_evaluation
 from monitor.evaluation import (
     BY_COLUMNS,
     METRICS,
     WINDOWS,
     EvaluationOptions,
     all_breakdowns,
-    evaluate_breakdowns,
-    records,
 )
 from monitor.findings import FINDING_STATUSES
 from monitor.ingest import IngestReport, ingest_file
-from monitor.linking import linked_cases
 from monitor.models import IngestionRun, QuarantinedRow
 from monitor.pseudonym import MIN_KEY_LENGTH
 from monitor.sources import find_source, mapping_for
@@ -172,6 +170,7 @@ class _Root(_Group):
     lazy_groups: ClassVar[dict[str, str]] = {
         "notifications": "monitor.cli_notify:notifications",
         "vigilance": "monitor.cli_vigilance:vigilance",
+        "report": "monitor.cli_report:report",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -521,13 +520,22 @@ def quarantine_list(run_id: int | None, limit: int, fmt: str) -> None:
 @cli.command("status")
 @common_options
 @click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    help="Only exams from this date on (YYYY-MM-DD, start of day), e.g. a month's.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def status(as_of: str | None, fmt: str) -> None:
+def status(as_of: str | None, start: str | None, fmt: str) -> None:
     """Per device: predictions, linked cases, awaiting truth, label delay, last prediction."""
     app = _app()
     moment = parse_as_of(as_of, app.tz)
+    since = None
+    if start is not None:
+        since = datetime.combine(_parse_day(start, "--from"), datetime.min.time(), tzinfo=app.tz)
     with app.db.session() as session:
-        states = device_status(session, moment)
+        states = device_status(session, moment, since=since)
     rows = [
         {
             "device": s.device_id,
@@ -599,6 +607,13 @@ def _split_metrics(value: str | None) -> tuple[str, ...]:
     ),
 )
 @click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    help="Only exams from this date on (YYYY-MM-DD, start of day); the whole-period "
+    "window then starts there, e.g. --window all --from 2025-08-01 --as-of 2025-08-31.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 def evaluate(
     device_id: str | None,
@@ -608,6 +623,7 @@ def evaluate(
     rolling_days: int,
     metric_names: str | None,
     as_of: str | None,
+    start: str | None,
     fmt: str,
 ) -> None:
     """Performance with confidence intervals per device x window x subgroup, as of a date.
@@ -618,65 +634,28 @@ def evaluate(
     app = _app()
     cfg = app.config
     moment = parse_as_of(as_of, app.tz)
+    first = _parse_day(start, "--from") if start is not None else None
     breakdowns = [tuple(_split_by(b)) for b in by] or [()]
     if all_subgroups:
         breakdowns = all_breakdowns(cfg.subgroups.dimensions)
-    options = EvaluationOptions(
-        window=window,  # type: ignore[arg-type]
+    options = evaluation_options(
+        cfg,
+        window=window,
         rolling_days=rolling_days,
-        metrics=_split_metrics(metric_names) or EvaluationOptions().metrics,
-        confidence=cfg.evaluation.confidence,
-        method=cfg.evaluation.interval_method,
-        min_n=cfg.evaluation.min_cases,
-        half_width=cfg.evaluation.target_half_width,
+        metrics=_split_metrics(metric_names),
     )
     db = app.summarised_db()
     with db.session() as session:
-        if device_id is not None:
-            registry.get_device(session, device_id)
-        claims = {
-            d.id: (d.claimed_performance.sensitivity, d.claimed_performance.specificity)
-            for d in registry.list_devices(session)
-        }
-        cells = read_cells(
+        results = stored_evaluation(
             session,
-            moment,
+            as_of=moment,
+            tz=app.tz,
+            options=options,
+            breakdowns=breakdowns,
             device_id=device_id,
-            with_bins=any(m in ("brier", "ece") for m in options.metrics),
-            grain="month" if options.window in ("month", "quarter", "all") else "day",
+            first=first,
         )
-        per_case = any(m in ("auc", "calibration") for m in options.metrics)
-        cases = linked_cases(session, moment, device_id=device_id) if per_case else None
-    frame = evaluate_breakdowns(
-        cells.counts,
-        breakdowns,
-        as_of=moment,
-        tz=app.tz,
-        options=options,
-        claims=claims,
-        bins=cells.bins,
-        cases=cases,
-        settings=cells.settings,
-        first_day=cells.first_day,
-    )
-    if len(breakdowns) == 1 and not frame.empty:
-        frame = frame.drop(columns=["breakdown"])
-    results = _drop_unused(records(frame), breakdowns)
     _emit_evaluation(results, breakdowns, options, moment, fmt)
-
-
-def _drop_unused(
-    results: list[dict[str, Any]], breakdowns: list[tuple[str, ...]]
-) -> list[dict[str, Any]]:
-    """Each row keeps the dimensions of its own breakdown only."""
-    if len(breakdowns) == 1:
-        return results
-    every = {c for b in breakdowns for c in b}
-    for row in results:
-        own = set(row["breakdown"].split(" x ")) if row["breakdown"] != "device" else set()
-        for column in every - own:
-            row.pop(column, None)
-    return results
 
 
 def _emit_evaluation(
@@ -1366,6 +1345,51 @@ def drift(device_id: str, as_of: str | None, report: str | None, fmt: str) -> No
         title = f"{device_id}: drift as of {moment.astimezone(app.tz).date().isoformat()}"
         path = write_device_drift_report(frames, Path(report), title)
         click.echo(f"drift report written to {path}", err=True)
+
+
+@cli.command("chart")
+@common_options
+@click.option("--device", "device_id", required=True, help="The device.")
+@click.option("--metric", type=click.Choice(["sensitivity", "specificity"]), default="sensitivity")
+@click.option("--version", "version", default=None, help="One software version (default: all).")
+@click.option(
+    "--subgroup", default=None, help="One subgroup as dimension=value (default: whole device)."
+)
+@click.option("--as-of", "as_of", default=None, help="Date (end of day) or date-time; default now.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def chart(
+    device_id: str,
+    metric: str,
+    version: str | None,
+    subgroup: str | None,
+    as_of: str | None,
+    fmt: str,
+) -> None:
+    """One control chart (CUSUM or EWMA) as `check` runs it: statistic, decision limit, signal."""
+    from monitor.control_charts import chart_summary, device_chart_paths, slice_key
+
+    app = _app()
+    moment = parse_as_of(as_of, app.tz)
+    group = None
+    if subgroup is not None:
+        dimension, sep, value = subgroup.partition("=")
+        if not sep or not dimension.strip() or not value.strip():
+            raise MonitorError(f"--subgroup {subgroup!r}: give dimension=value, e.g. site=CHU-Sud")
+        group = {dimension.strip(): value.strip()}
+    key = slice_key(version, group, metric)
+    history = _device_history(device_id, moment)
+    with app.db.session() as session:
+        paths = device_chart_paths(session, app.config, history, moment, [key])
+    if not paths:
+        raise MonitorError(
+            f"no active {metric} chart for {device_id} {key!r} as of {moment.date()}: a chart "
+            "needs verified cases in the last year (with one version, give no --version)"
+        )
+    summary = chart_summary(paths[0], app.tz)
+    if fmt == "json":
+        _echo_json(summary)
+        return
+    click.echo(render_table([summary], [k for k in summary if k not in ("key", "subgroup")]))
 
 
 @cli.command("estimate")

@@ -38,9 +38,14 @@ class DeviceStatus:
         return self.linked / counted if counted else math.nan
 
 
-def device_status(session: Session, as_of: datetime) -> list[DeviceStatus]:
-    """Status of every registered device as of ``as_of`` (devices without data included)."""
+def device_status(
+    session: Session, as_of: datetime, *, since: datetime | None = None
+) -> list[DeviceStatus]:
+    """Status of every registered device as of ``as_of`` (devices without data included),
+    over the exams from ``since`` (aware; None: from the first) up to ``as_of``."""
     cases = linked_cases(session, as_of)
+    if since is not None:
+        cases = cases[cases["exam_datetime"] >= since]
     result = []
     for device_id, name in session.execute(select(Device.id, Device.name).order_by(Device.id)):
         mine = cases[cases["device_id"] == device_id]
