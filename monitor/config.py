@@ -313,6 +313,38 @@ class ReviewConfig(_Section):
     )
 
 
+class ReportConfig(_Section):
+    establishment: str = Field(
+        "", description="Name of the establishment printed on the monthly report."
+    )
+    reviewers: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Names (with their role) listed in the report's sign-off block, e.g. "
+            '"Dr A. Martin - referent radiologist"; empty: three blank roles.'
+        ),
+    )
+    min_verification_rate: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Share of the month's cases with a known outcome below which the month's "
+            "light is amber (0..1)."
+        ),
+    )
+    out_dir: str = Field(
+        "reports",
+        description="Folder of the reports written by the scheduler (relative to the config).",
+    )
+    languages: tuple[Literal["fr", "en"], ...] = Field(
+        ("fr", "en"), description="Languages of the reports written by the scheduler."
+    )
+    formats: tuple[Literal["html", "pdf"], ...] = Field(
+        ("html", "pdf"), description="Formats of the reports written by the scheduler."
+    )
+
+
 class SourceConfig(_Section):
     name: str = Field(description="Short name of the source, shown in ingestion runs.")
     kind: Literal["predictions", "outcomes"] = Field(
@@ -535,6 +567,9 @@ class Config(_Section):
         description="Detection rules: sequential charts, drift, estimation, operational rules.",
     )
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="Case review queue.")
+    report: ReportConfig = Field(
+        default_factory=ReportConfig, description="The monthly quality-control report."
+    )
     sources: tuple[SourceConfig, ...] = Field(
         (), description="Configured sources ([[sources]] tables), each with its own mapping."
     )
