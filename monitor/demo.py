@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from alerts.findings import PERFORMANCE_RULES
 from alerts.incidents import incidents
 from monitor.config import Config, load_config
-from monitor.demo_data import DemoParameters, generate_demo, write_demo_files
+from monitor.demo_data import Degradation, DemoParameters, generate_demo, write_demo_files
 from monitor.detection import check_dates, run_checks
 from monitor.errors import MonitorError
 from monitor.evaluation import evaluate_cases
@@ -242,6 +242,12 @@ def run_demo(
         f"--by device_version,scanner_manufacturer --as-of {last_day.isoformat()}"
     )
     echo(f"  dmn-monitor findings list {where}")
+    # The first whole month of the injected degradation: red on the report's first page.
+    degraded = (Degradation.of(params).start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    echo(
+        f"  dmn-monitor report monthly {where} --month {degraded:%Y-%m} "
+        f"--out {files.config.parent / 'reports'}"
+    )
     return findings
 
 
