@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "CELL_KEY_COLUMNS",
+    "ApiToken",
     "AuditEntry",
     "Base",
     "CaseCount",
@@ -38,7 +39,10 @@ __all__ = [
     "Device",
     "Finding",
     "FindingAction",
+    "GaugeSnapshot",
     "IngestionRun",
+    "JobRun",
+    "MetricSnapshot",
     "NotificationAttempt",
     "NotificationDelivery",
     "Outcome",
@@ -475,3 +479,92 @@ class VigilanceDraft(Base):
     file_name: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API. Only its SHA-256 is stored (the secret is shown
+    once, at creation); ``prefix`` (its first characters) names it in lists and logs."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """One run of a scheduled job. ``(job, scheduled_for)`` is unique: of several
+    ``serve`` processes on one database, the one whose insert succeeds runs it."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "scheduled_for", name="ux_job_runs_job_time"),
+        Index("ix_job_runs_job_started", "job", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[datetime]
+    owner: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class MetricSnapshot(Base):
+    """Performance of one slice (device x version x subgroup value) over one trailing
+    window, as the ``evaluate`` job last computed it; what ``/metrics`` serves.
+    ``'all'`` stands for every version, and for the whole device in dimension/value."""
+
+    __tablename__ = "metric_snapshots"
+    __table_args__ = (
+        UniqueConstraint(
+            "device_id",
+            "device_version",
+            "dimension",
+            "value",
+            "window",
+            name="ux_metric_snapshots_slice",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    device_version: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(200))
+    window: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[datetime]
+    computed_at: Mapped[datetime]
+    n: Mapped[int] = mapped_column(Integer)
+    tp: Mapped[int] = mapped_column(Integer)
+    fp: Mapped[int] = mapped_column(Integer)
+    tn: Mapped[int] = mapped_column(Integer)
+    fn: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class GaugeSnapshot(Base):
+    """Any other gauge a job computed for ``/metrics`` (control chart statistics and
+    limits, drift scores, estimated performance...): a family name, its labels (a
+    small mapping, never a patient or exam identifier) and its value."""
+
+    __tablename__ = "gauge_snapshots"
+    __table_args__ = (Index("ix_gauge_snapshots_family", "family"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    family: Mapped[str] = mapped_column(String(100))
+    device_id: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    value: Mapped[float] = mapped_column(Float)
+    computed_at: Mapped[datetime]
