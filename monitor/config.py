@@ -345,6 +345,62 @@ class ReportConfig(_Section):
     )
 
 
+class ServiceConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address `serve` listens on (--host overrides).")
+    port: int = Field(8765, ge=1, le=65535, description="Port of `serve` (--port overrides).")
+    ingest_seconds: int = Field(
+        300, ge=10, description="How often `serve` polls the configured sources (seconds)."
+    )
+    evaluate_seconds: int = Field(
+        900,
+        ge=10,
+        description="How often `serve` recomputes the performance snapshots /metrics serves.",
+    )
+    check_seconds: int = Field(
+        3600, ge=60, description="How often `serve` runs every detection rule as of now."
+    )
+    notify_seconds: int = Field(
+        60, ge=5, description="How often `serve` delivers due notifications (seconds)."
+    )
+    report_hour: int = Field(
+        6,
+        ge=0,
+        le=23,
+        description="Local hour of the 1st of each month when `serve` writes the previous "
+        "month's report.",
+    )
+    misfire_grace_seconds: int = Field(
+        3600,
+        ge=1,
+        description="A run missed while the service was down still runs if it is at most "
+        "this late; runs missed several times are coalesced into one.",
+    )
+    move_processed: bool = Field(
+        True,
+        description="After polling, move each source file into processed/ (its rows "
+        "committed) or failed/ (unreadable) beside it.",
+    )
+    max_request_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest HTTP request body accepted (bytes)."
+    )
+    mllp_enabled: bool = Field(
+        False, description="Listen for HL7 v2 messages over MLLP (RIS/LIS result feeds)."
+    )
+    mllp_host: str = Field("127.0.0.1", description="Address of the MLLP listener.")
+    mllp_port: int = Field(2575, ge=1, le=65535, description="Port of the MLLP listener.")
+    mllp_kind: Literal["predictions", "outcomes"] = Field(
+        "outcomes", description="What the MLLP feed carries."
+    )
+    tls_certfile: str | None = Field(
+        None, description="PEM certificate to serve HTTPS directly (else plain HTTP)."
+    )
+    tls_keyfile: str | None = Field(None, description="PEM private key of tls_certfile.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-* headers are trusted (comma list).",
+    )
+
+
 class SourceConfig(_Section):
     name: str = Field(description="Short name of the source, shown in ingestion runs.")
     kind: Literal["predictions", "outcomes"] = Field(
@@ -569,6 +625,10 @@ class Config(_Section):
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="Case review queue.")
     report: ReportConfig = Field(
         default_factory=ReportConfig, description="The monthly quality-control report."
+    )
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig,
+        description="`dmn-monitor serve`: HTTP API, scheduler, MLLP listener.",
     )
     sources: tuple[SourceConfig, ...] = Field(
         (), description="Configured sources ([[sources]] tables), each with its own mapping."

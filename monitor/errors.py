@@ -17,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "IngestError",
+    "MissingKeyError",
     "MonitorError",
     "NotFoundError",
     "RegistryError",
@@ -61,6 +62,11 @@ class IngestError(MonitorError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class MissingKeyError(IngestError):
+    """A file carries patient identifiers and no pseudonymisation key is set: the
+    configuration is at fault, not the file."""
 
 
 class StorageError(MonitorError):

@@ -40,7 +40,7 @@ from connectors import (
     read_predictions,
 )
 from monitor.cells import refresh_cases, touched_by_outcomes
-from monitor.errors import IngestError
+from monitor.errors import IngestError, MissingKeyError
 from monitor.models import (
     Device,
     IngestionRun,
@@ -361,7 +361,7 @@ def _sort_chunk(
                 )
                 continue
             if record.patient_id and key is None:
-                raise IngestError(
+                raise MissingKeyError(
                     f"{path}: line {result.line} carries a patient identifier but no "
                     "pseudonymisation key is set; set the environment variable named by "
                     "pseudonymisation.key_env (default DMN_MONITOR_PSEUDONYM_KEY) and run again",

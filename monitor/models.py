@@ -20,8 +20,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
+    Unicode,
     UniqueConstraint,
     text,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "Prediction",
     "QuarantinedRow",
     "ReviewItem",
+    "SchedulerJob",
     "ScoreBin",
     "SummaryState",
     "UTCDateTime",
@@ -568,3 +571,14 @@ class GaugeSnapshot(Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSON)
     value: Mapped[float] = mapped_column(Float)
     computed_at: Mapped[datetime]
+
+
+class SchedulerJob(Base):
+    """APScheduler's persistent job store (its SQLAlchemyJobStore layout), created by
+    the migrations like every other table: the jobs of ``serve`` and their next run."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,5 +1,5 @@
-"""The service: API tokens, scheduled job runs (run once across processes), and the
-snapshots the jobs compute for ``/metrics``.
+"""The service: API tokens, scheduled job runs (run once across processes), the
+scheduler's persistent job store, and the snapshots the jobs compute for ``/metrics``.
 
 Revision ID: 0006
 Revises: 0005
@@ -85,9 +85,19 @@ def upgrade() -> None:
         sa.Column("computed_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_gauge_snapshots_family", "gauge_snapshots", ["family"])
+    # APScheduler's SQLAlchemyJobStore table, so that the schema has one owner.
+    op.create_table(
+        "apscheduler_jobs",
+        sa.Column("id", sa.Unicode(191), primary_key=True),
+        sa.Column("next_run_time", sa.Float(25)),
+        sa.Column("job_state", sa.LargeBinary(), nullable=False),
+    )
+    op.create_index("ix_apscheduler_jobs_next_run_time", "apscheduler_jobs", ["next_run_time"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_apscheduler_jobs_next_run_time", table_name="apscheduler_jobs")
+    op.drop_table("apscheduler_jobs")
     op.drop_index("ix_gauge_snapshots_family", table_name="gauge_snapshots")
     op.drop_table("gauge_snapshots")
     op.drop_table("metric_snapshots")
