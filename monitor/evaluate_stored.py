@@ -58,6 +58,16 @@ def _cells_from(cells: CellData, first: date) -> CellData:
     return replace(cells, counts=counts, bins=bins, first_day=first_day)
 
 
+def _cells_until(cells: CellData, last: date) -> CellData:
+    """The cells of exams up to the local day ``last``."""
+    day = pd.Timestamp(last)
+    counts = cells.counts[cells.counts["exam_day"] <= day].reset_index(drop=True)
+    bins = cells.bins
+    if bins is not None:
+        bins = bins[bins["exam_day"] <= day].reset_index(drop=True)
+    return replace(cells, counts=counts, bins=bins)
+
+
 def _drop_unused(
     results: list[dict[str, Any]], breakdowns: list[tuple[str, ...]]
 ) -> list[dict[str, Any]]:
@@ -81,11 +91,15 @@ def stored_evaluation(
     breakdowns: Sequence[Sequence[str]] = ((),),
     device_id: str | None = None,
     first: date | None = None,
+    known_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The records ``dmn-monitor evaluate --format json`` prints for this query.
 
     ``first``: only exams from that local day on (the whole-period window starts
-    there). The case summaries must be built (:func:`monitor.cells.ensure_summaries`).
+    there). ``known_at`` (default ``as_of``): the outcomes are those known then,
+    later than ``as_of`` for windows that end before today with what is known
+    today (the exams stay those up to ``as_of``). The case summaries must be built
+    (:func:`monitor.cells.ensure_summaries`).
     With several breakdowns each row names its ``breakdown`` and keeps only its own
     dimensions. MonitorError for an unknown device or ``first`` after ``as_of``.
     """
@@ -99,15 +113,22 @@ def stored_evaluation(
         for d in registry.list_devices(session)
     }
     monthly = options.window in ("month", "quarter", "all")
+    known = as_of if known_at is None or known_at < as_of else known_at
     cells = read_cells(
         session,
-        as_of,
+        known,
         device_id=device_id,
         with_bins=any(m in ("brier", "ece") for m in options.metrics),
-        grain="month" if monthly and (first is None or first.day == 1) else "day",
+        grain="month"
+        if monthly and (first is None or first.day == 1) and known == as_of
+        else "day",
     )
     per_case = any(m in ("auc", "calibration") for m in options.metrics)
-    cases = linked_cases(session, as_of, device_id=device_id) if per_case else None
+    cases = linked_cases(session, known, device_id=device_id) if per_case else None
+    if known > as_of:
+        cells = _cells_until(cells, as_of.astimezone(tz).date())
+        if cases is not None:
+            cases = cases[cases["exam_datetime"] <= as_of].reset_index(drop=True)
     if first is not None:
         cells = _cells_from(cells, first)
         if cases is not None:
