@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import select
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 from monitor.linking import linked_cases
 from monitor.models import Device
 
-__all__ = ["DeviceStatus", "device_status"]
+__all__ = ["DeviceStatus", "device_status", "status_record"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,18 @@ def device_status(
             )
         )
     return result
+
+
+def status_record(state: DeviceStatus, tz: ZoneInfo) -> dict[str, Any]:
+    """The JSON shape of a device's status (``status --format json``, the API): the last
+    prediction as a local time to the minute."""
+    last = state.last_prediction
+    return {
+        "device": state.device_id,
+        "predictions": state.predictions,
+        "linked": state.linked,
+        "awaiting_truth": state.pending,
+        "excluded": state.excluded,
+        "median_label_delay_days": state.median_label_delay_days,
+        "last_prediction": last.astimezone(tz).isoformat(timespec="minutes") if last else None,
+    }
