@@ -1,0 +1,118 @@
+"""The MLLP listener over a real TCP socket: one ACK per message, AA once its rows are
+committed (and again, adding nothing, for a message sent twice), AE with the reason
+for a refused message, AR when it is not HL7 or the monitor cannot take it yet."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from monitor.config import load_config
+from monitor.errors import MissingKeyError
+from monitor.mllp import END_BLOCK, START_BLOCK, MllpListener, frames
+from monitor.models import Outcome
+from monitor.storage import Database
+from tests.connectors.message_samples import _report
+
+
+def _frame(message: str) -> bytes:
+    return START_BLOCK + message.encode("utf-8") + END_BLOCK
+
+
+FRACTURE = _report("R1", "HL7-ACC-1", "F", "CONCLUSION : fracture du radius distal.")
+PRELIMINARY = _report("R3", "HL7-ACC-3", "P", "Fracture probable du scaphoïde.")
+
+
+@pytest.fixture
+def listener(
+    registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
+) -> Iterator[MllpListener]:
+    config_path = tmp_path / "dmn-monitor.toml"
+    config_path.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    server = MllpListener(
+        registered, load_config(config_path), pseudonym_key, host="127.0.0.1", port=0
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _exchange(address: tuple[str, int], payload: bytes, answers: int = 1) -> list[str]:
+    with socket.create_connection(address, timeout=30) as sock:
+        sock.sendall(payload)
+        buffer = bytearray()
+        got: list[str] = []
+        while len(got) < answers:
+            chunk = sock.recv(65536)
+            assert chunk, "the listener closed the connection"
+            buffer += chunk
+            got += [m.decode("utf-8") for m in frames(buffer)]
+    return got
+
+
+def _msa(ack: str) -> list[str]:
+    segment = next(s for s in ack.split("\r") if s.startswith("MSA"))
+    return segment.split("|")
+
+
+def _outcomes(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Outcome)) or 0)
+
+
+def test_a_result_is_acknowledged_once_committed_and_not_added_twice(
+    listener: MllpListener, registered: Database
+) -> None:
+    [ack] = _exchange(listener.address, _frame(FRACTURE))
+    assert _msa(ack)[1:3] == ["AA", "R1"]
+    assert ack.startswith("MSH|^~\\&|DMN-MONITOR")
+    assert _outcomes(registered) == 1
+    [again] = _exchange(listener.address, _frame(FRACTURE))
+    assert _msa(again)[1] == "AA"
+    assert _outcomes(registered) == 1
+
+
+def test_each_message_of_a_stream_gets_its_answer(listener: MllpListener) -> None:
+    payload = _frame(FRACTURE) + _frame(PRELIMINARY) + _frame("hello")
+    acks = _exchange(listener.address, payload, answers=3)
+    assert [_msa(a)[1] for a in acks] == ["AA", "AE", "AR"]
+    assert _msa(acks[1])[2] == "R3"
+    assert "preliminary" in acks[1]
+    assert "ERR|" in acks[1]
+
+
+def test_a_split_frame_is_reassembled() -> None:
+    buffer = bytearray(b"noise" + START_BLOCK + b"MSH|a")
+    assert list(frames(buffer)) == []
+    buffer += b"|b" + END_BLOCK + START_BLOCK + b"MSH"
+    assert list(frames(buffer)) == [b"MSH|a|b"]
+    assert bytes(buffer) == START_BLOCK + b"MSH"
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (MissingKeyError("no key"), "pseudonymisation key"),
+        (OperationalError("SELECT", {}, Exception("server closed")), "send again later"),
+    ],
+)
+def test_when_the_monitor_cannot_take_it_the_sender_is_told_to_retry(
+    listener: MllpListener,
+    registered: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    words: str,
+) -> None:
+    def fails(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr("monitor.push.ingest_payload", fails)
+    [ack] = _exchange(listener.address, _frame(FRACTURE))
+    assert _msa(ack)[1] == "AR"
+    assert words in ack
+    assert _outcomes(registered) == 0
