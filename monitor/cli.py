@@ -41,7 +41,7 @@ from monitor.ingest import IngestReport, ingest_file
 from monitor.models import IngestionRun, QuarantinedRow
 from monitor.pseudonym import MIN_KEY_LENGTH
 from monitor.sources import find_source, mapping_for
-from monitor.status import device_status
+from monitor.status import device_status, status_record
 from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
 from monitor.tables import render_table
 from monitor.timeutil import local_iso, parse_as_of
@@ -171,6 +171,9 @@ class _Root(_Group):
         "notifications": "monitor.cli_notify:notifications",
         "vigilance": "monitor.cli_vigilance:vigilance",
         "report": "monitor.cli_report:report",
+        "serve": "monitor.cli_serve:serve",
+        "jobs": "monitor.cli_serve:jobs",
+        "tokens": "monitor.cli_tokens:tokens",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -536,20 +539,7 @@ def status(as_of: str | None, start: str | None, fmt: str) -> None:
         since = datetime.combine(_parse_day(start, "--from"), datetime.min.time(), tzinfo=app.tz)
     with app.db.session() as session:
         states = device_status(session, moment, since=since)
-    rows = [
-        {
-            "device": s.device_id,
-            "predictions": s.predictions,
-            "linked": s.linked,
-            "awaiting_truth": s.pending,
-            "excluded": s.excluded,
-            "median_label_delay_days": s.median_label_delay_days,
-            "last_prediction": s.last_prediction.astimezone(app.tz).isoformat(timespec="minutes")
-            if s.last_prediction
-            else None,
-        }
-        for s in states
-    ]
+    rows = [status_record(s, app.tz) for s in states]
     if fmt == "json":
         _echo_json(rows)
     else:
