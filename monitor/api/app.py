@@ -168,7 +168,9 @@ def create_app(
         ),
         openapi_url="/openapi.json",
         default_response_class=SafeJSONResponse,
-        docs_url="/docs",
+        # No Swagger UI: its page loads scripts from a CDN, which a hospital network
+        # should not have to allow; /openapi.json feeds any local viewer.
+        docs_url=None,
         redoc_url=None,
         responses={
             401: {"model": ErrorBody, "description": "No valid token"},
