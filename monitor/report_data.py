@@ -64,7 +64,7 @@ from monitor.report_model import (
     VigilanceLine,
     Volume,
 )
-from monitor.status import device_status
+from monitor.status import DeviceStatus, device_status
 from monitor.timeutil import end_of_day, utc_now
 from monitor.workflow import list_actions
 
@@ -138,6 +138,8 @@ class _Query:
     end: datetime
     as_of: datetime
     manifest: Manifest
+    states: dict[str, DeviceStatus]
+    """The month's status of every device, read once (:func:`device_status`)."""
 
     @property
     def day(self) -> str:
@@ -187,8 +189,7 @@ class _Query:
 
 
 def _volume(q: _Query, device_id: str) -> Volume:
-    states = device_status(q.session, q.as_of, since=q.start)
-    state = next(s for s in states if s.device_id == device_id)
+    state = q.states[device_id]
     argv = ("status", "--from", q.first, "--as-of", q.day, "--format", "json")
     where = {"device": device_id}
     prefix = f"{device_id}/volume"
@@ -455,13 +456,8 @@ def _story(q: _Query, finding: Finding, entries: list[Any]) -> _Story:
     return _Story(finding, status, tuple(events), raised)
 
 
-def _findings(q: _Query, device_id: str) -> list[_Story]:
-    query = (
-        select(Finding)
-        .where(Finding.device_id == device_id, Finding.detected_at <= q.as_of)
-        .order_by(Finding.id)
-    )
-    found = list(q.session.scalars(query))
+def _findings(q: _Query, found: list[Finding]) -> list[_Story]:
+    """The findings of ``found`` that matter to the month, with their stories."""
     by_finding: dict[str, list[Any]] = {}
     for entry in audit.list_entries(q.session, entity="finding", limit=None):
         by_finding.setdefault(entry.entity_id or "", []).append(entry)
@@ -754,7 +750,7 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
             .order_by(Finding.id)
         )
     )
-    stories = _findings(q, device_id)
+    stories = _findings(q, every)
     history = load_history(q.session, spec, q.as_of, q.config.subgroups.age_bands)
     cusum = _cusum(q, history, stories) if len(history.cases) else ()
     drift, drift_report, drift_note = _drift(q, history, out_dir)
@@ -864,7 +860,8 @@ def gather_monthly_report(
         raise MonitorError("no device in the registry: `dmn-monitor devices import FILE` first")
     if device_id is not None:
         specs = [registry.get_device(session, device_id)]
-    query = _Query(session, config, tz, month, start, end, as_of, Manifest())
+    states = {s.device_id: s for s in device_status(session, as_of, since=start)}
+    query = _Query(session, config, tz, month, start, end, as_of, Manifest(), states)
     devices = tuple(_device_month(query, spec, out_dir) for spec in specs)
     return MonthlyReport(
         month=month,

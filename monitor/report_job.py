@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,6 +24,7 @@ from monitor import audit
 from monitor.cells import CellSettings, ensure_summaries
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.files import write_atomic
 from monitor.report_data import gather_monthly_report, previous_month
 from monitor.report_model import ManifestEntry, MonthlyReport
 from monitor.report_render import FORMATS, manifest_name, write_report
@@ -99,18 +98,6 @@ def manifest_document(report: MonthlyReport, files: Sequence[Path]) -> dict[str,
     }
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    data = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -152,7 +139,8 @@ def write_monthly_report(
         files += write_report(report, lang, formats, out_dir)
     drift = [out_dir / d.drift_report for d in report.devices if d.drift_report]
     manifest = out_dir / manifest_name(report)
-    _write_json(manifest, manifest_document(report, [*files, *drift]))
+    document = manifest_document(report, [*files, *drift])
+    write_atomic(manifest, json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8"))
     with db.session.begin() as session:
         audit.record(
             session,

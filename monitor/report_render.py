@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ import jinja2
 
 from monitor import report_plots
 from monitor import report_texts as tx
+from monitor.files import write_atomic
 from monitor.report_model import DeviceMonth, InventoryLine, MonthlyReport, TrendPoint
 from monitor.vigilance import _font_paths
 
@@ -1286,21 +1285,6 @@ def render(report: MonthlyReport, lang: str, fmt: str) -> bytes:
     raise ValueError(f"unknown report format {fmt!r} (expected one of {FORMATS})")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and
-    :func:`os.replace`, so a reader sees the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     report: MonthlyReport, lang: str, formats: Sequence[str], out_dir: Path | str
 ) -> list[Path]:
@@ -1314,6 +1298,6 @@ def write_report(
     paths = []
     for name, content in zip(names, data, strict=True):
         path = folder / name
-        _write_atomic(path, content)
+        write_atomic(path, content)
         paths.append(path)
     return paths

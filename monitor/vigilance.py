@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from alerts.vigilance import (
 )
 from monitor import audit
 from monitor.errors import MonitorError
+from monitor.files import write_atomic
 from monitor.findings import finding_record, get_finding
 from monitor.models import Device, VigilanceDraft
 from monitor.review import case_summary, finding_cases
@@ -366,14 +366,6 @@ def render(content: DraftContent, fmt: str) -> bytes:
 # --- recording --------------------------------------------------------------------------
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
-
-
 def write_draft(
     session: Session,
     finding_id: int,
@@ -400,7 +392,8 @@ def write_draft(
     path = Path(out).resolve()
     if path.is_dir():
         raise MonitorError(f"--out {out} is a folder; give a file name, e.g. draft.{fmt}")
-    _write(path, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
     digest = hashlib.sha256(data).hexdigest()
     row = VigilanceDraft(
         finding_id=finding_id,
