@@ -46,6 +46,7 @@ from monitor.models import (
     ScoreBin,
     SummaryState,
 )
+from monitor.storage import one_at_a_time
 from monitor.subgroups import add_age_band
 from monitor.timeutil import utc_now
 
@@ -379,7 +380,9 @@ def rebuild_summaries(
 
 
 def ensure_summaries(session: Session, settings: CellSettings) -> bool:
-    """Build the cells if missing or cut with other settings; True when it rebuilt."""
+    """Build the cells if missing or cut with other settings; True when it rebuilt.
+    Processes starting together on one database build them once."""
+    one_at_a_time(session, "case summaries")
     state = _state(session)
     if state is not None and _settings_of(state) == settings:
         return False

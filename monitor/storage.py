@@ -7,6 +7,7 @@ returns a :class:`Database` holding the engine and a session factory.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,7 @@ __all__ = [
     "create_db_engine",
     "current_revision",
     "head_revision",
+    "one_at_a_time",
     "open_database",
     "upgrade",
 ]
@@ -142,3 +144,13 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         safe = make_url(url).render_as_string(hide_password=True)
         raise StorageError(f"cannot open the database {safe}: {exc.orig}", url=url) from exc
     return Database(engine=engine, session=sessionmaker(engine, expire_on_commit=False))
+
+
+def one_at_a_time(session: Session, name: str) -> None:
+    """Serialise the transactions that call this with the same ``name`` (a PostgreSQL
+    transaction-scoped advisory lock, held until commit or rollback): of several
+    processes doing the same once-only work, the next sees what the first committed.
+    SQLite already lets one writer at a time; nothing is done there."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") - 2**63
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -138,3 +138,41 @@ def test_the_workflow_migration_downgrades_and_upgrades_again(database: Database
     assert current_revision(database.engine) == head_revision()
     tables = set(inspect(database.engine).get_table_names())
     assert {"finding_actions", "review_items", "notification_attempts"} <= tables
+
+
+def test_one_at_a_time_makes_the_second_wait_for_the_first_commit(database: Database) -> None:
+    """Two processes building the case summaries together: the second sees the
+    first's work (on SQLite, writers are serialised anyway)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from monitor.storage import one_at_a_time
+
+    events: list[str] = []
+    first_holds = threading.Event()
+
+    def first() -> None:
+        with database.session.begin() as session:
+            one_at_a_time(session, "case summaries")
+            events.append("first holds")
+            first_holds.set()
+            session.execute(text("SELECT 1"))
+            threading.Event().wait(0.5)
+            events.append("first commits")
+
+    def second() -> None:
+        first_holds.wait(10)
+        with database.session.begin() as session:
+            one_at_a_time(session, "case summaries")
+            events.append("second holds")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    if database.engine.dialect.name == "postgresql":
+        assert events == ["first holds", "first commits", "second holds"]
+    else:
+        assert sorted(events) == ["first commits", "first holds", "second holds"]
