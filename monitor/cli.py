@@ -174,6 +174,7 @@ class _Root(_Group):
         "serve": "monitor.cli_serve:serve",
         "jobs": "monitor.cli_serve:jobs",
         "tokens": "monitor.cli_tokens:tokens",
+        "users": "monitor.cli_users:users",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

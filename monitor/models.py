@@ -582,3 +582,71 @@ class SchedulerJob(Base):
     id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
     next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
     job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class User(Base):
+    """A person who logs in to the web console. ``password_hash`` is a scrypt hash
+    (:mod:`monitor.users`), never the password; ``role`` is one of the API roles.
+    ``full_name`` is what the audit log and the sign-off name."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    lang: Mapped[str] = mapped_column(String(2))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A logged-in browser. Only the SHA-256 of the cookie's secret is stored;
+    ``csrf_token`` is the token every form of the session must carry."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class MonthSignoff(Base):
+    """One reviewer's signature of a month's quality-control review: who (the user
+    and the reviewer line of ``report.reviewers`` they sign as), when, and the SHA-256
+    of the report files they signed."""
+
+    __tablename__ = "month_signoffs"
+    __table_args__ = (UniqueConstraint("month", "reviewer", name="ux_month_signoffs_reviewer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[date] = mapped_column(Date)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str] = mapped_column(String(64))
+    full_name: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signed_at: Mapped[datetime]
+
+
+class MonthLock(Base):
+    """A month whose review every named reviewer has signed: its report is no longer
+    rewritten. Written once, with the last signature."""
+
+    __tablename__ = "month_locks"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    locked_at: Mapped[datetime]
+    locked_by: Mapped[str] = mapped_column(String(200))
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)
