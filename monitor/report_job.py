@@ -6,6 +6,11 @@ language and format (:mod:`monitor.report_render`), writes the evidence manifest
 beside it (every figure with the command that recomputes it) and records the
 files and their SHA-256 in the audit log (``report.monthly``), so the file a
 surveyor is shown can be proved to be the one produced.
+
+A month whose review every reviewer has signed (:mod:`monitor.signoff`) is locked:
+its report is not rewritten, neither the whole establishment's nor a single
+device's (:class:`MonthLockedError`) - in a registry of one device both have the
+same file names, and a device's report must not disagree with the signed one.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +30,7 @@ from monitor.cells import CellSettings, ensure_summaries
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.files import write_atomic
+from monitor.models import MonthLock
 from monitor.report_data import gather_monthly_report, previous_month
 from monitor.report_model import ManifestEntry, MonthlyReport
 from monitor.report_render import FORMATS, manifest_name, write_report
@@ -32,7 +38,18 @@ from monitor.report_texts import LANGS
 from monitor.storage import Database
 from monitor.timeutil import utc_now
 
-__all__ = ["ReportFiles", "due_month", "manifest_document", "report_dir", "write_monthly_report"]
+__all__ = [
+    "MonthLockedError",
+    "ReportFiles",
+    "due_month",
+    "manifest_document",
+    "report_dir",
+    "write_monthly_report",
+]
+
+
+class MonthLockedError(MonitorError):
+    """The month's review is signed and locked: its report is not rewritten."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,18 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _refuse_locked(db: Database, config: Config, month: date) -> None:
+    """MonthLockedError when the review of ``month`` is locked."""
+    with db.session() as session:
+        lock = session.get(MonthLock, month.replace(day=1))
+    if lock is not None:
+        day = lock.locked_at.astimezone(ZoneInfo(config.time.timezone))
+        raise MonthLockedError(
+            f"the review of {month:%Y-%m} was signed and locked on {day:%Y-%m-%d} by "
+            f"{lock.locked_by}: its report is not rewritten"
+        )
+
+
 def write_monthly_report(
     db: Database,
     config: Config,
@@ -113,11 +142,18 @@ def write_monthly_report(
     device_id: str | None = None,
     user: str,
     now: datetime | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> ReportFiles:
     """Write the report of ``month`` (first day) into ``out_dir`` in each language and
     format, with its manifest ``...-manifest.json`` and the devices' drift reports;
-    files are replaced atomically, a rerun replaces them. MonitorError for an unknown
-    language or format, and as :func:`monitor.report_data.gather_monthly_report`."""
+    files are replaced atomically, a rerun replaces them. MonthLockedError, before
+    anything is done, when the month's review is signed and locked (whether for the
+    whole establishment or one device); MonitorError for an unknown language or
+    format, and as :func:`monitor.report_data.gather_monthly_report`.
+
+    ``progress(done, total, step)``, when given, is called before each step: "gather",
+    then "render:<lang>" for each language, then "manifest" (``total`` is the number of
+    languages + 2; the caller reports the end)."""
     unknown = [lang for lang in langs if lang not in LANGS]
     unknown += [fmt for fmt in formats if fmt not in FORMATS]
     if unknown or not langs or not formats:
@@ -125,6 +161,10 @@ def write_monthly_report(
             f"report languages {list(langs)} and formats {list(formats)}: use languages "
             f"{', '.join(LANGS)} and formats {', '.join(FORMATS)}"
         )
+    _refuse_locked(db, config, month)
+    steps = len(langs) + 2
+    step = progress or (lambda done, total, name: None)
+    step(0, steps, "gather")
     now = now or utc_now()
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = CellSettings(config.time.timezone, config.subgroups.age_bands)
@@ -134,9 +174,12 @@ def write_monthly_report(
         report = gather_monthly_report(
             session, config, month, device_id=device_id, out_dir=out_dir, now=now
         )
+    _refuse_locked(db, config, month)  # again: it may have been signed while gathering
     files: list[Path] = []
-    for lang in langs:
+    for index, lang in enumerate(langs):
+        step(1 + index, steps, f"render:{lang}")
         files += write_report(report, lang, formats, out_dir)
+    step(steps - 1, steps, "manifest")
     drift = [out_dir / d.drift_report for d in report.devices if d.drift_report]
     manifest = out_dir / manifest_name(report)
     document = manifest_document(report, [*files, *drift])

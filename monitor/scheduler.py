@@ -4,7 +4,7 @@ Jobs: ``ingest`` (poll the configured sources, setting files aside), ``evaluate`
 (the performance snapshots ``/metrics`` serves), ``check`` (every detection rule
 as of now, then the discordant cases sampled for review), ``notify`` (due
 notifications) and ``report`` (on the 1st of each month, the previous month's
-quality-control report).
+quality-control report; a month whose review is signed and locked is done already).
 
 APScheduler keeps the jobs in the database (``apscheduler_jobs``), coalesces runs
 missed while the service was down into one and drops those later than
@@ -134,18 +134,26 @@ def _notify(rt: Runtime, now: datetime) -> dict[str, Any]:
 
 
 def _report(rt: Runtime, now: datetime) -> dict[str, Any]:
-    from monitor.report_job import due_month, report_dir, write_monthly_report
+    from monitor.report_job import MonthLockedError, due_month, report_dir, write_monthly_report
 
-    written = write_monthly_report(
-        rt.db,
-        rt.config,
-        due_month(now, rt.tz),
-        out_dir=report_dir(rt.config),
-        langs=rt.config.report.languages,
-        formats=rt.config.report.formats,
-        user="dmn-monitor-scheduler",
-        now=now,
-    )
+    month = due_month(now, rt.tz)
+    try:
+        written = write_monthly_report(
+            rt.db,
+            rt.config,
+            month,
+            out_dir=report_dir(rt.config),
+            langs=rt.config.report.languages,
+            formats=rt.config.report.formats,
+            user="dmn-monitor-scheduler",
+            now=now,
+        )
+    except MonthLockedError:
+        log.info(
+            "job report: the review of %s is signed and locked, its report is kept",
+            f"{month:%Y-%m}",
+        )
+        return {"month": f"{month:%Y-%m}", "locked": True, "files": []}
     return {"month": f"{written.month:%Y-%m}", "files": [p.name for p in written.files]}
 
 
