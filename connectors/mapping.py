@@ -53,7 +53,8 @@ class SourceMapping:
     ``delimiter`` and ``encoding`` apply to CSV; a UTF-8 byte order mark is
     tolerated.
 
-    For outcomes read from report text or pathology (:mod:`connectors.messages`):
+    For outcomes read from report text or pathology (:mod:`connectors.messages`, and
+    canonical rows whose outcome is empty but whose ``report_text`` is given):
     ``vocabularies`` (target -> extra report-text vocabulary files),
     ``pathology_rules`` (target -> extra pathology rule files) and ``local_codes``
     (a LIS's own diagnosis code -> outcome) extend the built-in rules.

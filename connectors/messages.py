@@ -40,6 +40,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from connectors.canonical import OUTCOME_SOURCES, OutcomeRecord, PredictionRecord
+from connectors.decisions import Decision, decide_outcome
 from connectors.dicom_sr import DeviceResolver, SrError, looks_like_dicom, read_dicom_sr
 from connectors.dicom_sr import to_prediction_records as sr_predictions
 from connectors.errors import ConnectorError
@@ -64,8 +65,7 @@ from connectors.hl7v2 import (
 from connectors.hl7v2 import to_outcome_record as hl7_outcome
 from connectors.hl7v2 import to_prediction_record as hl7_prediction
 from connectors.mapping import RecordKind, SourceMapping
-from connectors.pathology import PathologyRules, load_pathology_rules, map_pathology
-from connectors.report_text import TARGETS, Vocabulary, extract_outcome, load_vocabulary
+from connectors.report_text import TARGETS
 from connectors.rows import RowResult
 
 __all__ = ["MESSAGE_FORMATS", "Decision", "decide_outcome", "detect_format", "read_messages"]
@@ -90,7 +90,6 @@ _RESOURCE_TYPES: Final[dict[type, str]] = {
     FhirObservation: "Observation",
     FhirImagingStudy: "ImagingStudy",
 }
-_MAX_EVIDENCE: Final = 300
 
 
 def detect_format(path: Path) -> str:
@@ -109,88 +108,6 @@ def detect_format(path: Path) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
     return _SUFFIXES.get(path.suffix.lower(), "csv")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Decision:
-    """What a report says about one target: the outcome, how it was read, the evidence."""
-
-    target: str
-    outcome: str
-    method: str
-    evidence: str
-
-
-def decide_outcome(
-    text: str,
-    codes: Sequence[tuple[str, str]],
-    *,
-    source: str,
-    targets: Sequence[str],
-    mapping: SourceMapping | None = None,
-) -> list[Decision]:
-    """One :class:`Decision` per target the report speaks of (none: it says nothing).
-
-    ``source`` ``pathology`` maps the coded diagnoses ``codes`` ((system, code)
-    pairs) and the text with :func:`connectors.pathology.map_pathology`; any other
-    source reads the text with :func:`connectors.report_text.extract_outcome`. The
-    mapping's ``vocabularies``, ``pathology_rules`` and ``local_codes`` extend the
-    built-in rules.
-    """
-    mapping = mapping or SourceMapping()
-    decisions = []
-    for target in targets:
-        if source == "pathology":
-            rules = _pathology_rules(
-                target,
-                _file_states(mapping.pathology_rules.get(target, ())),
-                tuple(sorted(mapping.local_codes.items())),
-            )
-            mapped = map_pathology(codes=codes, text=text or None, rules=rules)
-            if mapped.outcome is not None:
-                evidence = (mapped.evidence or "")[:_MAX_EVIDENCE]
-                method = mapped.method or "pathology"
-                decisions.append(Decision(target, mapped.outcome, method, evidence))
-            continue
-        vocabulary = _vocabulary(target, _file_states(mapping.vocabularies.get(target, ())))
-        found = extract_outcome(text, target, vocabulary)
-        if found.outcome is not None and found.evidence is not None:
-            method = f"{found.method} {found.section}" if found.section else found.method
-            decisions.append(
-                Decision(target, found.outcome, method, found.evidence.text[:_MAX_EVIDENCE])
-            )
-    return decisions
-
-
-_FileStates = tuple[tuple[str, int], ...]
-
-
-def _file_states(files: Sequence[str]) -> _FileStates:
-    """The files with their modification times: rules are loaded again when one changes."""
-    states = []
-    for name in files:
-        try:
-            states.append((name, Path(name).stat().st_mtime_ns))
-        except OSError:
-            states.append((name, -1))  # the loader says the file cannot be read
-    return tuple(states)
-
-
-@lru_cache(maxsize=64)
-def _pathology_rules(
-    target: str, files: _FileStates, local_codes: tuple[tuple[str, str], ...]
-) -> PathologyRules:
-    try:
-        return load_pathology_rules(
-            target, [Path(f) for f, _ in files], dict(local_codes) if local_codes else None
-        )
-    except ValueError as exc:
-        raise ConnectorError(f"pathology rules for {target!r}: {exc}") from exc
-
-
-@lru_cache(maxsize=64)
-def _vocabulary(target: str, files: _FileStates) -> Vocabulary | None:
-    return load_vocabulary(target, [Path(f) for f, _ in files]) if files else None
 
 
 def read_messages(

@@ -4,6 +4,11 @@ A :class:`RowBuilder` is made once per file from its header: it resolves every
 canonical column to a source column (raising :class:`ConnectorError` when a
 required one is absent), and prepares one parsing step per column, so that
 building a row is a tight loop without lookups by name.
+
+An outcome row whose ``outcome`` is empty but whose ``report_text`` is given gets
+its outcome read from the text (:func:`connectors.decisions.decide_outcome`, the
+rules of the clinical message readers), with ``method`` and ``evidence`` set; a
+text that decides nothing quarantines the row. A given outcome is kept as given.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from connectors.canonical import (
     OutcomeRecord,
     PredictionRecord,
 )
+from connectors.decisions import Decision, decide_outcome
 from connectors.errors import ConnectorError
 from connectors.mapping import RecordKind, SourceMapping, columns_of, value_key
 from connectors.parsing import CellError, Parser, parser_for
+from connectors.report_text import TARGETS
 
 __all__ = ["LINK_KEYS", "RowBuilder", "RowResult"]
 
@@ -30,6 +37,9 @@ LINK_KEYS = ("accession_number", "study_instance_uid")
 """At least one of these links a prediction to its outcomes; every row needs one."""
 
 Record = PredictionRecord | OutcomeRecord
+
+_DECISIONS_KEPT = 4096
+"""Decisions remembered per file, by (text, source, target): exports repeat their texts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,12 @@ class RowBuilder:
         """``header_line``: the header's line in a CSV file, for error messages."""
         positions = _resolve(kind, header, mapping, path, header_line)
         self.kind = kind
+        self._mapping = mapping
+        self._path = path
+        self._reads_text = kind == "outcomes" and (
+            "report_text" in positions or bool(mapping.defaults.get("report_text"))
+        )
+        self._decisions: dict[tuple[str, str, str | None], Decision | str] = {}
         self.raw_keys = _unique(header)
         self._record: type[Record] = PredictionRecord if kind == "predictions" else OutcomeRecord
         self._required = PREDICTION_REQUIRED if kind == "predictions" else OUTCOME_REQUIRED
@@ -144,11 +160,20 @@ class RowBuilder:
             and ("accession_number" in fields or "study_instance_uid" in fields)
         ):
             return self._record(**fields), None
-        return None, "; ".join(self._reasons(fields, problems or []))
+        return self._finish(fields, problems)
 
     def _finish(
         self, fields: dict[str, Any], problems: list[tuple[str, str]] | None
     ) -> tuple[Record | None, str | None]:
+        if (
+            self._reads_text
+            and "outcome" not in fields
+            and "report_text" in fields
+            and not any(name == "outcome" for name, _ in problems or ())
+        ):
+            reason = self._read_outcome(fields)
+            if reason is not None:
+                problems = [*(problems or []), ("outcome", reason)]
         if (
             problems is None
             and fields.keys() >= self._complete
@@ -164,16 +189,78 @@ class RowBuilder:
             if name in fields or name in failed:
                 continue
             if name == "outcome":
-                reasons.append(
-                    "outcome is missing (deriving it from report_text is not supported yet)"
-                    if "report_text" in fields
-                    else "outcome is missing"
-                )
+                if "report_text" not in fields:
+                    reasons.append("outcome is missing")
+                # else it is read from the text once the source is given (its reason is listed)
             else:
                 reasons.append(f"missing required field {name}")
         if not any(key in fields or key in failed for key in LINK_KEYS):
             reasons.append("neither accession_number nor study_instance_uid is given")
         return reasons
+
+    def _read_outcome(self, fields: dict[str, Any]) -> str | None:
+        """Set ``outcome``, ``method``, ``evidence`` (and ``target`` when the row has none
+        and the text speaks of one) from ``report_text``; else the reason it cannot be.
+
+        Nothing is read without a source (the row is refused for it anyway). Raises
+        :class:`ConnectorError` when the mapping's own rule files cannot be used.
+        """
+        source: str | None = fields.get("source")
+        if source is None:
+            return None
+        text: str = fields["report_text"]
+        target: str | None = fields.get("target")
+        key = (text, source, target)
+        decided = self._decisions.get(key)
+        if decided is None:
+            decided = self._decide(text, source, target)
+            if len(self._decisions) >= _DECISIONS_KEPT:
+                self._decisions.clear()
+            self._decisions[key] = decided
+        if isinstance(decided, str):
+            return decided
+        fields["outcome"] = decided.outcome
+        fields["method"] = decided.method
+        fields["evidence"] = decided.evidence
+        fields["target"] = decided.target
+        return None
+
+    def _decide(self, text: str, source: str, target: str | None) -> Decision | str:
+        """The one decision of ``text`` for the row, or why there is none."""
+        pathology = source == "pathology"
+        known = (*TARGETS, *self._mapping.pathology_rules) if pathology else TARGETS
+        rules = "pathology" if pathology else "report-text"
+        if target is not None and target not in known:
+            return (
+                f"outcome is missing and report_text cannot be read for the target {target!r}: "
+                f"the {rules} rules know {', '.join(dict.fromkeys(known))}; give the outcome"
+            )
+        targets = (target,) if target else TARGETS
+        try:
+            decisions = decide_outcome(
+                text, (), source=source, targets=targets, mapping=self._mapping
+            )
+        except ConnectorError as exc:
+            raise ConnectorError(str(exc), path=self._path) from exc
+        about = " or ".join(targets)
+        if not decisions:
+            lacks = (
+                "no diagnosis term or code for it"
+                if pathology
+                else "no mention of it (affirmed, negated or in doubt) and no statement of a "
+                "normal examination"
+            )
+            return (
+                f"outcome is missing and report_text decides nothing about {about}: "
+                f"the text has {lacks}; give the outcome"
+            )
+        if len(decisions) > 1:
+            spoken = " and ".join(d.target for d in decisions)
+            return (
+                f"outcome is missing and report_text speaks of {spoken}: give the row's target "
+                "(or a default target) to say which one this outcome is for"
+            )
+        return decisions[0]
 
 
 def _reason(name: str, value: Any, exc: Exception) -> str:

@@ -23,7 +23,9 @@ follow-up radiograph weeks later for a share of fractures (more often for true
 and missed fractures), pathology weeks to months later for some nodules and a
 follow-up CT 3 to 12 months later for the others. About 4 % of the exams are
 never verified, and the last exams of the year are not verified yet (outcome
-dates after the year are kept: an as-of evaluation leaves them out).
+dates after the year are kept: an as-of evaluation leaves them out). The written
+reports are short synthetic French texts (no names) whose outcome ingestion reads
+from their conclusion, as it reads a RIS's reports.
 
 One degradation is injected, and only one: after the fracture detector's update
 from 2.3.1 to 2.4.0, its sensitivity falls on one manufacturer's images.
@@ -928,6 +930,137 @@ def _nodule_outcomes(
     ]
 
 
+# --- report texts ---------------------------------------------------------------------------
+
+_TEXT_STREAM: Final = 7347
+"""The report texts' own random stream, ``default_rng([seed, _TEXT_STREAM])``: choosing
+the texts draws nothing from the generator of the data, which stays as it was."""
+
+# Radiographs: body part -> (the examination, its side's gender, bones a fracture is
+# reported in). A synthetic text names no one and no date.
+_RADIOGRAPHS: Final = {
+    "WRIST": ("du poignet", "m", ("du radius distal", "du scaphoïde", "de la styloïde ulnaire")),
+    "HAND": (
+        "de la main",
+        "f",
+        ("du cinquième métacarpien", "de la première phalange du pouce"),
+    ),
+    "ANKLE": ("de la cheville", "f", ("de la malléole latérale", "de la malléole médiale")),
+    "FOOT": ("du pied", "m", ("de la base du cinquième métatarsien", "du calcanéus")),
+    "KNEE": ("du genou", "m", ("du plateau tibial latéral", "de la patella")),
+    "HIP": ("de la hanche", "f", ("du col fémoral", "de la branche ilio-pubienne")),
+    "SHOULDER": ("de l'épaule", "f", ("du col chirurgical de l'humérus", "de la clavicule")),
+    "ELBOW": ("du coude", "m", ("de la tête radiale", "de l'olécrâne")),
+}
+_SIDES: Final = {"m": ("droit", "gauche"), "f": ("droite", "gauche")}
+_XR_INDICATIONS: Final = (
+    "chute de sa hauteur, douleur",
+    "traumatisme sportif",
+    "douleur après une chute, impotence fonctionnelle",
+)
+# Per outcome: (findings, conclusion) with {bone}; the conclusion decides.
+_XR_REPORTS: Final = {
+    "positive": (
+        ("trait de fracture {bone}, sans déplacement", "fracture non déplacée {bone}"),
+        ("fracture {bone} avec bascule", "fracture {bone}"),
+        ("solution de continuité corticale {bone}", "fracture déplacée {bone}, avis orthopédique"),
+    ),
+    "negative": (
+        ("pas de trait de fracture, interlignes conservés", "pas de fracture"),
+        ("structures osseuses d'aspect normal", "pas de lésion osseuse traumatique visible"),
+        ("pas d'anomalie osseuse décelable", "radiographies normales"),
+    ),
+    "indeterminate": (
+        ("image linéaire corticale {bone}", "doute sur une fracture {bone}, contrôle à 10 jours"),
+        ("irrégularité corticale {bone}", "suspicion de fissure {bone}, à contrôler"),
+        ("clarté linéaire {bone}", "une fracture {bone} ne peut être exclue, immobilisation"),
+    ),
+}
+_LOBES: Final = (
+    "du lobe supérieur droit",
+    "du lobe moyen",
+    "du lobe inférieur droit",
+    "du lobe supérieur gauche",
+    "de la lingula",
+    "du lobe inférieur gauche",
+)
+_CT_INDICATIONS: Final = (
+    "dépistage chez un fumeur",
+    "bilan d'une toux persistante",
+    "dyspnée d'effort",
+)
+# Per outcome: (findings, conclusion) with {size} (mm) and {lobe}; the conclusion decides.
+_CT_REPORTS: Final = {
+    "positive": (
+        ("nodule solide spiculé de {size} mm {lobe}", "nodule pulmonaire spiculé {lobe}"),
+        ("nodule en verre dépoli de {size} mm {lobe}", "nodule en verre dépoli de {size} mm"),
+        ("nodule solide de {size} mm {lobe}", "nodule pulmonaire de {size} mm {lobe}"),
+    ),
+    "negative": (
+        ("parenchyme pulmonaire sans anomalie", "pas de nodule pulmonaire"),
+        ("quelques lésions d'emphysème centrolobulaire", "absence de nodule pulmonaire"),
+        ("pas d'épanchement pleural", "pas d'anomalie pleuro-pulmonaire"),
+    ),
+    "indeterminate": (
+        ("micronodule de {size} mm {lobe}", "micronodule {lobe}, à contrôler à 3 mois"),
+        ("image de {size} mm {lobe}", "possible nodule {lobe}, versus ganglion intrapulmonaire"),
+        ("opacité de {size} mm {lobe}", "doute sur une image nodulaire {lobe}, scanner à 6 mois"),
+    ),
+}
+
+
+def _report_texts(data: DemoData) -> np.ndarray:
+    """A synthetic French report for each ``report`` row of ``data.outcomes`` (None else).
+
+    The conclusion states the row's outcome (read back by the connector's rules: the
+    tests check every row): a fracture on the exam's radiographs (its body part), a
+    nodule on chest CT. The template, side, lobe and size come from the texts' own
+    stream (:data:`_TEXT_STREAM`), so the data's figures do not depend on them.
+    """
+    outcomes = data.outcomes
+    rng = np.random.default_rng([data.parameters.seed, _TEXT_STREAM])
+    n = len(outcomes)
+    template, side, indication, place = (rng.integers(0, 6, n) for _ in range(4))
+    size = rng.integers(0, 60, n)
+    body_parts = data.fracture_predictions.set_index("Accession")["BodyPart"]
+    body = outcomes["accession_number"].map(body_parts).to_numpy()
+    outcome_of, target_of = outcomes["outcome"].to_numpy(), outcomes["target"].to_numpy()
+    texts = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(outcomes["source"].to_numpy() == "report"):
+        outcome = outcome_of[i]
+        if target_of[i] == "fracture":
+            exam, gender, bones = _RADIOGRAPHS[body[i]]
+            findings, conclusion = _XR_REPORTS[outcome][template[i] % 3]
+            bone = bones[place[i] % len(bones)]
+            texts[i] = (
+                f"Radiographie {exam} {_SIDES[gender][side[i] % 2]}, face et profil.\n"
+                f"Indication : {_XR_INDICATIONS[indication[i] % 3]}.\n"
+                f"Résultat : {findings.format(bone=bone)}.\n"
+                f"Conclusion : {conclusion.format(bone=bone)}."
+            )
+        else:
+            findings, conclusion = _CT_REPORTS[outcome][template[i] % 3]
+            # Reported nodules measure 6 to 25 mm, doubtful images 4 to 6 mm.
+            mm = 6 + size[i] % 20 if outcome == "positive" else 4 + size[i] % 3
+            where = {"size": mm, "lobe": _LOBES[place[i]]}
+            texts[i] = (
+                "Scanner thoracique sans injection.\n"
+                f"Indication : {_CT_INDICATIONS[indication[i] % 3]}.\n"
+                f"Résultat : {findings.format(**where)}.\n"
+                f"Conclusion : {conclusion.format(**where)}."
+            )
+    return texts
+
+
+def _outcomes_file(data: DemoData) -> pd.DataFrame:
+    """The outcomes as the RIS exports them: a report's outcome is left to its text."""
+    outcomes = data.outcomes.copy()
+    texts = _report_texts(data)
+    outcomes["report_text"] = texts
+    outcomes.loc[pd.notna(texts), "outcome"] = None
+    return outcomes
+
+
 # --- registry and configuration ----------------------------------------------------------
 
 
@@ -1234,6 +1367,9 @@ def write_demo_files(data: DemoData, out_dir: Path) -> DemoFiles:
     Files: ``fracture_predictions.csv`` (vendor, ``;``), ``nodule_predictions.csv`` and
     ``outcomes.csv`` (canonical), ``devices.yaml`` and ``dmn-monitor.toml`` (its
     SQLite database ``dmn-monitor.db`` in the same folder). Existing files are replaced.
+    In ``outcomes.csv`` a radiology report (source ``report``) comes as a synthetic
+    French text with an empty outcome, read from the text at ingestion; the outcome
+    read is that of ``data.outcomes``. Pathology and follow-up rows give their outcome.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     directory = out_dir.resolve()
@@ -1248,7 +1384,7 @@ def write_demo_files(data: DemoData, out_dir: Path) -> DemoFiles:
     csv: dict[str, Any] = {"index": False, "encoding": "utf-8", "lineterminator": "\n"}
     data.fracture_predictions.to_csv(files.fracture_predictions, sep=";", **csv)
     data.nodule_predictions.to_csv(files.nodule_predictions, **csv)
-    data.outcomes.to_csv(files.outcomes, **csv)
+    _outcomes_file(data).to_csv(files.outcomes, **csv)
     files.registry.write_text(
         yaml.safe_dump(data.registry, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )

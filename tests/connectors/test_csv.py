@@ -335,11 +335,22 @@ def test_each_bad_outcome_value_gets_a_reason(
     assert row.error is not None and row.error.startswith(reason)
 
 
-def test_an_outcome_is_not_guessed_from_the_report_text(tmp_path: Path) -> None:
-    rows = [{**OUTCOME, "outcome": "", "report_text": "Pas de fracture visible."}]
-    (row,) = rows_of(read_outcomes(write_csv(tmp_path / "o.csv", rows, OUTCOME_COLUMNS)))
-    assert row.error is not None and row.error.startswith("outcome is missing")
-    assert row.raw["report_text"] == "Pas de fracture visible."
+def test_an_outcome_is_read_from_the_report_text_only_when_it_decides(tmp_path: Path) -> None:
+    rows = [
+        {**OUTCOME, "outcome": "", "report_text": "Pas de fracture visible."},
+        {**OUTCOME, "outcome": "", "report_text": "Radiographie du poignet droit."},
+    ]
+    path = write_csv(tmp_path / "o.csv", rows, OUTCOME_COLUMNS)
+    read, undecided = rows_of(read_outcomes(path))
+    assert isinstance(read.record, OutcomeRecord)
+    assert (read.record.outcome, read.record.target, read.record.evidence) == (
+        "negative",
+        "fracture",
+        "Pas de fracture",
+    )
+    assert undecided.record is None and undecided.error is not None
+    assert undecided.error.startswith("outcome is missing and report_text decides nothing")
+    assert undecided.raw["report_text"] == "Radiographie du poignet droit."
 
 
 def test_an_outcome_linked_by_study_uid_with_its_report(tmp_path: Path) -> None:

@@ -390,7 +390,10 @@ def test_written_files_parse_and_round_trip(tmp_path: Path) -> None:
     outcomes = pd.read_csv(files.outcomes, dtype=str)
     assert list(outcomes.columns) == list(OUTCOME_COLUMNS)
     assert len(outcomes) == len(data.outcomes)
-    assert outcomes["report_text"].isna().all()
+    report = outcomes["source"] == "report"  # a text to read the outcome from
+    assert outcomes.loc[report, "report_text"].notna().all()
+    assert outcomes.loc[report, "outcome"].isna().all()
+    assert outcomes.loc[~report, "report_text"].isna().all()
     assert outcomes["accession_number"].notna().all()
 
     config = tomllib.loads(files.config.read_text(encoding="utf-8"))
