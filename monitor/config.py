@@ -401,6 +401,32 @@ class ServiceConfig(_Section):
     )
 
 
+class ConsoleConfig(_Section):
+    enabled: bool = Field(True, description="Serve the web console (login page at /login).")
+    session_hours: float = Field(
+        10.0, gt=0, le=24 * 30, description="A console login lasts at most this long (hours)."
+    )
+    idle_minutes: float = Field(
+        30.0, gt=0, description="A console session unused for this long ends (minutes)."
+    )
+    secure_cookies: bool = Field(
+        True,
+        description="Mark the session cookie Secure (sent over HTTPS only; browsers also "
+        "accept it on http://localhost). Turn off only on a trusted network without TLS.",
+    )
+    max_upload_bytes: int = Field(
+        1_000_000_000,
+        ge=1024,
+        description="Largest file uploaded in the console's ingestion page (bytes); other "
+        "requests keep service.max_request_bytes.",
+    )
+    upload_dir: str = Field(
+        "uploads",
+        description="Folder where files uploaded in the console are kept before and after "
+        "their ingestion (relative to the config).",
+    )
+
+
 class SourceConfig(_Section):
     name: str = Field(description="Short name of the source, shown in ingestion runs.")
     kind: Literal["predictions", "outcomes"] = Field(
@@ -629,6 +655,9 @@ class Config(_Section):
     service: ServiceConfig = Field(
         default_factory=ServiceConfig,
         description="`dmn-monitor serve`: HTTP API, scheduler, MLLP listener.",
+    )
+    console: ConsoleConfig = Field(
+        default_factory=ConsoleConfig, description="The web console served by `serve`."
     )
     sources: tuple[SourceConfig, ...] = Field(
         (), description="Configured sources ([[sources]] tables), each with its own mapping."

@@ -110,6 +110,8 @@ def _best_outcomes(
             Outcome.outcome,
             Outcome.source.label("outcome_source"),
             Outcome.outcome_datetime,
+            Outcome.method.label("outcome_method"),
+            Outcome.evidence.label("outcome_evidence"),
             func.row_number()
             .over(
                 partition_by=pairs.c.prediction_id,
@@ -143,6 +145,9 @@ def linked_cases(
     ``id_range`` to prediction ids ``lo..hi`` inclusive.
     Columns: the prediction fields, ``prediction_id``, ``indeterminate_policy``,
     ``outcome`` / ``outcome_source`` / ``outcome_datetime`` (None when pending),
+    ``outcome_method`` / ``outcome_evidence`` (how the outcome was read from a report
+    or pathology text and the deciding words, <= 300 characters; None when the
+    outcome was given as such, and when pending),
     ``label_delay_days`` (outcome minus exam, in days; NaN when pending),
     ``ai_call`` (positive / negative / None when excluded) and ``status`` (one of
     :data:`CASE_STATUSES`). Datetimes are aware UTC. One row per prediction.
@@ -156,6 +161,8 @@ def linked_cases(
             best.c.outcome,
             best.c.outcome_source,
             best.c.outcome_datetime,
+            best.c.outcome_method,
+            best.c.outcome_evidence,
         )
         .join(Device, Device.id == Prediction.device_id)
         .outerjoin(best, best.c.prediction_id == Prediction.id)
@@ -170,6 +177,8 @@ def linked_cases(
         "outcome",
         "outcome_source",
         "outcome_datetime",
+        "outcome_method",
+        "outcome_evidence",
     ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     return _classify(frame)
@@ -182,7 +191,9 @@ def _classify(frame: pd.DataFrame) -> pd.DataFrame:
     frame["ai_score"] = pd.to_numeric(frame["ai_score"], errors="coerce")
     # An indeterminate outcome is not a truth: the case stays pending.
     determinate = frame["outcome"].isin(["positive", "negative"])
-    frame.loc[~determinate, ["outcome", "outcome_source"]] = None
+    frame.loc[~determinate, ["outcome", "outcome_source", "outcome_method", "outcome_evidence"]] = (
+        None
+    )
     frame.loc[~determinate, "outcome_datetime"] = pd.NaT
     delay = frame["outcome_datetime"] - frame["exam_datetime"]
     frame["label_delay_days"] = delay.dt.total_seconds() / 86400.0

@@ -27,6 +27,7 @@ from alerts.traffic_light import (
     ACTIVE_AT_END,
     FindingState,
     GapFlag,
+    Light,
     MonthFigure,
     traffic_light,
 )
@@ -71,8 +72,10 @@ from monitor.workflow import list_actions
 __all__ = [
     "MONTH_METRICS",
     "TREND_MONTHS",
+    "DeviceLight",
     "gather_monthly_report",
     "month_bounds",
+    "month_lights",
     "parse_month",
     "previous_month",
 ]
@@ -736,28 +739,30 @@ def _estimates(q: _Query, history: DeviceHistory) -> tuple[tuple[EstimateLine, .
 # --- device and establishment -------------------------------------------------------------
 
 
-def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMonth:
-    device_id = spec.id
-    volume = _volume(q, device_id)
-    rows = _monthly_rows(q, device_id)
-    metrics = _metric_lines(q, device_id, rows)
-    trend = _trend(q, device_id, rows)
-    subgroups, gaps = _subgroups(q, device_id) if volume.predictions else ((), [])
-    every = list(
+def _device_findings(q: _Query, device_id: str) -> list[Finding]:
+    """The device's findings detected by the month's end, by id."""
+    return list(
         q.session.scalars(
             select(Finding)
             .where(Finding.device_id == device_id, Finding.detected_at <= q.as_of)
             .order_by(Finding.id)
         )
     )
-    stories = _findings(q, every)
-    history = load_history(q.session, spec, q.as_of, q.config.subgroups.age_bands)
-    cusum = _cusum(q, history, stories) if len(history.cases) else ()
-    drift, drift_report, drift_note = _drift(q, history, out_dir)
-    estimates, estimate_note = _estimates(q, history)
+
+
+def _light(
+    q: _Query,
+    volume: Volume,
+    rows: list[dict[str, Any]],
+    metrics: Sequence[MetricLine],
+    stories: Sequence[_Story],
+    gaps: Sequence[GapFlag],
+) -> Light:
+    """The device's light for the month (:func:`alerts.traffic_light.traffic_light` fed
+    with the month's figures, its findings as they stood and its flagged gaps)."""
     month_rows = [r for r in rows if _month_of(r) == q.month]
     verified = int(month_rows[0]["n"]) if month_rows else 0
-    light = traffic_light(
+    return traffic_light(
         [
             MonthFigure(m.metric, m.value, m.low, m.high, m.claimed, m.p_value, m.below_claim)
             for m in metrics
@@ -782,6 +787,57 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
         min_cases=q.config.evaluation.min_cases,
         min_verification_rate=q.config.report.min_verification_rate,
     )
+
+
+@dataclass(frozen=True)
+class DeviceLight:
+    """A device's light for a month and what it rests on: the first page of the
+    monthly report, without its charts, drift and estimates."""
+
+    spec: DeviceSpec
+    light: Light
+    volume: Volume
+    metrics: tuple[MetricLine, ...]
+    active_at_end: int
+    """Findings still active (not dismissed or closed) at the month's end."""
+
+
+def month_lights(session: Session, config: Config, month: date) -> list[DeviceLight]:
+    """Every registered device's light for ``month`` (its first day) as of the month's
+    last instant, by the same rules and figures as :func:`gather_monthly_report` (about
+    a third of its time: no charts, drift or estimates). The case summaries must be
+    built; a month not over yet gives its figures so far."""
+    tz = ZoneInfo(config.time.timezone)
+    start, end, as_of = month_bounds(month, tz)
+    states = {s.device_id: s for s in device_status(session, as_of, since=start)}
+    q = _Query(session, config, tz, month, start, end, as_of, Manifest(), states)
+    lights = []
+    for spec in registry.list_devices(session):
+        volume = _volume(q, spec.id)
+        rows = _monthly_rows(q, spec.id)
+        metrics = _metric_lines(q, spec.id, rows)
+        _, gaps = _subgroups(q, spec.id) if volume.predictions else ((), [])
+        stories = _findings(q, _device_findings(q, spec.id))
+        light = _light(q, volume, rows, metrics, stories, gaps)
+        active = sum(1 for s in stories if s.status in ACTIVE_AT_END)
+        lights.append(DeviceLight(spec, light, volume, tuple(metrics), active))
+    return lights
+
+
+def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMonth:
+    device_id = spec.id
+    volume = _volume(q, device_id)
+    rows = _monthly_rows(q, device_id)
+    metrics = _metric_lines(q, device_id, rows)
+    trend = _trend(q, device_id, rows)
+    subgroups, gaps = _subgroups(q, device_id) if volume.predictions else ((), [])
+    every = _device_findings(q, device_id)
+    stories = _findings(q, every)
+    history = load_history(q.session, spec, q.as_of, q.config.subgroups.age_bands)
+    cusum = _cusum(q, history, stories) if len(history.cases) else ()
+    drift, drift_report, drift_note = _drift(q, history, out_dir)
+    estimates, estimate_note = _estimates(q, history)
+    light = _light(q, volume, rows, metrics, stories, gaps)
     claim = spec.claimed_performance
     versions = sorted({str(v) for v in history.as_of(to_ns(q.as_of)).cases["device_version"]})
     return DeviceMonth(

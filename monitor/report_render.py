@@ -28,6 +28,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -36,11 +37,18 @@ import jinja2
 from monitor import report_plots
 from monitor import report_texts as tx
 from monitor.files import write_atomic
-from monitor.report_model import DeviceMonth, InventoryLine, MonthlyReport, TrendPoint
+from monitor.report_model import (
+    CusumPanel,
+    DeviceMonth,
+    InventoryLine,
+    MonthlyReport,
+    TrendPoint,
+)
 from monitor.vigilance import _font_paths
 
 __all__ = [
     "FORMATS",
+    "cusum_figure",
     "manifest_name",
     "render",
     "render_html",
@@ -336,47 +344,58 @@ def _subgroups(dm: DeviceMonth, report: MonthlyReport, lang: str) -> _Sub:
     return sub
 
 
+def cusum_figure(
+    panel: CusumPanel,
+    start: datetime,
+    end: datetime,
+    lang: str,
+    *,
+    name_finding: bool = True,
+) -> tuple[bytes, str, str]:
+    """A control chart of the report (the month ``start``..``end`` shaded): its SVG,
+    alt text and caption in ``lang``; ``name_finding``: the caption names the finding
+    its signal raised (the console links it instead)."""
+    chart = tx.term(tx.RULES, panel.chart, lang) if panel.chart in tx.RULES else panel.chart
+    signal = (
+        tx.label("signal_at", lang).format(when=tx.moment(panel.signal_at, lang))
+        if panel.signal_at is not None
+        else tx.label("no_signal", lang)
+    )
+    if name_finding and panel.signal_at is not None and panel.finding_id is not None:
+        signal += (
+            f" (constat n°{tx.NBSP}{panel.finding_id})"
+            if lang == "fr"
+            else f" (finding #{panel.finding_id})"
+        )
+    fields = {
+        "chart": chart,
+        "metric": tx.term(tx.METRICS, panel.metric, lang),
+        "slice": tx.slice_text(panel.slice_label, lang),
+        "limit": tx.decimal(panel.limit, lang),
+        "observations": tx.number(panel.observations, lang),
+        "signal": signal,
+    }
+    svg = report_plots.cusum_chart(
+        panel.times,
+        panel.statistic,
+        panel.limit,
+        signal_at=panel.signal_at,
+        month=(start, end),
+        lang=lang,
+    )
+    alt = tx.capital(tx.label("cusum_alt", lang).format(**fields))
+    caption = tx.capital(tx.label("cusum_caption", lang).format(**fields))
+    return svg, alt, caption
+
+
 def _cusum(dm: DeviceMonth, report: MonthlyReport, lang: str) -> _Sub:
     sub = _Sub(tx.label("cusum_title", lang))
     if not dm.cusum:
         sub.blocks.append(_Para(tx.label("no_cusum", lang), "note"))
         return sub
     for panel in dm.cusum:
-        chart = tx.term(tx.RULES, panel.chart, lang) if panel.chart in tx.RULES else panel.chart
-        signal = (
-            tx.label("signal_at", lang).format(when=tx.moment(panel.signal_at, lang))
-            if panel.signal_at is not None
-            else tx.label("no_signal", lang)
-        )
-        if panel.signal_at is not None and panel.finding_id is not None:
-            signal += (
-                f" (constat n°{tx.NBSP}{panel.finding_id})"
-                if lang == "fr"
-                else f" (finding #{panel.finding_id})"
-            )
-        fields = {
-            "chart": chart,
-            "metric": tx.term(tx.METRICS, panel.metric, lang),
-            "slice": tx.slice_text(panel.slice_label, lang),
-            "limit": tx.decimal(panel.limit, lang),
-            "observations": tx.number(panel.observations, lang),
-            "signal": signal,
-        }
-        svg = report_plots.cusum_chart(
-            panel.times,
-            panel.statistic,
-            panel.limit,
-            signal_at=panel.signal_at,
-            month=(report.start, report.end),
-            lang=lang,
-        )
-        sub.blocks.append(
-            _Chart(
-                svg,
-                alt=tx.capital(tx.label("cusum_alt", lang).format(**fields)),
-                caption=tx.capital(tx.label("cusum_caption", lang).format(**fields)),
-            )
-        )
+        svg, alt, caption = cusum_figure(panel, report.start, report.end, lang)
+        sub.blocks.append(_Chart(svg, alt=alt, caption=caption))
     return sub
 
 

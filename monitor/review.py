@@ -36,6 +36,7 @@ __all__ = [
     "ADJUDICATION_OUTCOMES",
     "REVIEW_STATUSES",
     "adjudicate",
+    "case_record",
     "case_ref",
     "case_summary",
     "finding_cases",
@@ -90,6 +91,11 @@ def _local(value: Any, tz: ZoneInfo) -> str | None:
     return None if value is None or pd.isna(value) else local_iso(pd.Timestamp(value), tz)
 
 
+def _text(value: Any) -> str | None:
+    """A text cell of a case frame (None, NaN and "" are None)."""
+    return None if value is None or pd.isna(value) or value == "" else str(value)
+
+
 def _case_records(cases: pd.DataFrame, tz: ZoneInfo, metric: str | None) -> list[dict[str, Any]]:
     records = []
     for row in cases.itertuples(index=False):
@@ -114,11 +120,22 @@ def _case_records(cases: pd.DataFrame, tz: ZoneInfo, metric: str | None) -> list
                 "outcome": row.outcome,
                 "outcome_source": row.outcome_source,
                 "outcome_datetime": _local(row.outcome_datetime, tz),
+                "outcome_method": _text(row.outcome_method),
+                "outcome_evidence": _text(row.outcome_evidence),
                 "discordant": status in ("fp", "fn"),
                 "in_metric": bool(in_metric),
             }
         )
     return records
+
+
+def case_record(session: Session, prediction_id: int, tz: ZoneInfo) -> dict[str, Any] | None:
+    """What is known now of one case, as in the queue and finding lists (None when
+    there is no such prediction)."""
+    if session.get(Prediction, prediction_id) is None:
+        return None
+    records = _case_records(linked_cases(session, None, prediction_ids=[prediction_id]), tz, None)
+    return records[0] if records else None
 
 
 def finding_cases(session: Session, finding: Finding, tz: ZoneInfo) -> list[dict[str, Any]]:

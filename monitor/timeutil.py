@@ -11,12 +11,18 @@ from zoneinfo import ZoneInfo
 
 from monitor.errors import MonitorError
 
-__all__ = ["end_of_day", "local_iso", "parse_as_of", "utc_now"]
+__all__ = ["as_utc", "end_of_day", "local_iso", "parse_as_of", "utc_now"]
 
 
 def utc_now() -> datetime:
     """The current time, aware, in UTC (the one clock of the application)."""
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` if aware, else the naive UTC time a database aggregate returned, made
+    aware (UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def local_iso(moment: datetime | None, tz: ZoneInfo) -> str | None:

@@ -58,17 +58,21 @@ class _BodyTooLarge(ApiError):
 
 class _Guard:
     """ASGI middleware: the body limit (announced length and bytes actually read) and a
-    JSON 500 for any unexpected failure (logged; the response says nothing of it)."""
+    JSON 500 for any unexpected failure (logged; the response says nothing of it).
+    ``upload_paths``: exact paths with a limit of their own (the console's upload)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, upload_paths: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = dict(upload_paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        limit = self.upload_paths.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -181,7 +185,14 @@ def create_app(
     app.state.api = ApiState(config=config, db=db, pseudonym_key=pseudonym_key)
     app.state.db = db
     install_error_handlers(app)
-    app.add_middleware(_Guard, max_bytes=max_request_bytes)
+    if config.console.enabled:
+        from monitor.web.app import UPLOAD_PATH, install_console
+
+        install_console(app, app.state.api)
+        uploads = {UPLOAD_PATH: config.console.max_upload_bytes}
+    else:
+        uploads = {}
+    app.add_middleware(_Guard, max_bytes=max_request_bytes, upload_paths=uploads)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> dict[str, str]:

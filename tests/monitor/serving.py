@@ -61,8 +61,11 @@ class Served:
             raise AssertionError(f"serve did not stop within {timeout} s:\n{self.log()}") from None
 
 
-def start_serve(config: Path, url: str, folder: Path, *, name: str = "serve") -> Served:
-    """Start `python -m monitor serve` with ``config`` on database ``url``."""
+def start_serve(
+    config: Path, url: str, folder: Path, *, name: str = "serve", extra: tuple[str, ...] = ()
+) -> Served:
+    """Start `python -m monitor serve` with ``config`` on database ``url`` (``extra``:
+    more options of serve, e.g. ``("--no-scheduler",)``)."""
     port = free_port()
     log_path = folder / f"{name}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -70,7 +73,7 @@ def start_serve(config: Path, url: str, folder: Path, *, name: str = "serve") ->
     with log_path.open("wb") as log:
         command = [sys.executable, "-m", "monitor", "serve", "--config", str(config)]
         process = subprocess.Popen(
-            [*command, "--db", url, "--port", str(port)],
+            [*command, "--db", url, "--port", str(port), *extra],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

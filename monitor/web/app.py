@@ -1,0 +1,264 @@
+"""The console's routes on the service's app: login, logout, language, tasks, static
+files, security headers, and the pages of the ``pages_*`` modules."""
+
+from __future__ import annotations
+
+import hmac
+import importlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor.api.context import ApiState
+from monitor.users import authenticate
+from monitor.web.auth import (
+    CsrfRefused,
+    Forbidden,
+    LoginRequired,
+    ViewerLogin,
+    ViewerPost,
+    optional_login,
+)
+from monitor.web.i18n import LANGS
+from monitor.web.render import LANG_COOKIE, PageNotFound, environment, page, safe_next
+from monitor.web.sessions import COOKIE_NAME, end_session, start_session
+from monitor.web.tasks import TaskRegistry
+
+__all__ = ["PAGE_MODULES", "UPLOAD_PATH", "ConsoleState", "install_console"]
+
+UPLOAD_PATH: Final = "/ingestion/upload"
+"""The one console path whose body may exceed ``service.max_request_bytes``."""
+
+PAGE_MODULES: Final = (
+    "monitor.web.pages_fleet",
+    "monitor.web.pages_findings",
+    "monitor.web.pages_review",
+    "monitor.web.pages_months",
+    "monitor.web.pages_ingestion",
+)
+"""The modules whose ``router`` holds the console's pages."""
+
+_LOGIN_CSRF: Final = "dmn_login_csrf"
+
+CSP: Final = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+"""Everything from this origin only; images may be ``data:`` URIs (the charts)."""
+
+
+@dataclass
+class ConsoleState:
+    """What the console's routes share (``app.state.console``)."""
+
+    api: ApiState
+    templates: Environment
+    tasks: TaskRegistry = field(default_factory=TaskRegistry)
+
+
+class _SecurityHeaders:
+    """ASGI middleware adding the console's security headers to every response, and
+    ``Cache-Control: no-store`` to HTML pages (nothing of a page stays in a cache)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                extra = {
+                    b"x-content-type-options": b"nosniff",
+                    b"x-frame-options": b"DENY",
+                    b"referrer-policy": b"same-origin",
+                    b"content-security-policy": CSP.encode(),
+                }
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    extra[b"cache-control"] = b"no-store"
+                headers += [(k, v) for k, v in extra.items() if k not in names]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _cookie_args(state: ApiState) -> dict[str, Any]:
+    return {
+        "httponly": True,
+        "secure": state.config.console.secure_cookies,
+        "samesite": "strict",
+        "path": "/",
+    }
+
+
+def install_console(app: FastAPI, state: ApiState) -> None:
+    """Add the console to ``app`` (its routes, static files, error pages, headers)."""
+    console = ConsoleState(api=state, templates=environment())
+    app.state.console = console
+    app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="console-static")
+    app.add_middleware(_SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    def _login_required(request: Request, exc: LoginRequired) -> Response:
+        target = f"/login?next={_quoted(exc.next_path)}" + ("&ended=1" if exc.ended else "")
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(Forbidden)
+    def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return page(
+            request,
+            exc.login,
+            "error.html",
+            {"message_key": "error.forbidden", "fields": _role_fields(exc)},
+            title="error.title",
+            status_code=403,
+        )
+
+    @app.exception_handler(CsrfRefused)
+    def _csrf(request: Request, exc: CsrfRefused) -> Response:
+        return page(
+            request,
+            exc.login,
+            "error.html",
+            {"message_key": "error.csrf", "fields": {}},
+            title="error.title",
+            status_code=403,
+        )
+
+    @app.exception_handler(PageNotFound)
+    def _not_found(request: Request, exc: PageNotFound) -> Response:
+        return page(
+            request,
+            exc.login,
+            "error.html",
+            {"message_key": "error.not_found", "fields": {}, "detail": str(exc)},
+            title="error.title",
+            status_code=404,
+        )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/fleet", status_code=303)
+
+    @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        if optional_login(request) is not None:
+            return RedirectResponse(safe_next(request.query_params.get("next")), 303)
+        return _login_page(request, failed=False)
+
+    @app.post("/login", include_in_schema=False, response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        token, expected = form.get("csrf_token"), request.cookies.get(_LOGIN_CSRF, "")
+        username, password = form.get("username"), form.get("password")
+        if (
+            not isinstance(token, str)
+            or not expected
+            or not hmac.compare_digest(token.encode(), expected.encode())
+            or not isinstance(username, str)
+            or not isinstance(password, str)
+        ):
+            return _login_page(request, failed=True, status_code=400)
+        with state.db.session.begin() as session:
+            result = authenticate(session, username, password[:1024])
+            secret = (
+                start_session(session, result.user, hours=state.config.console.session_hours)
+                if result.user is not None
+                else None
+            )
+            lang = result.user.lang if result.user is not None else None
+        if secret is None:
+            return _login_page(request, failed=True, status_code=401)
+        response = RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
+        response.set_cookie(
+            COOKIE_NAME,
+            secret,
+            max_age=int(state.config.console.session_hours * 3600),
+            **_cookie_args(state),
+        )
+        if request.cookies.get(LANG_COOKIE) not in LANGS and lang in LANGS:
+            response.set_cookie(LANG_COOKIE, str(lang), max_age=365 * 86400, **_cookie_args(state))
+        response.delete_cookie(_LOGIN_CSRF, path="/")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, posted: ViewerPost) -> Response:
+        from monitor import audit
+
+        with state.db.session.begin() as session:
+            end_session(session, request.cookies.get(COOKIE_NAME, ""))
+            audit.record(
+                session,
+                actor=posted.login.actor,
+                action="user.logout",
+                entity="user",
+                entity_id=posted.login.username,
+            )
+        response = RedirectResponse("/login?logged_out=1", status_code=303)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    @app.get("/lang/{lang}", include_in_schema=False)
+    def set_language(lang: str, request: Request) -> Response:
+        target = safe_next(request.query_params.get("next"))
+        response = RedirectResponse(target, status_code=303)
+        if lang in LANGS:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, **_cookie_args(state))
+        return response
+
+    @app.get("/tasks/{task_id}", include_in_schema=False)
+    def task_state(task_id: str, login: ViewerLogin) -> Response:
+        snapshot = console.tasks.snapshot(task_id, login.username)
+        if snapshot is None:
+            return JSONResponse({"error": "no such task"}, status_code=404)
+        return JSONResponse(snapshot, headers={"Cache-Control": "no-store"})
+
+    for name in PAGE_MODULES:
+        module = importlib.import_module(name)
+        for route in module.router.routes:
+            # Pages are not part of the API: /openapi.json describes /api/v1 only.
+            if isinstance(route, APIRoute):
+                route.include_in_schema = False
+            app.router.routes.append(route)
+
+    def _login_page(request: Request, *, failed: bool, status_code: int = 200) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = page(
+            request,
+            None,
+            "login.html",
+            {
+                "login_csrf": token,
+                "failed": failed,
+                "next": safe_next(request.query_params.get("next")),
+                "ended": request.query_params.get("ended") == "1",
+                "logged_out": request.query_params.get("logged_out") == "1",
+            },
+            title="login.title",
+            status_code=status_code,
+        )
+        response.set_cookie(_LOGIN_CSRF, token, max_age=3600, **_cookie_args(state))
+        return response
+
+
+def _quoted(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def _role_fields(exc: Forbidden) -> dict[str, str]:
+    return {"role": exc.login.role, "needed": exc.needed}
