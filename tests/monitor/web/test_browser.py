@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
 from monitor.models import AuditEntry, Finding
@@ -37,8 +38,6 @@ from tests.deploy import require_binary
 from tests.monitor.replay import Replayed
 from tests.monitor.serving import Served, start_serve
 from tests.monitor.web.conftest import PASSWORD, REVIEWERS
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -145,7 +144,7 @@ def stack(replayed_demo: Replayed, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def browser(stack: Stack) -> Iterator[Any]:
-    with playwright_api.sync_playwright() as driver:
+    with sync_playwright() as driver:
         chromium = driver.chromium.launch(
             executable_path=require_binary("chromium"), headless=True, args=CHROMIUM_ARGS
         )
