@@ -49,6 +49,7 @@ from monitor.vigilance import _font_paths
 __all__ = [
     "FORMATS",
     "cusum_figure",
+    "estimate_figures",
     "manifest_name",
     "render",
     "render_html",
@@ -435,8 +436,10 @@ def _drift(dm: DeviceMonth, lang: str) -> _Sub:
     return sub
 
 
-def _estimates(dm: DeviceMonth, lang: str) -> _Sub:
-    sub = _Sub(tx.label("estimate_title", lang))
+def estimate_figures(dm: DeviceMonth, lang: str) -> list[tuple[bytes, str]]:
+    """The estimated-against-realised charts of a device (sensitivity, specificity):
+    SVG and alt text in ``lang``; none when nothing was estimated."""
+    figures = []
     if dm.estimates:
         months = [e.month for e in dm.estimates]
         for metric in ("sensitivity", "specificity"):
@@ -450,9 +453,14 @@ def _estimates(dm: DeviceMonth, lang: str) -> _Sub:
                 lang=lang,
             )
             name = tx.term(tx.METRICS, metric, lang)
-            sub.blocks.append(
-                _Chart(svg, alt=tx.capital(tx.label("estimate_alt", lang).format(metric=name)))
-            )
+            figures.append((svg, tx.capital(tx.label("estimate_alt", lang).format(metric=name))))
+    return figures
+
+
+def _estimates(dm: DeviceMonth, lang: str) -> _Sub:
+    sub = _Sub(tx.label("estimate_title", lang))
+    for svg, alt in estimate_figures(dm, lang):
+        sub.blocks.append(_Chart(svg, alt=alt))
     if dm.estimate_note is not None:
         sub.blocks.append(_Para(dm.estimate_note, "note"))
     if not dm.estimates and dm.estimate_note is None:

@@ -387,22 +387,7 @@ def _charts(dm: DeviceMonth, month: date, tz: ZoneInfo, lang: str) -> dict[str, 
                 "finding_id": panel.finding_id if panel.signal_at is not None else None,
             }
         )
-    estimates = []
-    if dm.estimates:
-        months = [e.month for e in dm.estimates]
-        for metric in ("sensitivity", "specificity"):
-            svg = report_plots.estimate_chart(
-                months,
-                [getattr(e, f"estimated_{metric}") for e in dm.estimates],
-                [getattr(e, f"realised_{metric}") for e in dm.estimates],
-                [getattr(e, f"realised_{metric}_low") for e in dm.estimates],
-                [getattr(e, f"realised_{metric}_high") for e in dm.estimates],
-                metric=metric,
-                lang=lang,
-            )
-            name = tx.term(tx.METRICS, metric, lang)
-            alt = tx.capital(tx.label("estimate_alt", lang).format(metric=name))
-            estimates.append({"svg": svg, "alt": alt})
+    estimates = [{"svg": svg, "alt": alt} for svg, alt in report_render.estimate_figures(dm, lang)]
     return {"trend": trend, "panels": panels, "estimate_charts": estimates}
 
 
