@@ -8,6 +8,7 @@ import importlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -16,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor import audit
 from monitor.api.context import ApiState
 from monitor.users import authenticate
 from monitor.web.auth import (
@@ -116,38 +118,30 @@ def install_console(app: FastAPI, state: ApiState) -> None:
         target = f"/login?next={_quoted(exc.next_path)}" + ("&ended=1" if exc.ended else "")
         return RedirectResponse(target, status_code=303)
 
+    def error_page(
+        request: Request, exc: Forbidden | CsrfRefused | PageNotFound, status_code: int
+    ) -> Response:
+        if isinstance(exc, Forbidden):
+            context = {"message_key": "error.forbidden", "fields": _role_fields(exc)}
+        elif isinstance(exc, CsrfRefused):
+            context = {"message_key": "error.csrf", "fields": {}}
+        else:
+            context = {"message_key": "error.not_found", "fields": {}, "detail": str(exc)}
+        return page(
+            request, exc.login, "error.html", context, title="error.title", status_code=status_code
+        )
+
     @app.exception_handler(Forbidden)
     def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return page(
-            request,
-            exc.login,
-            "error.html",
-            {"message_key": "error.forbidden", "fields": _role_fields(exc)},
-            title="error.title",
-            status_code=403,
-        )
+        return error_page(request, exc, 403)
 
     @app.exception_handler(CsrfRefused)
     def _csrf(request: Request, exc: CsrfRefused) -> Response:
-        return page(
-            request,
-            exc.login,
-            "error.html",
-            {"message_key": "error.csrf", "fields": {}},
-            title="error.title",
-            status_code=403,
-        )
+        return error_page(request, exc, 403)
 
     @app.exception_handler(PageNotFound)
     def _not_found(request: Request, exc: PageNotFound) -> Response:
-        return page(
-            request,
-            exc.login,
-            "error.html",
-            {"message_key": "error.not_found", "fields": {}, "detail": str(exc)},
-            title="error.title",
-            status_code=404,
-        )
+        return error_page(request, exc, 404)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -196,8 +190,6 @@ def install_console(app: FastAPI, state: ApiState) -> None:
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, posted: ViewerPost) -> Response:
-        from monitor import audit
-
         with state.db.session.begin() as session:
             end_session(session, request.cookies.get(COOKIE_NAME, ""))
             audit.record(
@@ -255,8 +247,6 @@ def install_console(app: FastAPI, state: ApiState) -> None:
 
 
 def _quoted(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="/")
 
 

@@ -2,9 +2,9 @@
 
 Pages depend on :data:`ViewerLogin`, :data:`QualityLogin` or :data:`AdminLogin`. A
 request without a live session is sent to ``/login`` (303); one whose role is too
-low gets a 403 page. Every form that changes something depends on :func:`form_of`,
-which refuses (403) a form without this session's CSRF token, or sent from another
-origin (``Origin`` header not this site's).
+low gets a 403 page. Every form that changes something depends on :data:`QualityPost`
+(or another ``*Post``), which refuses (403) a form without this session's CSRF token,
+or sent from another origin (``Origin`` header not this site's).
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ class RequireLogin:
             raise LoginRequired(target, ended=COOKIE_NAME in request.cookies)
         if not allows(login.role, self.role):
             raise Forbidden(login, self.role)
-        request.state.login = login
         return login
 
 
