@@ -2,48 +2,49 @@
 
 :func:`extract_outcome` reads one report and says, for one target condition
 (:data:`TARGETS`), whether the report states it (``positive``), rules it out
-(``negative``), hedges (``indeterminate``) or does not speak of it (``None``:
-the extractor cannot decide, which is not the same as negative).
+(``negative``), hedges (``indeterminate``) or never speaks of it (outcome None,
+state ``unmentioned``: a report silent about the target is not bad data, and
+whether it counts as negative is the device's policy, not the reader's).
 
-How it decides (rules ``report_text_rules/v1``):
+How it reads (rules ``report_text_rules/v2``), after the published ConText /
+NegEx design (Chapman et al. 2001, Harkema et al. 2009): trigger terms with a
+direction and a scope, termination terms that end a scope, pseudo-triggers that
+look like a trigger but are not one.
 
 - **Normalisation**: lower case, accents removed, typographic apostrophes and
   dashes unified; offsets in the result always refer to the original text.
 - **Language**: French and English stop words are counted; the language with
   more wins, a tie applies both vocabularies (method ``fr+en``).
-- **Section**: if a conclusion header is found at the start of a line or a
-  sentence (``Conclusion``, ``En conclusion``, ``Au total``, ``Impression``,
-  ``Synthèse``), the text after the last one is used (section ``conclusion``).
-  When the conclusion says nothing about the target, the text before it is used
-  (section ``body``). Without a header, the whole text (``full_text``). Lines
-  starting with an indication header (``Indication :``, ``Renseignements
-  cliniques :``, ``Clinical history:`` ...) are never read: a question asked by
-  the referrer is not a finding.
-- **Scope**: clauses end at ``. ; : !``, a new line, a ``?`` followed by a
-  capital letter, and at ``mais``, ``cependant``, ``toutefois``, ``par
-  ailleurs``, ``en revanche``, ``hormis``, ``sauf``, ``en dehors de``, ``but``,
-  ``however``, ``although``, ``whereas``, ``except``, ``apart from``. Inside a
-  clause, commas cut segments. A cue placed before a term (``pas de``, ``no``,
-  ``possible``) covers the rest of its segment and the following segments while
-  they continue a list (they start with ``de``/``du``/``ou``/``or``... or the
-  clause goes on to an ``ou``/``ni``/``or``/``nor``), so ``pas de luxation,
-  fracture du radius`` is positive and ``no dislocation, fracture or effusion``
-  negative. A cue placed after a term (``non visible``, ``cannot be
-  excluded``, ``?``) covers its own segment, or the next one when that segment
-  starts with the cue. Historical and other-site cues (``ancienne``,
-  ``consolidée``, ``old healed``, ``en 2019``, ``thyroïdien``) work like
-  after-cues in both directions and make a mention not count as current.
-- **Cue conflicts**: overlapping cues keep the longest; pseudo-negations
-  (``pas de changement``, ``no change``, ``not only``, ``sans déplacement``)
-  only mask what they overlap. When a mention is both negated and hedged, the
-  outermost cue is the predicate and decides: the last cue after the term, else
-  the first before it (``the suspected fracture is not identified`` is negative,
-  ``pas de fracture ?`` and ``fracture non exclue`` indeterminate).
-- **Decision**: positive if any affirmed current mention; else indeterminate if
-  any uncertain mention (``probable`` and ``likely`` hedge too: only certain
-  statements are positive ground truth); else negative if any negated mention
-  or an explicit normal statement filling a whole clause (``Examen normal``,
-  ``No acute abnormality``); else ``None``.
+- **Sections** (:mod:`connectors.report_sections`): indication, history,
+  technique and comparison never decide; findings and conclusion (or the whole
+  text without headings) are read.
+- **Sentences and scope**: sentences end at ``. ; ! ?`` and new lines. Inside a
+  sentence, a *termination* term (``mais``, ``cependant``, ``but``, ``however``,
+  ``except``, a colon...) ends every scope. A *pre* trigger (``pas de``, ``no``,
+  ``possible``, ``if``) covers what follows it in its comma-separated segment and
+  the next segments while they continue a list (they start with ``de``, ``or``...,
+  the clause goes on to an ``ou``/``ni``/``or``/``nor``, or the trigger's own
+  segment holds only modifiers: ``no acute, displaced rib fractures``). A *post*
+  trigger (``non visible``, ``cannot be excluded``, ``?``) covers its own segment,
+  or the one before when it opens its segment. *Pseudo-triggers* (``pas de
+  changement``, ``no change``, ``sans déplacement``) mask what they overlap.
+- **Qualifiers** of a mention: negated, uncertain, hypothetical (conditional,
+  recommendation, modal disclaimer: ``if``, ``consider``, ``to identify``,
+  ``could obscure``, ``may not be demonstrated``), historical (old, healed,
+  resected, a past year), benign explanation (granuloma, nipple shadow), other
+  organ (anatomy: :mod:`connectors.vocabularies` ``anatomy.yaml``; a lung nodule
+  counts only in the lung) and device (``fractured wire``, ``fracture de sonde``:
+  never a bone fracture). When a mention is both negated and hedged, the
+  outermost cue decides: the last post trigger, else the first pre trigger.
+- **Decision**: the conclusion decides when it speaks of the target; else the
+  rest of the read text. Among the mentions that count: positive if any is
+  affirmed; else indeterminate if any is uncertain; else negative if any is
+  negated. A specific mention always outranks a generic normal statement
+  (``Examen normal``, ``No acute cardiopulmonary process``), which decides
+  negative only when no mention counts. Hypothetical, other-organ and device
+  mentions never count; historical and benign-explained ones count as positive
+  only when the :class:`ReadingPolicy` says so (default: they do not, so a report
+  that speaks only of an old fracture is ``unmentioned`` for a current fracture).
 
 Vocabularies are YAML data files (``connectors/vocabularies/<target>.yaml``)
 that :func:`load_vocabulary` can extend with the user's own files.
@@ -53,14 +54,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import yaml
 
 from connectors.errors import ConnectorError
+from connectors.report_sections import READ_SECTIONS, SECTIONS, sections, sentences
 from connectors.text_folding import fold_text
 
 __all__ = [
@@ -68,19 +70,23 @@ __all__ = [
     "LANGUAGES",
     "METHOD",
     "SECTIONS",
+    "STATES",
     "TARGETS",
     "Evidence",
     "LanguageVocabulary",
+    "ReadingPolicy",
     "TextOutcome",
     "Vocabulary",
     "extract_outcome",
     "load_vocabulary",
 ]
 
-METHOD: Final = "report_text_rules/v1"
+METHOD: Final = "report_text_rules/v2"
 TARGETS: Final = ("fracture", "lung_nodule")
 LANGUAGES: Final = ("fr", "en")
-SECTIONS: Final = ("conclusion", "body", "full_text")
+STATES: Final = ("decided", "uncertain", "unmentioned", "empty")
+"""``decided``: positive or negative; ``uncertain``: indeterminate; ``unmentioned``: a
+text that never states the target (outcome None); ``empty``: a blank text."""
 CATEGORIES: Final = (
     "terms",
     "excluded",
@@ -88,13 +94,19 @@ CATEGORIES: Final = (
     "negation_post",
     "uncertainty",
     "uncertainty_post",
+    "hypothetical",
+    "hypothetical_post",
     "pseudo_negation",
+    "termination",
     "historical",
+    "benign",
     "other_site",
+    "device",
     "normal",
 )
 """Lists of a language's vocabulary: an entry is a phrase, or ``re:`` + a regex."""
 
+_TARGET_ORGAN: Final = {"fracture": None, "lung_nodule": "lung"}
 _VOCABULARY_DIR: Final = Path(__file__).resolve().parent / "vocabularies"
 
 
@@ -109,9 +121,14 @@ class LanguageVocabulary:
     negation_post: tuple[str, ...] = ()
     uncertainty: tuple[str, ...] = ()
     uncertainty_post: tuple[str, ...] = ()
+    hypothetical: tuple[str, ...] = ()
+    hypothetical_post: tuple[str, ...] = ()
     pseudo_negation: tuple[str, ...] = ()
+    termination: tuple[str, ...] = ()
     historical: tuple[str, ...] = ()
+    benign: tuple[str, ...] = ()
     other_site: tuple[str, ...] = ()
+    device: tuple[str, ...] = ()
     normal: tuple[str, ...] = ()
 
 
@@ -131,12 +148,33 @@ class Vocabulary:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadingPolicy:
+    """How mentions the reader discounts by default count for a device.
+
+    ``historical``: an old, healed or resected finding (``ancienne fracture
+    consolidée``); ``benign``: a finding given a benign explanation (``calcified
+    granuloma``, ``nipple shadow``). ``ignore`` (default): the mention does not count,
+    as if absent; ``positive``: it counts as an affirmed finding.
+    """
+
+    historical: Literal["ignore", "positive"] = "ignore"
+    benign: Literal["ignore", "positive"] = "ignore"
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """The mention that decided: ``text[start:end]`` of the original report.
 
     The span covers the term and its deciding cue. ``term`` is None for an
     explicit normal statement (its phrase is then ``cue``). ``status`` is
-    ``affirmed``, ``uncertain``, ``negated`` or ``normal``.
+    ``affirmed``, ``uncertain``, ``negated``, ``normal`` or, for a discounted
+    mention (evidence of an ``unmentioned`` outcome), ``historical``, ``benign``,
+    ``hypothetical``, ``other_organ`` or ``device``. ``sentence`` is the whole
+    sentence of the original text; ``qualifiers`` the words that qualified the
+    mention, each as ``kind: words`` (e.g. ``negated: pas de``, ``other_organ:
+    thyroïdien``); ``organ`` the organ the mention was located in (None: not
+    located, the target's own organ assumed) and ``side`` ``left``, ``right`` or
+    ``bilateral`` when the sentence says so.
     """
 
     start: int
@@ -145,15 +183,20 @@ class Evidence:
     term: str | None
     cue: str | None
     status: str
+    sentence: str = ""
+    qualifiers: tuple[str, ...] = ()
+    organ: str | None = None
+    side: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TextOutcome:
     """The outcome a report states for one target.
 
-    ``outcome`` is ``positive``, ``negative``, ``indeterminate`` or None (no
-    mention: cannot decide). ``method`` is e.g. ``report_text_rules/v1 fr``;
-    ``section`` is one of :data:`SECTIONS` (None for an empty text).
+    ``outcome`` is ``positive``, ``negative``, ``indeterminate`` or None (the report
+    never states the target). ``state`` is one of :data:`STATES`. ``method`` is e.g.
+    ``report_text_rules/v2 fr``; ``section`` is one of :data:`SECTIONS` (None for an
+    empty text or when nothing was found).
     """
 
     target: str
@@ -161,6 +204,7 @@ class TextOutcome:
     method: str
     section: str | None
     evidence: Evidence | None
+    state: str = "unmentioned"
 
 
 # --------------------------------------------------------------------- loading
@@ -280,10 +324,19 @@ def _phrase_regex(entry: str, plural: bool) -> str:
     normalized = fold_text(entry)[0].strip()
     words = [word for word in re.split(r"[\s\-]+", normalized) if word]
     parts = []
-    for word in words:
-        piece = r"(?:'\s*|\s+)".join(re.escape(bit) for bit in word.split("'"))
-        if plural and word[-1:].isalpha() and len(word) > 2:
-            piece += "(?:s|x|es)?"
+    for index, word in enumerate(words):
+        bits = word.split("'")
+        last = index == len(words) - 1
+        if plural and word[-1:].isalpha() and len(word) > 2 and (last or len(words) > 1):
+            if word.endswith("y") and len(word) > 3 and word[-2] not in "aeiou":
+                bits[-1] = bits[-1][:-1] + "(?:y|ies)"
+                piece = r"(?:'\s*|\s+)".join(
+                    re.escape(bit) if i < len(bits) - 1 else bit for i, bit in enumerate(bits)
+                )
+            else:
+                piece = r"(?:'\s*|\s+)".join(re.escape(bit) for bit in bits) + "(?:s|x|es)?"
+        else:
+            piece = r"(?:'\s*|\s+)".join(re.escape(bit) for bit in bits)
         parts.append(piece)
     body = r"[\s\-]+".join(parts)
     head = r"(?<!\w)" if normalized[:1].isalnum() else ""
@@ -298,38 +351,326 @@ def _union(entries: Iterable[str], plural: bool = False) -> re.Pattern[str] | No
     return re.compile("|".join(_phrase_regex(entry, plural) for entry in ordered))
 
 
+_CUE_PRIORITY: Final = (
+    "pseudo_negation",
+    "hypothetical_post",
+    "hypothetical",
+    "uncertainty_post",
+    "uncertainty",
+    "negation_post",
+    "negation",
+    "historical",
+    "benign",
+)
+"""Scoped cue categories, in the order that wins a tie between overlapping cues."""
+
+_TERMINATION: Final = (
+    "mais",
+    "cependant",
+    "toutefois",
+    "par ailleurs",
+    "en revanche",
+    "neanmoins",
+    "hormis",
+    "sauf",
+    "en dehors de",
+    "en dehors d'",
+    "en dehors du",
+    "en dehors des",
+    "a l'exception de",
+    "a l'exception d'",
+    "a l'exception du",
+    "a l'exception des",
+    "but",
+    "however",
+    "although",
+    "though",
+    "whereas",
+    "except",
+    "apart from",
+    "other than",
+    "otherwise",
+    "aside from",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     terms: re.Pattern[str] | None
     cues: tuple[tuple[str, re.Pattern[str] | None], ...]
     excluded: re.Pattern[str] | None
     normal: re.Pattern[str] | None
-
-
-_CUE_PRIORITY: Final = (
-    "pseudo_negation",
-    "uncertainty_post",
-    "uncertainty",
-    "negation_post",
-    "negation",
-    "historical",
-    "other_site",
-)
+    termination: re.Pattern[str]
+    device: re.Pattern[str] | None
+    lung: re.Pattern[str] | None
+    lung_weak: re.Pattern[str] | None
+    other: re.Pattern[str] | None
+    organ: str | None
+    benign_findings: re.Pattern[str] | None
 
 
 @lru_cache(maxsize=64)
 def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
     chosen = [vocabulary.language(code) for code in languages]
+    anatomy = _anatomy()
 
     def gather(category: str) -> list[str]:
         return [entry for lang in chosen for entry in getattr(lang, category)]
 
+    termination = _union([*_TERMINATION, *gather("termination")])
+    assert termination is not None
+    organ = _TARGET_ORGAN.get(vocabulary.target)
     return _Compiled(
         terms=_union(gather("terms"), plural=True),
         cues=tuple((category, _union(gather(category))) for category in _CUE_PRIORITY),
         excluded=_union(gather("excluded"), plural=True),
         normal=_union(gather("normal")),
+        termination=re.compile(rf"{termination.pattern}|:"),
+        device=_union(gather("device"), plural=True),
+        lung=_union(
+            [
+                entry
+                for code in languages
+                for kind in ("lung", "lung_weak")
+                for entry in anatomy.get((kind, code), ())
+            ],
+            True,
+        )
+        if organ == "lung"
+        else None,
+        lung_weak=_union(
+            [e for code in languages for e in anatomy.get(("lung_weak", code), ())], True
+        )
+        if organ == "lung"
+        else None,
+        other=_union(
+            [e for code in languages for e in anatomy.get(("other", code), ())]
+            + gather("other_site"),
+            plural=True,
+        )
+        if organ == "lung"
+        else None,
+        organ=organ,
+        benign_findings=_union(
+            [e for e in gather("benign") if re.search(r"granulom|hamartom|nipple|mamelon", e)],
+            plural=True,
+        ),
     )
+
+
+@lru_cache(maxsize=1)
+def _anatomy() -> dict[tuple[str, str], tuple[str, ...]]:
+    raw = _read_yaml(_VOCABULARY_DIR / "anatomy.yaml")
+    result: dict[tuple[str, str], tuple[str, ...]] = {}
+    for organ, languages in raw.items():
+        if not isinstance(languages, dict):
+            continue
+        for code, entries in languages.items():
+            result[(str(organ), str(code))] = tuple(str(entry) for entry in entries or ())
+    return result
+
+
+# ------------------------------------------------------------ clauses and scope
+
+_COMMA: Final = re.compile(r",(?!\d)")
+_CONTINUES: Final = re.compile(r"\s*(?:de|d'|du|des|ni|ou|et de|et d'|or|nor|any)(?!\w)")
+_LIST_CONJUNCTION: Final = re.compile(r"(?<!\w)(?:ou|ni|or|nor)(?!\w)")
+_MODIFIERS_ONLY: Final = re.compile(
+    r"\s*(?:(?:acute|displaced|nondisplaced|non-displaced|definite|definitive|obvious|"
+    r"visible|significant|focal|new|recent|discrete|suspicious|evident|gross|"
+    r"radiographic|radiographically|apparent|dominant|large|small|acute osseous|"
+    r"aigue?s?|recentes?|deplacees?|visibles?|evidentes?|nette?s?|franche?s?|"
+    r"significatifs?|significatives?|suspecte?s?|nouvelles?|nouveaux?|"
+    r"focale?s?|autres?|other)\s*)+"
+)
+_SIDE: Final = re.compile(
+    r"(?<!\w)(?P<both>bilateral|bilaterale?s?|bilaterally|des deux cotes|both)(?!\w)|"
+    r"(?<!\w)(?P<left>left|gauches?|lsg|lig)(?!\w)|"
+    r"(?<!\w)(?P<right>right|droite?s?|lsd|lid|lm)(?!\w)"
+)
+_EDGE: Final = " \t-*>\u2022.,;:!"
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    start: int
+    end: int
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    term: _Match
+    status: str
+    cue: _Match | None
+    qualifiers: tuple[_Match, ...]
+    sentence: tuple[int, int]
+    section: str
+    organ: str | None
+
+
+def _find(
+    pattern: re.Pattern[str] | None, text: str, begin: int, end: int, category: str
+) -> list[_Match]:
+    if pattern is None:
+        return []
+    return [
+        _Match(m.start(), m.end(), category)
+        for m in pattern.finditer(text, begin, end)
+        if m.end() > m.start()
+    ]
+
+
+def _resolve(cues: list[_Match]) -> list[_Match]:
+    """Non-overlapping cues: the longest first, ties by :data:`_CUE_PRIORITY` order."""
+    rank = {category: index for index, category in enumerate(_CUE_PRIORITY)}
+    kept: list[_Match] = []
+    for cue in sorted(cues, key=lambda c: (c.start - c.end, rank[c.category], c.start)):
+        if all(
+            cue.end <= other.start
+            or cue.start >= other.end
+            or (cue.start, cue.end) == (other.start, other.end)
+            for other in kept
+        ):
+            kept.append(cue)
+    return [cue for cue in kept if cue.category != "pseudo_negation"]
+
+
+def _clauses(text: str, begin: int, end: int, compiled: _Compiled) -> list[tuple[int, int]]:
+    spans = []
+    start = begin
+    for found in compiled.termination.finditer(text, begin, end):
+        spans.append((start, found.start()))
+        start = found.end()
+    spans.append((start, end))
+    return [(first, last) for first, last in spans if text[first:last].strip()]
+
+
+def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
+    cuts = [begin] + [m.end() for m in _COMMA.finditer(text, begin, end)] + [end + 1]
+    return [(cuts[i], cuts[i + 1] - 1) for i in range(len(cuts) - 1)]
+
+
+def _segment_around(text: str, term: _Match, begin: int, end: int) -> tuple[int, int]:
+    """The comma-separated segment of ``text[begin:end]`` that holds ``term``."""
+    first = begin
+    for comma in _COMMA.finditer(text, begin, term.start):
+        first = comma.end()
+    found = _COMMA.search(text, term.end, end)
+    return first, found.start() if found else end
+
+
+def _near(matches: list[_Match], term: _Match, limit: int) -> _Match | None:
+    best: tuple[int, _Match] | None = None
+    for match in matches:
+        if match.end <= term.start:
+            gap = term.start - match.end
+        elif match.start >= term.end:
+            gap = match.start - term.end
+        else:
+            gap = 0
+        if gap <= limit and (best is None or gap < best[0]):
+            best = (gap, match)
+    return None if best is None else best[1]
+
+
+def _analyse_clause(
+    text: str, begin: int, end: int, compiled: _Compiled, terms: list[_Match]
+) -> list[tuple[_Match, str, _Match | None, tuple[_Match, ...]]]:
+    """(term, status, deciding cue, qualifying cues) for each term of the clause."""
+    segments = _segments(text, begin, end)
+
+    def segment_of(position: int) -> int:
+        for index, (s_begin, s_end) in enumerate(segments):
+            if s_begin <= position <= s_end:
+                return index
+        return len(segments) - 1
+
+    continues = [False] * len(segments)
+    for index in range(1, len(segments)):
+        s_begin, _ = segments[index]
+        continues[index] = bool(
+            _CONTINUES.match(text, s_begin, end)
+            or _LIST_CONJUNCTION.search(text, s_begin, end)
+        )
+
+    cues = _resolve(
+        [
+            match
+            for category, pattern in compiled.cues
+            for match in _find(pattern, text, begin, end, category)
+        ]
+    )
+    cues = [cue for cue in cues if all(cue.end <= t.start or cue.start >= t.end for t in terms)]
+
+    def reach(cue: _Match) -> int:
+        last = segment_of(cue.start)
+        # A trigger whose segment holds only modifiers after it goes on to the next one.
+        _, s_end = segments[last]
+        if last + 1 < len(segments) and _MODIFIERS_ONLY.fullmatch(text, cue.end, s_end):
+            last += 1
+        while last + 1 < len(segments) and continues[last + 1]:
+            last += 1
+        return last
+
+    def starts_with(cue: _Match) -> bool:
+        s_begin, _ = segments[segment_of(cue.start)]
+        return not text[s_begin : cue.start].strip(_EDGE)
+
+    def after_applies(cue: _Match, term: _Match) -> bool:
+        term_segment, cue_segment = segment_of(term.start), segment_of(cue.start)
+        return cue_segment == term_segment or (cue_segment == term_segment + 1 and starts_with(cue))
+
+    def applies(cue: _Match, term: _Match) -> bool:
+        if cue.category in ("negation", "uncertainty", "hypothetical"):
+            if cue.end > term.start:
+                return False
+            return segment_of(cue.start) <= segment_of(term.start) <= reach(cue)
+        if cue.category in ("negation_post", "uncertainty_post", "hypothetical_post"):
+            return cue.start >= term.end and after_applies(cue, term)
+        # historical and benign cues: before or after the term, in its segment, or in
+        # an apposition after it that names no other finding ("nodule, likely granuloma").
+        if cue.start >= term.end:
+            cue_segment, term_segment = segment_of(cue.start), segment_of(term.start)
+            return cue_segment == term_segment or (
+                cue_segment == term_segment + 1
+                and not any(segment_of(t.start) == cue_segment for t in terms)
+            )
+        return segment_of(cue.start) == segment_of(term.start)
+
+    devices = [
+        d
+        for d in _find(compiled.device, text, begin, end, "device")
+        if all(d.end <= t.start or d.start >= t.end for t in terms)
+    ]
+    found_mentions = []
+    for term in terms:
+        found = [cue for cue in cues if applies(cue, term)]
+        device = _near(
+            [d for d in devices if segment_of(d.start) == segment_of(term.start)], term, 30
+        )
+        hypothetical = [c for c in found if c.category.startswith("hypothetical")]
+        past = [c for c in found if c.category in ("historical", "benign")]
+        after = [c for c in found if c.category in ("negation_post", "uncertainty_post")]
+        before = [c for c in found if c.category in ("negation", "uncertainty")]
+        cue: _Match | None
+        if device is not None:
+            status, cue = "device", device
+        elif hypothetical:
+            status, cue = "hypothetical", hypothetical[0]
+        elif after or before:
+            # The outermost cue is the predicate: the last after-cue, else the first before-cue.
+            cue = max(after, key=lambda c: c.start) if after else min(before, key=lambda c: c.start)
+            status = "uncertain" if cue.category.startswith("uncertainty") else "negated"
+            if past and status != "negated":
+                status, cue = past[0].category, past[0]
+        elif past:
+            status, cue = past[0].category, past[0]
+        else:
+            status, cue = "affirmed", None
+        qualifiers = tuple(sorted(set(found) | ({device} if device else set()), key=lambda c: c.start))
+        found_mentions.append((term, status, cue, qualifiers))
+    return found_mentions
 
 
 # -------------------------------------------------------- language and sections
@@ -421,129 +762,69 @@ def _languages(normalized: str) -> tuple[str, ...]:
     return ("fr", "en")
 
 
-_CONCLUSION: Final = re.compile(
-    r"(?:^|(?<=[.!?]\s)|(?<=[.!?]))[ \t\-*#>]*"
-    r"(?:en conclusion|au total|conclusions?|impressions?|synthese)[ \t]*(?::|,|-|\n|$)",
-    re.MULTILINE,
-)
-_INDICATION: Final = re.compile(
-    r"^[ \t\-*#>]*(?:indications?|renseignements? cliniques?|motif(?: de l'examen)?|"
-    r"contexte|clinical (?:information|history|indication)|history|reason for "
-    r"(?:exam|examination|study)|technique)[ \t]*:[^\n]*",
-    re.MULTILINE,
-)
 
 
-# ------------------------------------------------------------ clauses and scope
-
-_CLAUSE_BREAK: Final = re.compile(
-    r"[;:!\n]|\.(?!\d)|\?(?=\s*(?:\n|$))|"
-    r"(?<!\w)(?:mais|cependant|toutefois|par ailleurs|en revanche|neanmoins|hormis|sauf|"
-    r"but|however|although|though|whereas|except|apart from|other than|otherwise)(?!\w)|"
-    r"(?<!\w)(?:en dehors|a l'exception) d(?:e|u|es|')"
-)
-_COMMA: Final = re.compile(r",(?!\d)")
-_CONTINUES: Final = re.compile(r"\s*(?:de|d'|du|des|ni|ou|et de|et d'|or|nor|any)(?!\w)")
-_LIST_CONJUNCTION: Final = re.compile(r"(?<!\w)(?:ou|ni|or|nor)(?!\w)")
-_EDGE: Final = " \t-*>\u2022.,;:!"
-
-
-@dataclass(frozen=True, slots=True)
-class _Match:
-    start: int
-    end: int
-    category: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Mention:
-    term: _Match
-    status: str
-    cue: _Match | None
+def _organ_at(
+    text: str, term: _Match, clause: tuple[int, int], compiled: _Compiled
+) -> tuple[str | None, _Match | None]:
+    """The organ a term is located in by the words of its clause: (organ, word) or (None, None)."""
+    if compiled.organ is None:
+        return None, None
+    begin, end = clause
+    lungs = _find(compiled.lung, text, begin, end, "lung")
+    others = _find(compiled.other, text, begin, end, "other_organ")
+    if any(m.start < term.end and m.end > term.start for m in lungs):
+        return "lung", None  # "pulmonary nodule": the term names its organ
+    inside = [m for m in others if m.start < term.end and m.end > term.start]
+    if inside:
+        return "other", inside[0]
+    if others and compiled.lung_weak is not None:
+        # "lobe", "apex", "base" belong to the lung only when no other organ is named.
+        lungs = [m for m in lungs if not compiled.lung_weak.fullmatch(text, m.start, m.end)]
+    segment = _segment_around(text, term, begin, end)
+    nearest = _near(
+        [m for m in lungs + others if segment[0] <= m.start and m.end <= segment[1]], term, 10_000
+    )
+    if nearest is None:
+        return None, None
+    return ("lung", nearest) if nearest.category == "lung" else ("other", nearest)
 
 
-def _clauses(text: str, original: str, origin: list[int]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for found in _CLAUSE_BREAK.finditer(text):
-        end = found.end() if found.group() == "?" else found.start()
-        spans.append((start, end))
-        start = found.end()
-    spans.append((start, len(text)))
-    # A "?" followed by a capital letter on the same line also ends a clause.
-    result: list[tuple[int, int]] = []
-    for begin, end in spans:
-        cut = begin
-        for mark in re.finditer(r"\?[ \t]+(?=\S)", text[begin:end]):
-            after = begin + mark.end()
-            if original[origin[after]].isupper():
-                result.append((cut, begin + mark.start() + 1))
-                cut = after
-        result.append((cut, end))
-    return [(begin, end) for begin, end in result if text[begin:end].strip()]
+def _leading_organ(text: str, begin: int, end: int, compiled: _Compiled) -> str | None:
+    """The organ a sentence (or a heading line) starts with: ``Foie :``, ``The lungs are``."""
+    head = text[begin : min(end, begin + 40)]
+    offset = len(head) - len(head.lstrip(_EDGE + "0123456789)"))
+    start = begin + offset
+    for article in ("the ", "le ", "la ", "les ", "l'"):
+        if text.startswith(article, start):
+            start += len(article)
+            break
+    for organ, pattern in (("lung", compiled.lung), ("other", compiled.other)):
+        if pattern is not None and pattern.match(text, start, end):
+            return organ
+    return None
 
 
-def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
-    cuts = [begin] + [begin + m.end() for m in _COMMA.finditer(text[begin:end])] + [end + 1]
-    return [(cuts[i], cuts[i + 1] - 1) for i in range(len(cuts) - 1)]
-
-
-def _find(
-    pattern: re.Pattern[str] | None, text: str, begin: int, end: int, category: str
-) -> list[_Match]:
-    if pattern is None:
-        return []
-    return [
-        _Match(begin + m.start(), begin + m.end(), category)
-        for m in pattern.finditer(text[begin:end])
-        if m.end() > m.start()
+def _side(text: str, sentence: tuple[int, int], term: _Match) -> str | None:
+    sides = [
+        _Match(m.start(), m.end(), m.lastgroup or "")
+        for m in _SIDE.finditer(text, sentence[0], sentence[1])
     ]
+    nearest = _near(sides, term, 60)
+    if nearest is None:
+        return None
+    return {"both": "bilateral"}.get(nearest.category, nearest.category)
 
 
-def _resolve(cues: list[_Match]) -> list[_Match]:
-    """Non-overlapping cues: the longest first, ties by :data:`_CUE_PRIORITY` order."""
-    rank = {category: index for index, category in enumerate(_CUE_PRIORITY)}
-    kept: list[_Match] = []
-    for cue in sorted(cues, key=lambda c: (c.start - c.end, rank[c.category], c.start)):
-        if all(
-            cue.end <= other.start
-            or cue.start >= other.end
-            or (cue.start, cue.end) == (other.start, other.end)
-            for other in kept
-        ):
-            kept.append(cue)
-    return [cue for cue in kept if cue.category != "pseudo_negation"]
-
-
-def _analyse_clause(
-    text: str, begin: int, end: int, compiled: _Compiled
+def _read_sentence(
+    text: str,
+    sentence: tuple[int, int],
+    section: str,
+    compiled: _Compiled,
+    context: str | None,
 ) -> tuple[list[_Mention], _Match | None]:
-    segments = _segments(text, begin, end)
-
-    def segment_of(position: int) -> int:
-        for index, (s_begin, s_end) in enumerate(segments):
-            if s_begin <= position <= s_end:
-                return index
-        return len(segments) - 1
-
-    continues = [False] * len(segments)
-    for index in range(1, len(segments)):
-        s_begin, _ = segments[index]
-        rest = text[s_begin:end]
-        continues[index] = bool(
-            _CONTINUES.match(text, s_begin, end) or _LIST_CONJUNCTION.search(rest)
-        )
-
-    def reach(index: int) -> int:
-        last = index
-        while last + 1 < len(segments) and continues[last + 1]:
-            last += 1
-        return last
-
-    def starts_with(cue: _Match) -> bool:
-        s_begin, _ = segments[segment_of(cue.start)]
-        return not text[s_begin : cue.start].strip()
-
+    """The mentions of one sentence, and its explicit normal statement if it is one."""
+    begin, end = sentence
     excluded = _find(compiled.excluded, text, begin, end, "excluded")
     terms = [
         term
@@ -551,139 +832,213 @@ def _analyse_clause(
         if all(term.end <= ex.start or term.start >= ex.end for ex in excluded)
     ]
     normal = None
-    stripped_begin, stripped_end = begin, end
-    while stripped_begin < stripped_end and text[stripped_begin] in _EDGE:
-        stripped_begin += 1
-    while stripped_end > stripped_begin and text[stripped_end - 1] in _EDGE:
-        stripped_end -= 1
-    if compiled.normal is not None and compiled.normal.fullmatch(
-        text, stripped_begin, stripped_end
-    ):
-        normal = _Match(stripped_begin, stripped_end, "normal")
+    for first, last in _clauses(text, begin, end, compiled):
+        while first < last and text[first] in _EDGE:
+            first += 1
+        while last > first and text[last - 1] in _EDGE:
+            last -= 1
+        if compiled.normal is not None and compiled.normal.fullmatch(text, first, last):
+            normal = _Match(first, last, "normal")
+            break
     if not terms:
-        return [], normal
-    cues = _resolve(
-        [
-            match
-            for category, pattern in compiled.cues
-            for match in _find(pattern, text, begin, end, category)
-        ]
-    )
-    cues = [cue for cue in cues if all(cue.end <= t.start or cue.start >= t.end for t in terms)]
-
-    def after_cue_applies(cue: _Match, term: _Match) -> bool:
-        term_segment, cue_segment = segment_of(term.start), segment_of(cue.start)
-        return cue_segment == term_segment or (cue_segment == term_segment + 1 and starts_with(cue))
-
-    def applies(cue: _Match, term: _Match) -> bool:
-        if cue.category in ("negation", "uncertainty"):
-            if cue.end > term.start:
-                return False
-            first = segment_of(cue.start)
-            return first <= segment_of(term.start) <= reach(first)
-        if cue.category in ("negation_post", "uncertainty_post"):
-            return cue.start >= term.end and after_cue_applies(cue, term)
-        # historical and other-site cues: before or after, in the segment.
-        if cue.start >= term.end:
-            return after_cue_applies(cue, term)
-        return segment_of(cue.start) == segment_of(term.start)
-
+        benign = _benign_findings(text, begin, end, compiled, section, sentence)
+        return benign, normal
     mentions = []
-    for term in terms:
-        found = [cue for cue in cues if applies(cue, term)]
-        past = [cue for cue in found if cue.category in ("historical", "other_site")]
-        after = [cue for cue in found if cue.category in ("negation_post", "uncertainty_post")]
-        before = [cue for cue in found if cue.category in ("negation", "uncertainty")]
-        cue: _Match | None
-        if past:
-            status, cue = "historical", past[0]
-        elif after or before:
-            # The outermost cue is the predicate: the last after-cue, else the first before-cue.
-            cue = max(after, key=lambda c: c.start) if after else min(before, key=lambda c: c.start)
-            status = "uncertain" if cue.category.startswith("uncertainty") else "negated"
-        else:
-            status, cue = "affirmed", None
-        mentions.append(_Mention(term, status, cue))
+    for clause in _clauses(text, begin, end, compiled):
+        inside = [t for t in terms if clause[0] <= t.start and t.end <= clause[1]]
+        if not inside:
+            continue
+        for term, status, cue, qualifiers in _analyse_clause(
+            text, clause[0], clause[1], compiled, inside
+        ):
+            organ, word = _organ_at(text, term, clause, compiled)
+            if organ is None and compiled.organ is not None:
+                organ = _leading_organ(text, begin, end, compiled) or context
+            if organ == "other" and status not in ("device", "hypothetical"):
+                status = "other_organ"
+                cue = word if word is not None else cue
+                if word is not None:
+                    qualifiers = (*qualifiers, word)
+            mentions.append(
+                _Mention(term, status, cue, qualifiers, sentence, section, organ)
+            )
     return mentions, normal
 
 
-# -------------------------------------------------------------------- deciding
+def _benign_findings(
+    text: str,
+    begin: int,
+    end: int,
+    compiled: _Compiled,
+    section: str,
+    sentence: tuple[int, int],
+) -> list[_Mention]:
+    """A benign finding named without the target's term ("calcified granuloma in the
+    RUL") is a benign mention of the target, unless negated; only for lung targets."""
+    if compiled.organ != "lung" or compiled.benign_findings is None:
+        return []
+    found = _find(compiled.benign_findings, text, begin, end, "benign")
+    if not found:
+        return []
+    negations = [
+        m
+        for category, pattern in compiled.cues
+        if category.startswith("negation")
+        for m in _find(pattern, text, begin, end, category)
+    ]
+    mentions = []
+    for match in found:
+        if any(n.end <= match.start and match.start - n.end < 30 for n in negations):
+            continue
+        organ, word = _organ_at(text, match, (begin, end), compiled)
+        status = "other_organ" if organ == "other" else "benign"
+        mentions.append(_Mention(match, status, word, (), sentence, section, organ))
+    return mentions
 
+
+_COUNTED: Final = ("affirmed", "uncertain", "negated")
 _DECISION: Final = (
     ("affirmed", "positive"),
     ("uncertain", "indeterminate"),
     ("negated", "negative"),
 )
+_QUALIFIER_NAMES: Final = {
+    "negation": "negated",
+    "negation_post": "negated",
+    "uncertainty": "uncertain",
+    "uncertainty_post": "uncertain",
+    "hypothetical": "hypothetical",
+    "hypothetical_post": "hypothetical",
+    "historical": "historical",
+    "benign": "benign",
+    "device": "device",
+    "other_organ": "other_organ",
+}
 
 
-def _decide(
-    text: str, ranges: list[tuple[int, int]], original: str, origin: list[int], compiled: _Compiled
-) -> tuple[str | None, Evidence | None]:
-    mentions: list[_Mention] = []
-    normals: list[_Match] = []
-    for range_begin, range_end in ranges:
-        for begin, end in _clauses(text[:range_end], original, origin):
-            if end <= range_begin:
-                continue
-            found, normal = _analyse_clause(text, max(begin, range_begin), end, compiled)
-            mentions.extend(found)
-            if normal is not None:
-                normals.append(normal)
+def _evidence(
+    mention: _Mention, original: str, origin: list[int], text: str
+) -> Evidence:
+    spans = [mention.term] + ([mention.cue] if mention.cue else [])
+    start = origin[min(span.start for span in spans)]
+    stop = origin[max(span.end for span in spans)]
 
-    def evidence(start: int, stop: int, term: str | None, cue: str | None, status: str) -> Evidence:
-        first, last = origin[start], origin[stop]
-        return Evidence(first, last, original[first:last], term, cue, status)
+    def words(match: _Match) -> str:
+        return original[origin[match.start] : origin[match.end]]
 
-    for status, outcome in _DECISION:
-        chosen = [mention for mention in mentions if mention.status == status]
-        if chosen:
-            mention = chosen[0]
-            spans = [mention.term] + ([mention.cue] if mention.cue else [])
-            start = min(span.start for span in spans)
-            stop = max(span.end for span in spans)
-            cue_text = (
-                original[origin[mention.cue.start] : origin[mention.cue.end]]
-                if mention.cue
-                else None
-            )
-            term_text = original[origin[mention.term.start] : origin[mention.term.end]]
-            return outcome, evidence(start, stop, term_text, cue_text, status)
-    if normals:
-        normal = normals[0]
-        cue_text = original[origin[normal.start] : origin[normal.end]]
-        return "negative", evidence(normal.start, normal.end, None, cue_text, "normal")
-    return None, None
+    qualifiers = tuple(
+        f"{_QUALIFIER_NAMES.get(q.category, q.category)}: {words(q)}" for q in mention.qualifiers
+    )
+    s_begin, s_end = mention.sentence
+    sentence = original[origin[s_begin] : origin[s_end]].strip()
+    organ = {"lung": "lung", "other": "other"}.get(mention.organ or "", None)
+    return Evidence(
+        start,
+        stop,
+        original[start:stop],
+        words(mention.term),
+        words(mention.cue) if mention.cue else None,
+        mention.status,
+        sentence,
+        qualifiers,
+        organ,
+        _side(text, mention.sentence, mention.term),
+    )
 
 
-def extract_outcome(text: str, target: str, vocabulary: Vocabulary | None = None) -> TextOutcome:
+def _line_start(text: str, position: int) -> int:
+    return text.rfind("\n", 0, position) + 1
+
+
+def extract_outcome(
+    text: str,
+    target: str,
+    vocabulary: Vocabulary | None = None,
+    policy: ReadingPolicy | None = None,
+) -> TextOutcome:
     """The outcome ``text`` (one report) states for ``target``; never raises on any text.
 
-    ``vocabulary`` defaults to the built-in one of ``target``
-    (:func:`load_vocabulary`). An empty or blank text gives outcome None with
-    section None. Raises ValueError only for a target not in :data:`TARGETS`.
+    ``vocabulary`` defaults to the built-in one of ``target`` (:func:`load_vocabulary`);
+    ``policy`` to :class:`ReadingPolicy` ``()``. A blank text gives state ``empty``,
+    a text that never states the target state ``unmentioned`` (outcome None; the
+    evidence, if any, is the discounted mention: an old fracture, another organ's
+    nodule). Raises ValueError only for a target not in :data:`TARGETS`.
     """
     _check_target(target)
     if vocabulary is None:
         vocabulary = _builtin(target)
+    policy = policy or _DEFAULT_POLICY
     normalized, origin = fold_text(text)
     if not normalized.strip():
-        return TextOutcome(target, None, METHOD, None, None)
+        return TextOutcome(target, None, METHOD, None, None, "empty")
     languages = _languages(normalized)
     method = f"{METHOD} {'+'.join(languages)}"
     compiled = _compile(vocabulary, languages)
-    readable = list(normalized)
-    for indication in _INDICATION.finditer(normalized):
-        readable[indication.start() : indication.end()] = " " * (
-            indication.end() - indication.start()
+    mentions: list[_Mention] = []
+    normals: list[tuple[_Match, str, tuple[int, int]]] = []
+    for section in sections(normalized):
+        if section.name not in READ_SECTIONS:
+            continue
+        context: str | None = None
+        context_line = -1
+        context_heading = False
+        for sentence in sentences(normalized, section.start, section.end, text, origin):
+            line = _line_start(normalized, sentence[0])
+            if line != context_line:
+                # A new line keeps the organ of a heading line just above it ("FOIE :").
+                previous = normalized[max(0, line - 1) : line]
+                heading_above = context if previous == "\n" and context_heading else None
+                context, context_line, context_heading = heading_above, line, False
+            found, normal = _read_sentence(normalized, sentence, section.name, compiled, context)
+            mentions.extend(found)
+            if normal is not None:
+                normals.append((normal, section.name, sentence))
+            leading = _leading_organ(normalized, sentence[0], sentence[1], compiled)
+            if leading is not None:
+                context = leading
+                stripped = normalized[sentence[0] : sentence[1]].strip()
+                context_heading = stripped.endswith(":") or len(stripped.split()) <= 3
+    counted = [
+        m
+        for m in mentions
+        if m.status in _COUNTED
+        or (m.status == "historical" and policy.historical == "positive")
+        or (m.status == "benign" and policy.benign == "positive")
+    ]
+    conclusion = [m for m in counted if m.section == "conclusion"]
+    chosen = conclusion or counted
+    for status, outcome in _DECISION:
+        found = [
+            m
+            for m in chosen
+            if m.status == status or (status == "affirmed" and m.status in ("historical", "benign"))
+        ]
+        if found:
+            mention = found[0]
+            state = "uncertain" if outcome == "indeterminate" else "decided"
+            evidence = _evidence(mention, text, origin, normalized)
+            return TextOutcome(target, outcome, method, mention.section, evidence, state)
+    if normals:
+        normal, section_name, sentence = normals[-1] if any(
+            n[1] == "conclusion" for n in normals
+        ) else normals[0]
+        first, last = origin[normal.start], origin[normal.end]
+        evidence = Evidence(
+            first,
+            last,
+            text[first:last],
+            None,
+            text[first:last],
+            "normal",
+            text[origin[sentence[0]] : origin[sentence[1]]].strip(),
         )
-    body = "".join(readable)
-    headers = list(_CONCLUSION.finditer(body))
-    if headers:
-        header = headers[-1]
-        outcome, evidence = _decide(body, [(header.end(), len(body))], text, origin, compiled)
-        if outcome is not None:
-            return TextOutcome(target, outcome, method, "conclusion", evidence)
-        outcome, evidence = _decide(body, [(0, header.start())], text, origin, compiled)
-        return TextOutcome(target, outcome, method, "body", evidence)
-    outcome, evidence = _decide(body, [(0, len(body))], text, origin, compiled)
-    return TextOutcome(target, outcome, method, "full_text", evidence)
+        return TextOutcome(target, "negative", method, section_name, evidence, "decided")
+    if mentions:
+        mention = mentions[0]
+        return TextOutcome(
+            target, None, method, mention.section, _evidence(mention, text, origin, normalized)
+        )
+    return TextOutcome(target, None, method, None, None, "unmentioned")
+
+
+_DEFAULT_POLICY: Final = ReadingPolicy()

@@ -114,16 +114,16 @@ def test_a_mention_beats_a_normal_statement() -> None:
     assert outcome("Possible fracture. Examen normal par ailleurs.") == "indeterminate"
 
 
-def test_no_mention_is_none_not_negative() -> None:
+def test_no_mention_is_the_unmentioned_state_not_negative() -> None:
     result = extract_outcome("Cardiomégalie.", "lung_nodule")
-    assert (result.outcome, result.evidence) == (None, None)
-    assert result.section == "full_text"
+    assert (result.outcome, result.evidence, result.section) == (None, None, None)
+    assert result.state == "unmentioned"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t\n"])
-def test_an_empty_text_cannot_be_decided(text: str) -> None:
+def test_an_empty_text_is_the_empty_state(text: str) -> None:
     result = extract_outcome(text, "fracture")
-    assert result == TextOutcome("fracture", None, "report_text_rules/v1", None, None)
+    assert result == TextOutcome("fracture", None, "report_text_rules/v2", None, None, "empty")
 
 
 # -------------------------------------------------------------------- scope
@@ -272,9 +272,9 @@ def test_a_silent_conclusion_falls_back_to_the_body() -> None:
     result = extract_outcome(
         "Pas de nodule pulmonaire.\nConclusion : fracture de côte.", "lung_nodule"
     )
-    assert (result.outcome, result.section) == ("negative", "body")
+    assert (result.outcome, result.section) == ("negative", "findings")
     result = extract_outcome("Rien.\nConclusion : fracture de côte.", "lung_nodule")
-    assert (result.outcome, result.section) == (None, "body")
+    assert (result.outcome, result.state) == (None, "unmentioned")
 
 
 def test_a_header_word_inside_a_sentence_is_not_a_header() -> None:
@@ -323,12 +323,12 @@ def test_evidence_is_a_slice_of_the_original_text() -> None:
 
 def test_the_method_names_the_language() -> None:
     assert extract_outcome("Pas de fracture du radius.", "fracture").method == (
-        "report_text_rules/v1 fr"
+        "report_text_rules/v2 fr"
     )
     assert extract_outcome("No fracture of the radius.", "fracture").method == (
-        "report_text_rules/v1 en"
+        "report_text_rules/v2 en"
     )
-    assert extract_outcome("Fx.", "fracture").method == "report_text_rules/v1 fr+en"
+    assert extract_outcome("Fx.", "fracture").method == "report_text_rules/v2 fr+en"
 
 
 def test_results_are_frozen() -> None:

@@ -1,0 +1,309 @@
+"""The report reader's contract, one error category at a time, in French and English.
+
+Each category is a kind of sentence that real reports contain and that a reader
+gets wrong when it matches words instead of reading statements: lists whose
+negation crosses a comma, conditional and recommendation sentences, modal
+disclaimers, hedges, device "fractures", masses and plurals, generic normal
+statements beside a specific finding, benign and old findings (a device's
+policy), nodules of other organs, and sections that never decide. The texts are
+written for these tests (synthetic); the measurements on real corpora are in
+``benchmarks/report_text.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.report_text import ReadingPolicy, extract_outcome
+
+
+def read(text: str, target: str, policy: ReadingPolicy | None = None) -> str | None:
+    return extract_outcome(text, target, policy=policy).outcome
+
+
+def state(text: str, target: str) -> str:
+    return extract_outcome(text, target).state
+
+
+# --------------------------------------------------- negation across a list
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("No acute, displaced rib fractures.", "fracture"),
+        ("No acute, displaced fracture or dislocation of the wrist.", "fracture"),
+        ("No focal consolidation, pleural effusion, or suspicious pulmonary nodule.", "lung_nodule"),
+        ("Pas de fracture, de luxation ou de lésion osseuse.", "fracture"),
+        ("Pas de fracture déplacée, ni de luxation.", "fracture"),
+        ("Absence de condensation, d'épanchement pleural ou de nodule suspect.", "lung_nodule"),
+    ],
+)
+def test_a_negation_covers_its_list_across_commas(text: str, target: str) -> None:
+    assert read(text, target) == "negative"
+
+
+# ------------------------------------- conditional, hypothetical, recommendation
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("If there is concern for occult fracture, consider dedicated rib views.", "fracture"),
+        ("Overlying soft tissues could obscure a small nodule.", "lung_nodule"),
+        ("CT is recommended to identify a small nodule.", "lung_nodule"),
+        ("Follow-up radiographs to rule out an occult scaphoid fracture.", "fracture"),
+        ("En cas de doute sur une fracture, un scanner est conseillé.", "fracture"),
+        ("Scanner thoracique à la recherche d'un nodule pulmonaire.", "lung_nodule"),
+        ("Si la douleur persiste, contrôle radiographique pour éliminer une fracture.", "fracture"),
+    ],
+)
+def test_conditional_and_recommendation_sentences_state_nothing(text: str, target: str) -> None:
+    result = extract_outcome(text, target)
+    assert (result.outcome, result.state) == (None, "unmentioned")
+    assert result.evidence is not None and result.evidence.status == "hypothetical"
+
+
+# ----------------------------------------------- modal disclaimers and hedges
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Nondisplaced rib fractures may not be demonstrated on radiographs.", "fracture"),
+        ("Small nodules may be occult on a chest radiograph.", "lung_nodule"),
+        ("Une fracture non déplacée peut passer inaperçue en radiographie.", "fracture"),
+        ("Un petit nodule peut ne pas être visible en radiographie standard.", "lung_nodule"),
+    ],
+)
+def test_a_modal_disclaimer_states_nothing(text: str, target: str) -> None:
+    assert state(text, target) == "unmentioned"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Question of a small nodule at the right base.", "lung_nodule"),
+        ("Possibility of a nondisplaced fracture of the radial head.", "fracture"),
+        ("A fracture of the scaphoid is possible.", "fracture"),
+        ("Suspect fracture of the fifth metatarsal.", "fracture"),
+        ("The left apical nodule is not well seen on this study.", "lung_nodule"),
+        ("Possibilité de fracture de la tête radiale.", "fracture"),
+        ("Une fracture du scaphoïde est possible.", "fracture"),
+        ("Aspect en faveur d'un nodule du lobe moyen, à confirmer.", "lung_nodule"),
+    ],
+)
+def test_uncertainty_cues_make_it_indeterminate(text: str, target: str) -> None:
+    assert read(text, target) == "indeterminate"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("The right lower lobe nodule is no longer seen.", "lung_nodule"),
+        ("The previously described fracture line is no longer seen.", "fracture"),
+        ("Le nodule du lobe inférieur droit n'est plus visible.", "lung_nodule"),
+    ],
+)
+def test_no_longer_seen_is_negative(text: str, target: str) -> None:
+    assert read(text, target) == "negative"
+
+
+# -------------------------------------------------------- device "fractures"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fractured sternotomy wire, otherwise unremarkable.",
+        "Lead fracture of the pacemaker.",
+        "Catheter fracture with a fragment in the right atrium.",
+        "Fracture of a screw of the tibial plate.",
+        "Fracture de la sonde de stimulation ventriculaire.",
+        "Fracture d'un fil de cerclage sternal.",
+        "Fracture du matériel d'ostéosynthèse.",
+    ],
+)
+def test_a_device_fracture_is_not_a_bone_fracture(text: str) -> None:
+    result = extract_outcome(text, "fracture")
+    assert (result.outcome, result.state) == (None, "unmentioned")
+    assert result.evidence is not None and result.evidence.status == "device"
+
+
+def test_a_bone_fracture_beside_a_device_still_counts() -> None:
+    text = "Pacemaker leads intact. Acute fracture of the left clavicle."
+    assert read(text, "fracture") == "positive"
+
+
+# ------------------------------------------------- masses, plurals, patterns
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Small mass in the left lung.",
+        "Nodular opacities in the right lower lobe.",
+        "Ill-defined nodular densities at both bases are nodules.",
+        "Masse pulmonaire spiculée du lobe supérieur gauche.",
+        "Opacités nodulaires du lobe inférieur droit.",
+    ],
+)
+def test_masses_and_plural_nodular_opacities_are_lung_nodules(text: str) -> None:
+    assert read(text, "lung_nodule") in ("positive", "indeterminate")
+    assert read(text.replace("Ill-defined ", ""), "lung_nodule") == "positive"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fibronodular opacities at the apices.",
+        "Diffuse reticulonodular interstitial pattern.",
+        "Syndrome interstitiel réticulo-nodulaire bilatéral.",
+    ],
+)
+def test_an_interstitial_pattern_is_not_a_nodule(text: str) -> None:
+    assert state(text, "lung_nodule") == "unmentioned"
+
+
+# ------------------------------------------ specific finding over generic normal
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        (
+            "FINDINGS: 6 mm nodule in the right upper lobe.\n"
+            "IMPRESSION: No acute cardiopulmonary process.",
+            "lung_nodule",
+        ),
+        (
+            "Findings: nondisplaced fracture of the left fifth rib.\n"
+            "Impression: No acute abnormality.",
+            "fracture",
+        ),
+        (
+            "Résultats : nodule solide de 6 mm du lobe inférieur droit.\nConclusion : examen normal.",
+            "lung_nodule",
+        ),
+        (
+            "Résultat : fracture non déplacée de la styloïde radiale.\n"
+            "Conclusion : radiographie normale.",
+            "fracture",
+        ),
+    ],
+)
+def test_a_specific_finding_outranks_a_generic_normal_statement(text: str, target: str) -> None:
+    assert read(text, target) == "positive"
+
+
+def test_a_generic_normal_statement_decides_when_nothing_specific_is_said() -> None:
+    assert read("IMPRESSION: No acute cardiopulmonary process.", "lung_nodule") == "negative"
+    assert read("Conclusion : examen normal.", "fracture") == "negative"
+
+
+# ---------------------------------------------- benign and old: device policy
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "field"),
+    [
+        ("Calcified granuloma in the right upper lobe.", "lung_nodule", "benign"),
+        ("Nodular density at the left base, likely a nipple shadow.", "lung_nodule", "benign"),
+        ("Granulome calcifié du lobe supérieur droit.", "lung_nodule", "benign"),
+        ("Old healed fractures of the left fifth and sixth ribs.", "fracture", "historical"),
+        ("Ancienne fracture consolidée de la clavicule droite.", "fracture", "historical"),
+    ],
+)
+def test_benign_and_old_findings_count_as_the_device_policy_says(
+    text: str, target: str, field: str
+) -> None:
+    default = extract_outcome(text, target)
+    assert (default.outcome, default.state) == (None, "unmentioned")
+    assert default.evidence is not None and default.evidence.status == field
+    policy = ReadingPolicy(**{field: "positive"})
+    assert read(text, target, policy) == "positive"
+
+
+def test_an_old_fracture_does_not_hide_an_acute_one() -> None:
+    text = "Old healed right rib fractures. Acute fracture of the left clavicle."
+    assert read(text, "fracture") == "positive"
+
+
+# ---------------------------------------------------------------- organs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Formation nodulaire du lobe droit thyroïdien de 12 mm.",
+        "Nodule hépatique hypodense du segment VII.",
+        "Foie : formation nodulaire hypodense de 8 mm.",
+        "Nodule splénique de 9 mm.",
+        "Nodules de carcinose du grand épiploon.",
+        "Nodule de la corde vocale gauche.",
+        "Thyroid nodule of 12 mm in the left lobe.",
+        "Hypodense liver nodule.",
+        "Splenic nodule of 9 mm.",
+        "Omental nodules.",
+        "Nodule of the left vocal cord.",
+    ],
+)
+def test_a_nodule_of_another_organ_is_not_a_lung_nodule(text: str) -> None:
+    result = extract_outcome(text, "lung_nodule")
+    assert result.outcome is None
+    assert result.state == "unmentioned"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nodule du lobe supérieur droit de 6 mm.",
+        "Poumons : nodule de 5 mm du lobe inférieur gauche.",
+        "A 6 mm nodule in the right upper lobe.",
+        "The lungs: a 4 mm subpleural nodule.",
+    ],
+)
+def test_a_nodule_in_the_lung_counts(text: str) -> None:
+    result = extract_outcome(text, "lung_nodule")
+    assert result.outcome == "positive"
+    assert result.evidence is not None and result.evidence.organ == "lung"
+
+
+def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
+    result = extract_outcome("Nodule thyroïdien gauche de 12 mm.", "lung_nodule")
+    assert result.evidence is not None
+    assert (result.evidence.status, result.evidence.organ) == ("other_organ", "other")
+    assert any(q.startswith("other_organ:") for q in result.evidence.qualifiers)
+
+
+# ---------------------------------------------------------------- sections
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [
+        ("Indication : recherche de nodule pulmonaire.\nRésultats : poumons normaux.",
+         "lung_nodule", "negative"),
+        ("Clinical history: lung nodule.\nFindings: the lungs are clear.", "lung_nodule", "negative"),
+        ("Antécédents : fracture du fémur.\nRésultats : pas de fracture.", "fracture", "negative"),
+        ("History: rib fractures.\nFindings: no acute fracture.", "fracture", "negative"),
+        ("Comparison: CT of 2020 showing a nodule.\nFindings: no nodule.", "lung_nodule", "negative"),
+        ("Technique : scanner thoracique pour nodule.\nRésultats : pas de nodule.",
+         "lung_nodule", "negative"),
+        ("INDICATION: fracture?", "fracture", None),
+    ],
+)
+def test_indication_history_technique_and_comparison_never_decide(
+    text: str, target: str, expected: str | None
+) -> None:
+    assert read(text, target) == expected
+
+
+def test_the_evidence_gives_the_sentence_section_and_qualifiers() -> None:
+    text = "INDICATION: trauma.\nFINDINGS: No acute, displaced rib fractures. Lungs clear."
+    result = extract_outcome(text, "fracture")
+    evidence = result.evidence
+    assert result.section == "findings"
+    assert evidence is not None
+    assert evidence.sentence == "No acute, displaced rib fractures"
+    assert evidence.qualifiers == ("negated: No",)
