@@ -56,7 +56,8 @@ _HEADINGS: Final = {
     "conclusion": r"en conclusion|au total|conclusions?|impressions?|synthese|summary|opinion",
 }
 _NAME_OF: Final = {
-    group: section for group, section in zip(
+    group: section
+    for group, section in zip(
         (f"s{index}" for index in range(len(_HEADINGS))), _HEADINGS, strict=True
     )
 }
@@ -66,9 +67,7 @@ _ALTERNATIVES: Final = "|".join(
 _LINE_HEADING: Final = re.compile(
     rf"^[ \t\-*#>\u2022]*(?:{_ALTERNATIVES})[ \t]*(?P<mark>:|-(?=[ \t])|$)", re.MULTILINE
 )
-_SENTENCE_HEADING: Final = re.compile(
-    rf"(?<=[.!?])[ \t]+(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)"
-)
+_SENTENCE_HEADING: Final = re.compile(rf"(?<=[.!?])[ \t]+(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")
 _CONCLUSION_COMMA: Final = re.compile(
     r"(?:^|(?<=[.!?])[ \t]+)[ \t\-*#>]*(?P<head>en conclusion|au total|conclusion|"
     r"impression|synthese)[ \t]*,",
@@ -97,7 +96,10 @@ def sections(text: str) -> list[Section]:
     """The sections of folded ``text`` in order, covering it without overlap (see module)."""
     heads: list[tuple[int, int, str, bool]] = []  # start, end of heading, name, alone
     for match in _LINE_HEADING.finditer(text):
-        alone = match.group("mark") == "" or not text[match.end() : _line_end(text, match.end())].strip()
+        alone = (
+            match.group("mark") == ""
+            or not text[match.end() : _line_end(text, match.end())].strip()
+        )
         heads.append((match.start(), match.end(), _section_of(match), alone))
     for match in _SENTENCE_HEADING.finditer(text):
         heads.append((match.start(), match.end(), _section_of(match), False))
@@ -141,7 +143,9 @@ _BREAK: Final = re.compile(r"[!;\n]|\.(?!\d)|\?(?=[ \t]*(?:\n|$))")
 _QUESTION: Final = re.compile(r"\?[ \t]+(?=\S)")
 
 
-def sentences(text: str, start: int, end: int, original: str, origin: list[int]) -> list[tuple[int, int]]:
+def sentences(
+    text: str, start: int, end: int, original: str, origin: list[int]
+) -> list[tuple[int, int]]:
     """The sentences of folded ``text[start:end]`` as (start, end) offsets, blank ones dropped.
 
     ``original`` and ``origin`` (from :func:`fold_text`) tell whether a ``?`` is

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Final, Literal
@@ -62,7 +62,7 @@ from typing import Final, Literal
 import yaml
 
 from connectors.errors import ConnectorError
-from connectors.report_sections import READ_SECTIONS, SECTIONS, sections, sentences
+from connectors.report_sections import READ_SECTIONS, SECTIONS, Section, sections, sentences
 from connectors.text_folding import fold_text
 
 __all__ = [
@@ -100,6 +100,8 @@ CATEGORIES: Final = (
     "termination",
     "historical",
     "benign",
+    "mimic",
+    "pattern",
     "other_site",
     "device",
     "normal",
@@ -127,6 +129,8 @@ class LanguageVocabulary:
     termination: tuple[str, ...] = ()
     historical: tuple[str, ...] = ()
     benign: tuple[str, ...] = ()
+    mimic: tuple[str, ...] = ()
+    pattern: tuple[str, ...] = ()
     other_site: tuple[str, ...] = ()
     device: tuple[str, ...] = ()
     normal: tuple[str, ...] = ()
@@ -149,16 +153,24 @@ class Vocabulary:
 
 @dataclass(frozen=True, slots=True)
 class ReadingPolicy:
-    """How mentions the reader discounts by default count for a device.
+    """How the findings a device's claim may or may not cover count, for that device.
 
     ``historical``: an old, healed or resected finding (``ancienne fracture
-    consolidée``); ``benign``: a finding given a benign explanation (``calcified
-    granuloma``, ``nipple shadow``). ``ignore`` (default): the mention does not count,
-    as if absent; ``positive``: it counts as an affirmed finding.
+    consolidée``, ``remote rib fractures``); default ``ignore``: the mention does not
+    count (a current fracture is the target), ``positive``: it counts as affirmed.
+    ``benign``: a benign finding named without the target's word (``calcified
+    granuloma in the right upper lobe``); default ``ignore``, ``positive`` counts it as
+    a nodule. A nodule *described* as benign (``calcified nodule, likely granuloma``)
+    is a nodule and always counts. ``nodular_pattern``: a diffuse or scarring nodular
+    pattern (``fibronodular``, ``réticulo-nodulaire``); default ``positive``, as the
+    curated labels of the real English corpus count it (benchmarks/README.md),
+    ``ignore`` for a device whose claim covers discrete nodules only. Mimics (nipple
+    shadow, artefact, vessel seen end-on) never count.
     """
 
     historical: Literal["ignore", "positive"] = "ignore"
     benign: Literal["ignore", "positive"] = "ignore"
+    nodular_pattern: Literal["ignore", "positive"] = "positive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +371,7 @@ _CUE_PRIORITY: Final = (
     "uncertainty",
     "negation_post",
     "negation",
+    "mimic",
     "historical",
     "benign",
 )
@@ -407,6 +420,10 @@ class _Compiled:
     other: re.Pattern[str] | None
     organ: str | None
     benign_findings: re.Pattern[str] | None
+    pattern: re.Pattern[str] | None
+    bone: re.Pattern[str] | None
+    exam_chest: re.Pattern[str] | None
+    exam_other: re.Pattern[str] | None
 
 
 @lru_cache(maxsize=64)
@@ -421,7 +438,7 @@ def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
     assert termination is not None
     organ = _TARGET_ORGAN.get(vocabulary.target)
     return _Compiled(
-        terms=_union(gather("terms"), plural=True),
+        terms=_union([*gather("terms"), *gather("pattern")], plural=True),
         cues=tuple((category, _union(gather(category))) for category in _CUE_PRIORITY),
         excluded=_union(gather("excluded"), plural=True),
         normal=_union(gather("normal")),
@@ -451,10 +468,17 @@ def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
         if organ == "lung"
         else None,
         organ=organ,
-        benign_findings=_union(
-            [e for e in gather("benign") if re.search(r"granulom|hamartom|nipple|mamelon", e)],
-            plural=True,
-        ),
+        benign_findings=_union(gather("benign"), plural=True),
+        pattern=_union(gather("pattern"), plural=True),
+        bone=_union([e for code in languages for e in anatomy.get(("bone", code), ())], plural=True)
+        if organ is None
+        else None,
+        exam_chest=_union([e for code in languages for e in anatomy.get(("exam_chest", code), ())])
+        if organ == "lung"
+        else None,
+        exam_other=_union([e for code in languages for e in anatomy.get(("exam_other", code), ())])
+        if organ == "lung"
+        else None,
     )
 
 
@@ -560,6 +584,22 @@ def _segment_around(text: str, term: _Match, begin: int, end: int) -> tuple[int,
     return first, found.start() if found else end
 
 
+def _attached(candidates: list[_Match], term: _Match) -> _Match | None:
+    """The device a term is attached to, if any: among device and bone words within 60
+    characters, the first after the term ("fracture of a screw of the tibial plate",
+    "fractured lead"), else the nearest before it ("catheter fracture", "rib fracture");
+    a bone word there means a bone fracture."""
+    after = [m for m in candidates if m.start >= term.end and m.start - term.end <= 60]
+    before = [m for m in candidates if m.end <= term.start and term.start - m.end <= 60]
+    if after:
+        chosen = min(after, key=lambda m: m.start)
+    elif before:
+        chosen = max(before, key=lambda m: m.end)
+    else:
+        return None
+    return chosen if chosen.category == "device" else None
+
+
 def _near(matches: list[_Match], term: _Match, limit: int) -> _Match | None:
     best: tuple[int, _Match] | None = None
     for match in matches:
@@ -590,8 +630,7 @@ def _analyse_clause(
     for index in range(1, len(segments)):
         s_begin, _ = segments[index]
         continues[index] = bool(
-            _CONTINUES.match(text, s_begin, end)
-            or _LIST_CONJUNCTION.search(text, s_begin, end)
+            _CONTINUES.match(text, s_begin, end) or _LIST_CONJUNCTION.search(text, s_begin, end)
         )
 
     cues = _resolve(
@@ -628,7 +667,7 @@ def _analyse_clause(
             return segment_of(cue.start) <= segment_of(term.start) <= reach(cue)
         if cue.category in ("negation_post", "uncertainty_post", "hypothetical_post"):
             return cue.start >= term.end and after_applies(cue, term)
-        # historical and benign cues: before or after the term, in its segment, or in
+        # historical, benign and mimic cues: before or after the term, in its segment, or in
         # an apposition after it that names no other finding ("nodule, likely granuloma").
         if cue.start >= term.end:
             cue_segment, term_segment = segment_of(cue.start), segment_of(term.start)
@@ -643,14 +682,16 @@ def _analyse_clause(
         for d in _find(compiled.device, text, begin, end, "device")
         if all(d.end <= t.start or d.start >= t.end for t in terms)
     ]
+    bones = _find(compiled.bone, text, begin, end, "bone")
     found_mentions = []
     for term in terms:
         found = [cue for cue in cues if applies(cue, term)]
-        device = _near(
-            [d for d in devices if segment_of(d.start) == segment_of(term.start)], term, 30
+        device = _attached(
+            [m for m in devices + bones if segment_of(m.start) == segment_of(term.start)], term
         )
         hypothetical = [c for c in found if c.category.startswith("hypothetical")]
-        past = [c for c in found if c.category in ("historical", "benign")]
+        mimic = [c for c in found if c.category == "mimic"]
+        past = [c for c in found if c.category == "historical"]
         after = [c for c in found if c.category in ("negation_post", "uncertainty_post")]
         before = [c for c in found if c.category in ("negation", "uncertainty")]
         cue: _Match | None
@@ -658,6 +699,8 @@ def _analyse_clause(
             status, cue = "device", device
         elif hypothetical:
             status, cue = "hypothetical", hypothetical[0]
+        elif mimic and not any(c.category.startswith("uncertainty") for c in found):
+            status, cue = "mimic", mimic[0]
         elif after or before:
             # The outermost cue is the predicate: the last after-cue, else the first before-cue.
             cue = max(after, key=lambda c: c.start) if after else min(before, key=lambda c: c.start)
@@ -666,9 +709,15 @@ def _analyse_clause(
                 status, cue = past[0].category, past[0]
         elif past:
             status, cue = past[0].category, past[0]
+        elif compiled.pattern is not None and compiled.pattern.fullmatch(
+            text, term.start, term.end
+        ):
+            status, cue = "pattern", None
         else:
             status, cue = "affirmed", None
-        qualifiers = tuple(sorted(set(found) | ({device} if device else set()), key=lambda c: c.start))
+        qualifiers = tuple(
+            sorted(set(found) | ({device} if device else set()), key=lambda c: c.start)
+        )
         found_mentions.append((term, status, cue, qualifiers))
     return found_mentions
 
@@ -762,8 +811,6 @@ def _languages(normalized: str) -> tuple[str, ...]:
     return ("fr", "en")
 
 
-
-
 def _organ_at(
     text: str, term: _Match, clause: tuple[int, int], compiled: _Compiled
 ) -> tuple[str | None, _Match | None]:
@@ -802,6 +849,24 @@ def _leading_organ(text: str, begin: int, end: int, compiled: _Compiled) -> str 
     for organ, pattern in (("lung", compiled.lung), ("other", compiled.other)):
         if pattern is not None and pattern.match(text, start, end):
             return organ
+    return None
+
+
+_ORGAN_HEADING: Final = re.compile(r"[^:.]{1,40}:")
+_TITLE_LIMIT: Final = 200
+
+
+def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> str | None:
+    """``other`` when the report's title names only regions without the target's organ
+    (``IRM RENALE``, ``Scanner abdomino-pelvien``), else None (the organ is assumed)."""
+    if compiled.exam_other is None or compiled.exam_chest is None:
+        return None
+    first_line = text.lstrip()[:_TITLE_LIMIT].split("\n", 1)[0]
+    title = first_line
+    if parts and parts[0].name == "findings" and len(parts) > 1:
+        title += " " + text[parts[0].start : min(parts[0].end, parts[0].start + _TITLE_LIMIT)]
+    if compiled.exam_other.search(title) and not compiled.exam_chest.search(title):
+        return "other"
     return None
 
 
@@ -859,9 +924,7 @@ def _read_sentence(
                 cue = word if word is not None else cue
                 if word is not None:
                     qualifiers = (*qualifiers, word)
-            mentions.append(
-                _Mention(term, status, cue, qualifiers, sentence, section, organ)
-            )
+            mentions.append(_Mention(term, status, cue, qualifiers, sentence, section, organ))
     return mentions, normal
 
 
@@ -911,14 +974,13 @@ _QUALIFIER_NAMES: Final = {
     "hypothetical_post": "hypothetical",
     "historical": "historical",
     "benign": "benign",
+    "mimic": "mimic",
     "device": "device",
     "other_organ": "other_organ",
 }
 
 
-def _evidence(
-    mention: _Mention, original: str, origin: list[int], text: str
-) -> Evidence:
+def _evidence(mention: _Mention, original: str, origin: list[int], text: str) -> Evidence:
     spans = [mention.term] + ([mention.cue] if mention.cue else [])
     start = origin[min(span.start for span in spans)]
     stop = origin[max(span.end for span in spans)]
@@ -931,7 +993,7 @@ def _evidence(
     )
     s_begin, s_end = mention.sentence
     sentence = original[origin[s_begin] : origin[s_end]].strip()
-    organ = {"lung": "lung", "other": "other"}.get(mention.organ or "", None)
+    organ = {"lung": "lung", "other": "other"}.get(mention.organ or "")
     return Evidence(
         start,
         stop,
@@ -976,7 +1038,9 @@ def extract_outcome(
     compiled = _compile(vocabulary, languages)
     mentions: list[_Mention] = []
     normals: list[tuple[_Match, str, tuple[int, int]]] = []
-    for section in sections(normalized):
+    parts = sections(normalized)
+    region = _exam_region(normalized, parts, compiled)
+    for section in parts:
         if section.name not in READ_SECTIONS:
             continue
         context: str | None = None
@@ -988,22 +1052,25 @@ def extract_outcome(
                 # A new line keeps the organ of a heading line just above it ("FOIE :").
                 previous = normalized[max(0, line - 1) : line]
                 heading_above = context if previous == "\n" and context_heading else None
-                context, context_line, context_heading = heading_above, line, False
+                context, context_line, context_heading = heading_above or region, line, False
             found, normal = _read_sentence(normalized, sentence, section.name, compiled, context)
             mentions.extend(found)
             if normal is not None:
                 normals.append((normal, section.name, sentence))
             leading = _leading_organ(normalized, sentence[0], sentence[1], compiled)
-            if leading is not None:
+            stripped = normalized[sentence[0] : sentence[1]].strip()
+            if leading is not None and _ORGAN_HEADING.match(stripped):
+                # "FOIE :", "Poumons : ...": the organ of what follows on this line and,
+                # for a heading alone on its line, on the lines below it.
                 context = leading
-                stripped = normalized[sentence[0] : sentence[1]].strip()
-                context_heading = stripped.endswith(":") or len(stripped.split()) <= 3
+                context_heading = stripped.endswith(":")
     counted = [
         m
         for m in mentions
         if m.status in _COUNTED
         or (m.status == "historical" and policy.historical == "positive")
         or (m.status == "benign" and policy.benign == "positive")
+        or (m.status == "pattern" and policy.nodular_pattern == "positive")
     ]
     conclusion = [m for m in counted if m.section == "conclusion"]
     chosen = conclusion or counted
@@ -1011,7 +1078,8 @@ def extract_outcome(
         found = [
             m
             for m in chosen
-            if m.status == status or (status == "affirmed" and m.status in ("historical", "benign"))
+            if m.status == status
+            or (status == "affirmed" and m.status in ("historical", "benign", "pattern"))
         ]
         if found:
             mention = found[0]
@@ -1019,9 +1087,9 @@ def extract_outcome(
             evidence = _evidence(mention, text, origin, normalized)
             return TextOutcome(target, outcome, method, mention.section, evidence, state)
     if normals:
-        normal, section_name, sentence = normals[-1] if any(
-            n[1] == "conclusion" for n in normals
-        ) else normals[0]
+        normal, section_name, sentence = (
+            normals[-1] if any(n[1] == "conclusion" for n in normals) else normals[0]
+        )
         first, last = origin[normal.start], origin[normal.end]
         evidence = Evidence(
             first,

@@ -33,7 +33,10 @@ def state(text: str, target: str) -> str:
     [
         ("No acute, displaced rib fractures.", "fracture"),
         ("No acute, displaced fracture or dislocation of the wrist.", "fracture"),
-        ("No focal consolidation, pleural effusion, or suspicious pulmonary nodule.", "lung_nodule"),
+        (
+            "No focal consolidation, pleural effusion, or suspicious pulmonary nodule.",
+            "lung_nodule",
+        ),
         ("Pas de fracture, de luxation ou de lésion osseuse.", "fracture"),
         ("Pas de fracture déplacée, ni de luxation.", "fracture"),
         ("Absence de condensation, d'épanchement pleural ou de nodule suspect.", "lung_nodule"),
@@ -156,13 +159,63 @@ def test_masses_and_plural_nodular_opacities_are_lung_nodules(text: str) -> None
 @pytest.mark.parametrize(
     "text",
     [
-        "Fibronodular opacities at the apices.",
+        "Biapical fibronodular scarring.",
         "Diffuse reticulonodular interstitial pattern.",
         "Syndrome interstitiel réticulo-nodulaire bilatéral.",
     ],
 )
-def test_an_interstitial_pattern_is_not_a_nodule(text: str) -> None:
-    assert state(text, "lung_nodule") == "unmentioned"
+def test_a_nodular_pattern_counts_as_the_device_policy_says(text: str) -> None:
+    result = extract_outcome(text, "lung_nodule")
+    assert result.outcome == "positive"
+    assert result.evidence is not None and result.evidence.status == "pattern"
+    ignoring = extract_outcome(text, "lung_nodule", policy=ReadingPolicy(nodular_pattern="ignore"))
+    assert (ignoring.outcome, ignoring.state) == (None, "unmentioned")
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Nodular density at the left base, likely a nipple shadow.", "lung_nodule"),
+        ("Nodular opacity in the right midlung represents an artifact.", "lung_nodule"),
+        ("Image nodulaire de la base gauche correspondant au mamelon.", "lung_nodule"),
+        (
+            "Lucent line over the radial neck, a Mach band artifact rather than a fracture.",
+            "fracture",
+        ),
+        (
+            "Image linéaire du radius correspondant à un canal nourricier, pas de fracture.",
+            "fracture",
+        ),
+    ],
+)
+def test_a_mimic_is_not_the_finding(text: str, target: str) -> None:
+    assert read(text, target, ReadingPolicy(benign="positive", historical="positive")) in (
+        None,
+        "negative",
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Calcified right hilar nodules consistent with chronic granulomatous disease.",
+        "Nodule calcifié du lobe supérieur droit, séquelle granulomateuse.",
+    ],
+)
+def test_a_nodule_described_as_benign_is_still_a_nodule(text: str) -> None:
+    assert read(text, "lung_nodule") == "positive"
+
+
+def test_an_age_indeterminate_fracture_is_a_fracture() -> None:
+    assert read("An age-indeterminate compression fracture of T11.", "fracture") == "positive"
+
+
+def test_a_device_word_far_from_the_fracture_or_behind_a_bone_does_not_make_it_a_device() -> None:
+    assert read("Sternotomy wires and an acute fracture of the left sixth rib.", "fracture") == (
+        "positive"
+    )
+    text = "The pacemaker is unchanged with fractured proximal lateral lead."
+    assert extract_outcome(text, "fracture").state == "unmentioned"
 
 
 # ------------------------------------------ specific finding over generic normal
@@ -182,7 +235,8 @@ def test_an_interstitial_pattern_is_not_a_nodule(text: str) -> None:
             "fracture",
         ),
         (
-            "Résultats : nodule solide de 6 mm du lobe inférieur droit.\nConclusion : examen normal.",
+            "Résultats : nodule solide de 6 mm du lobe inférieur droit.\n"
+            "Conclusion : examen normal.",
             "lung_nodule",
         ),
         (
@@ -208,7 +262,6 @@ def test_a_generic_normal_statement_decides_when_nothing_specific_is_said() -> N
     ("text", "target", "field"),
     [
         ("Calcified granuloma in the right upper lobe.", "lung_nodule", "benign"),
-        ("Nodular density at the left base, likely a nipple shadow.", "lung_nodule", "benign"),
         ("Granulome calcifié du lobe supérieur droit.", "lung_nodule", "benign"),
         ("Old healed fractures of the left fifth and sixth ribs.", "fracture", "historical"),
         ("Ancienne fracture consolidée de la clavicule droite.", "fracture", "historical"),
@@ -282,14 +335,28 @@ def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
 @pytest.mark.parametrize(
     ("text", "target", "expected"),
     [
-        ("Indication : recherche de nodule pulmonaire.\nRésultats : poumons normaux.",
-         "lung_nodule", "negative"),
-        ("Clinical history: lung nodule.\nFindings: the lungs are clear.", "lung_nodule", "negative"),
+        (
+            "Indication : recherche de nodule pulmonaire.\nRésultats : poumons normaux.",
+            "lung_nodule",
+            "negative",
+        ),
+        (
+            "Clinical history: lung nodule.\nFindings: the lungs are clear.",
+            "lung_nodule",
+            "negative",
+        ),
         ("Antécédents : fracture du fémur.\nRésultats : pas de fracture.", "fracture", "negative"),
         ("History: rib fractures.\nFindings: no acute fracture.", "fracture", "negative"),
-        ("Comparison: CT of 2020 showing a nodule.\nFindings: no nodule.", "lung_nodule", "negative"),
-        ("Technique : scanner thoracique pour nodule.\nRésultats : pas de nodule.",
-         "lung_nodule", "negative"),
+        (
+            "Comparison: CT of 2020 showing a nodule.\nFindings: no nodule.",
+            "lung_nodule",
+            "negative",
+        ),
+        (
+            "Technique : scanner thoracique pour nodule.\nRésultats : pas de nodule.",
+            "lung_nodule",
+            "negative",
+        ),
         ("INDICATION: fracture?", "fracture", None),
     ],
 )
