@@ -98,6 +98,7 @@ CATEGORIES: Final = (
     "hypothetical_post",
     "pseudo_negation",
     "termination",
+    "old",
     "historical",
     "benign",
     "mimic",
@@ -127,6 +128,7 @@ class LanguageVocabulary:
     hypothetical_post: tuple[str, ...] = ()
     pseudo_negation: tuple[str, ...] = ()
     termination: tuple[str, ...] = ()
+    old: tuple[str, ...] = ()
     historical: tuple[str, ...] = ()
     benign: tuple[str, ...] = ()
     mimic: tuple[str, ...] = ()
@@ -372,6 +374,7 @@ _CUE_PRIORITY: Final = (
     "negation_post",
     "negation",
     "mimic",
+    "old",
     "historical",
     "benign",
 )
@@ -513,6 +516,9 @@ _SIDE: Final = re.compile(
     r"(?<!\w)(?P<right>right|droite?s?|lsd|lid|lm)(?!\w)"
 )
 _EDGE: Final = " \t-*>\u2022.,;:!"
+_DESCRIPTIVE: Final = re.compile(r"nodular|opacite|image|formation|densit|condensation")
+"""Terms that describe an appearance rather than name the finding (a benign
+explanation then says what the appearance is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -691,7 +697,8 @@ def _analyse_clause(
         )
         hypothetical = [c for c in found if c.category.startswith("hypothetical")]
         mimic = [c for c in found if c.category == "mimic"]
-        past = [c for c in found if c.category == "historical"]
+        benign = [c for c in found if c.category == "benign"]
+        past = [c for c in found if c.category in ("old", "historical")]
         after = [c for c in found if c.category in ("negation_post", "uncertainty_post")]
         before = [c for c in found if c.category in ("negation", "uncertainty")]
         cue: _Match | None
@@ -709,6 +716,10 @@ def _analyse_clause(
                 status, cue = past[0].category, past[0]
         elif past:
             status, cue = past[0].category, past[0]
+        elif benign and _DESCRIPTIVE.match(text, term.start, term.end):
+            # "nodular opacity ..., probably a calcified granuloma": the opacity is the
+            # granuloma; a *nodule* due to granulomatous disease stays a nodule.
+            status, cue = "benign", benign[0]
         elif compiled.pattern is not None and compiled.pattern.fullmatch(
             text, term.start, term.end
         ):
@@ -959,12 +970,31 @@ def _benign_findings(
     return mentions
 
 
-_COUNTED: Final = ("affirmed", "uncertain", "negated")
-_DECISION: Final = (
-    ("affirmed", "positive"),
-    ("uncertain", "indeterminate"),
-    ("negated", "negative"),
+_RELEVANT: Final = frozenset(
+    {"affirmed", "uncertain", "negated", "old", "benign", "pattern", "mimic"}
 )
+"""Mentions that speak of the target's finding; hypothetical, other-organ and device
+mentions do not (the report stays unmentioned unless something else speaks)."""
+_RANK: Final = {"positive": 0, "indeterminate": 1, "negative": 2}
+
+
+def _outcome_of(status: str, policy: ReadingPolicy) -> str:
+    """What a relevant mention says: affirmed -> positive, uncertain -> indeterminate,
+    negated and mimic -> negative; old, benign and pattern mentions are positive when the
+    policy counts them, else negative (an old healed fracture only, a granuloma only: the
+    report looked and states no current one). A past-history mention ("antécédent de",
+    "history of") is relevant only when the policy counts it (positive)."""
+    if status == "affirmed":
+        return "positive"
+    if status == "uncertain":
+        return "indeterminate"
+    counted = {
+        "historical": policy.historical,
+        "old": policy.historical,
+        "benign": policy.benign,
+        "pattern": policy.nodular_pattern,
+    }.get(status)
+    return "positive" if counted == "positive" else "negative"
 _QUALIFIER_NAMES: Final = {
     "negation": "negated",
     "negation_post": "negated",
@@ -973,6 +1003,7 @@ _QUALIFIER_NAMES: Final = {
     "hypothetical": "hypothetical",
     "hypothetical_post": "hypothetical",
     "historical": "historical",
+    "old": "old",
     "benign": "benign",
     "mimic": "mimic",
     "device": "device",
@@ -1064,28 +1095,22 @@ def extract_outcome(
                 # for a heading alone on its line, on the lines below it.
                 context = leading
                 context_heading = stripped.endswith(":")
-    counted = [
+    relevant = [
         m
         for m in mentions
-        if m.status in _COUNTED
-        or (m.status == "historical" and policy.historical == "positive")
-        or (m.status == "benign" and policy.benign == "positive")
-        or (m.status == "pattern" and policy.nodular_pattern == "positive")
+        if m.status in _RELEVANT or (m.status == "historical" and policy.historical == "positive")
     ]
-    conclusion = [m for m in counted if m.section == "conclusion"]
-    chosen = conclusion or counted
-    for status, outcome in _DECISION:
-        found = [
-            m
-            for m in chosen
-            if m.status == status
-            or (status == "affirmed" and m.status in ("historical", "benign", "pattern"))
-        ]
-        if found:
-            mention = found[0]
-            state = "uncertain" if outcome == "indeterminate" else "decided"
-            evidence = _evidence(mention, text, origin, normalized)
-            return TextOutcome(target, outcome, method, mention.section, evidence, state)
+    conclusion = [m for m in relevant if m.section == "conclusion"]
+    chosen = conclusion or relevant
+    ranked = sorted(
+        enumerate(chosen), key=lambda pair: (_RANK[_outcome_of(pair[1].status, policy)], pair[0])
+    )
+    if ranked:
+        mention = ranked[0][1]
+        outcome = _outcome_of(mention.status, policy)
+        state = "uncertain" if outcome == "indeterminate" else "decided"
+        evidence = _evidence(mention, text, origin, normalized)
+        return TextOutcome(target, outcome, method, mention.section, evidence, state)
     if normals:
         normal, section_name, sentence = (
             normals[-1] if any(n[1] == "conclusion" for n in normals) else normals[0]

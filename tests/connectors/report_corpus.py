@@ -211,7 +211,7 @@ EN_FRACTURE = [
     ("0", "High fracture risk based on the T-score."),
     ("0", "Mild osteoarthritis of the knee."),
     ("P", "No evidence of healing of the scaphoid fracture."),
-    ("0", "Fracture of the radius has healed."),
+    ("N", "Fracture of the radius has healed."),
     ("P", "No new fracture. Known fracture of the right femur is unchanged."),
     ("N", "There is neither fracture nor dislocation."),
     ("P", "No dislocation, fracture of the radius or ulna."),

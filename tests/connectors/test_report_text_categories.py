@@ -169,7 +169,7 @@ def test_a_nodular_pattern_counts_as_the_device_policy_says(text: str) -> None:
     assert result.outcome == "positive"
     assert result.evidence is not None and result.evidence.status == "pattern"
     ignoring = extract_outcome(text, "lung_nodule", policy=ReadingPolicy(nodular_pattern="ignore"))
-    assert (ignoring.outcome, ignoring.state) == (None, "unmentioned")
+    assert (ignoring.outcome, ignoring.state) == ("negative", "decided")
 
 
 @pytest.mark.parametrize(
@@ -259,22 +259,37 @@ def test_a_generic_normal_statement_decides_when_nothing_specific_is_said() -> N
 
 
 @pytest.mark.parametrize(
-    ("text", "target", "field"),
+    ("text", "target", "field", "status"),
     [
-        ("Calcified granuloma in the right upper lobe.", "lung_nodule", "benign"),
-        ("Granulome calcifié du lobe supérieur droit.", "lung_nodule", "benign"),
-        ("Old healed fractures of the left fifth and sixth ribs.", "fracture", "historical"),
-        ("Ancienne fracture consolidée de la clavicule droite.", "fracture", "historical"),
+        ("Calcified granuloma in the right upper lobe.", "lung_nodule", "benign", "benign"),
+        ("Granulome calcifié du lobe supérieur droit.", "lung_nodule", "benign", "benign"),
+        ("Old healed fractures of the left fifth and sixth ribs.", "fracture", "historical", "old"),
+        ("Ancienne fracture consolidée de la clavicule droite.", "fracture", "historical", "old"),
     ],
 )
 def test_benign_and_old_findings_count_as_the_device_policy_says(
-    text: str, target: str, field: str
+    text: str, target: str, field: str, status: str
 ) -> None:
+    """By default a report that sees only an old fracture or a granuloma looked and found
+    no current target: negative; a device whose claim covers them counts them."""
     default = extract_outcome(text, target)
-    assert (default.outcome, default.state) == (None, "unmentioned")
-    assert default.evidence is not None and default.evidence.status == field
+    assert (default.outcome, default.state) == ("negative", "decided")
+    assert default.evidence is not None and default.evidence.status == status
     policy = ReadingPolicy(**{field: "positive"})
     assert read(text, target, policy) == "positive"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "History of femur fracture in 2019.",
+        "Antécédent de résection d'un nodule pulmonaire en 2018.",
+    ],
+)
+def test_a_past_history_alone_leaves_the_target_unmentioned(text: str) -> None:
+    target = "fracture" if "fracture" in text else "lung_nodule"
+    assert state(text, target) == "unmentioned"
+    assert read(text, target, ReadingPolicy(historical="positive")) == "positive"
 
 
 def test_an_old_fracture_does_not_hide_an_acute_one() -> None:
