@@ -995,6 +995,8 @@ def _outcome_of(status: str, policy: ReadingPolicy) -> str:
         "pattern": policy.nodular_pattern,
     }.get(status)
     return "positive" if counted == "positive" else "negative"
+
+
 _QUALIFIER_NAMES: Final = {
     "negation": "negated",
     "negation_post": "negated",
