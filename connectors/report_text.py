@@ -901,26 +901,31 @@ def _read_sentence(
 ) -> tuple[list[_Mention], _Match | None]:
     """The mentions of one sentence, and its explicit normal statement if it is one."""
     begin, end = sentence
-    excluded = _find(compiled.excluded, text, begin, end, "excluded")
-    terms = [
-        term
-        for term in _find(compiled.terms, text, begin, end, "term")
-        if all(term.end <= ex.start or term.start >= ex.end for ex in excluded)
-    ]
+    terms = _find(compiled.terms, text, begin, end, "term")
+    if terms and compiled.excluded is not None:
+        excluded = _find(compiled.excluded, text, begin, end, "excluded")
+        terms = [
+            term
+            for term in terms
+            if all(term.end <= ex.start or term.start >= ex.end for ex in excluded)
+        ]
     normal = None
-    for first, last in _clauses(text, begin, end, compiled):
-        while first < last and text[first] in _EDGE:
-            first += 1
-        while last > first and text[last - 1] in _EDGE:
-            last -= 1
-        if compiled.normal is not None and compiled.normal.fullmatch(text, first, last):
-            normal = _Match(first, last, "normal")
-            break
+    clauses: list[tuple[int, int]] = []
+    if compiled.normal is not None and compiled.normal.search(text, begin, end):
+        clauses = _clauses(text, begin, end, compiled)
+        for first, last in clauses:
+            while first < last and text[first] in _EDGE:
+                first += 1
+            while last > first and text[last - 1] in _EDGE:
+                last -= 1
+            if compiled.normal.fullmatch(text, first, last):
+                normal = _Match(first, last, "normal")
+                break
     if not terms:
         benign = _benign_findings(text, begin, end, compiled, section, sentence)
         return benign, normal
     mentions = []
-    for clause in _clauses(text, begin, end, compiled):
+    for clause in clauses or _clauses(text, begin, end, compiled):
         inside = [t for t in terms if clause[0] <= t.start and t.end <= clause[1]]
         if not inside:
             continue
@@ -1063,7 +1068,7 @@ def extract_outcome(
     if vocabulary is None:
         vocabulary = _builtin(target)
     policy = policy or _DEFAULT_POLICY
-    normalized, origin = fold_text(text)
+    normalized, origin = _folded(text)
     if not normalized.strip():
         return TextOutcome(target, None, METHOD, None, None, "empty")
     languages = _languages(normalized)
@@ -1071,15 +1076,15 @@ def extract_outcome(
     compiled = _compile(vocabulary, languages)
     mentions: list[_Mention] = []
     normals: list[tuple[_Match, str, tuple[int, int]]] = []
-    parts = sections(normalized)
+    parts, section_sentences = _layout(text)
     region = _exam_region(normalized, parts, compiled)
-    for section in parts:
+    for section, its_sentences in zip(parts, section_sentences, strict=True):
         if section.name not in READ_SECTIONS:
             continue
         context: str | None = None
         context_line = -1
         context_heading = False
-        for sentence in sentences(normalized, section.start, section.end, text, origin):
+        for sentence in its_sentences:
             line = _line_start(normalized, sentence[0])
             if line != context_line:
                 # A new line keeps the organ of a heading line just above it ("FOIE :").
@@ -1137,3 +1142,18 @@ def extract_outcome(
 
 
 _DEFAULT_POLICY: Final = ReadingPolicy()
+
+
+@lru_cache(maxsize=4)
+def _folded(text: str) -> tuple[str, list[int]]:
+    """:func:`fold_text`, kept for the last few texts: a report is read once per target."""
+    return fold_text(text)
+
+
+@lru_cache(maxsize=4)
+def _layout(text: str) -> tuple[list[Section], list[list[tuple[int, int]]]]:
+    """The sections of a report and the sentences of each (folded offsets), kept like
+    :func:`_folded`."""
+    normalized, origin = _folded(text)
+    parts = sections(normalized)
+    return parts, [sentences(normalized, p.start, p.end, text, origin) for p in parts]

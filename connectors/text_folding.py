@@ -30,21 +30,44 @@ _CHAR_MAP: Final = {
 }
 
 
+def _fold_char(char: str) -> str:
+    mapped = _CHAR_MAP.get(char)
+    if mapped is None:
+        decomposed = unicodedata.normalize("NFKD", char)
+        mapped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        mapped = "".join(_CHAR_MAP.get(c, c) for c in mapped)
+    return mapped
+
+
+_FOLDED: dict[str, str] = {}
+"""Each character met so far, folded (a few hundred distinct characters in practice)."""
+_FOLDED_LIMIT: Final = 100_000
+
+
 def fold_text(text: str) -> tuple[str, list[int]]:
     """``text`` casefolded, accents removed (NFKD), typographic apostrophes, dashes and
     non-breaking spaces made plain, "œ"/"æ" spelt out; with, for each folded
     character, its offset in ``text``, plus ``len(text)`` at the end (so that a folded
     span ``[i, j)`` is ``text[origin[i]:origin[j]]``)."""
+    if text.isascii():
+        # One folded character per character: lower case, CR and backquote mapped.
+        folded = text.lower().replace("\r", "\n").replace("`", "'")
+        return folded, list(range(len(text) + 1))
     out: list[str] = []
     origin: list[int] = []
+    cache = _FOLDED
     for index, char in enumerate(text):
-        mapped = _CHAR_MAP.get(char)
+        mapped = cache.get(char)
         if mapped is None:
-            decomposed = unicodedata.normalize("NFKD", char)
-            mapped = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-            mapped = "".join(_CHAR_MAP.get(c, c) for c in mapped)
-        for piece in mapped:
-            out.append(piece)
+            mapped = _fold_char(char)
+            if len(cache) < _FOLDED_LIMIT:
+                cache[char] = mapped
+        if len(mapped) == 1:
+            out.append(mapped)
             origin.append(index)
+        else:
+            for piece in mapped:
+                out.append(piece)
+                origin.append(index)
     origin.append(len(text))
     return "".join(out), origin
