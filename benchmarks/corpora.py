@@ -1,0 +1,512 @@
+"""Labelled radiology-report corpora for the report-text benchmark.
+
+Each corpus is whole reports with a label per target (``lung_nodule``, ``fracture``):
+``positive`` | ``negative`` | ``uncertain`` | ``absent`` (``absent``: the report does not
+speak of the target; conventions in ``benchmarks/README.md``). A report may carry a
+label for one target only (Open-i has no fracture label, the unit corpus labels only
+its own target).
+
+Committed, always loaded:
+
+- ``unit-corpus`` (split ``unit``): the sentences of ``tests/connectors/report_corpus.py``;
+- ``fr-written`` (``dev`` and ``test``) and ``en-written`` (``test``): whole synthetic
+  reports written for the project, ``tests/data/report_corpora/*.yaml``.
+
+Not committed (their licences forbid it or are non-commercial), loaded from the folder
+given to :func:`load_corpora` (``/work/corpora`` on the development machine) when there:
+
+- ``openi-negbio``: ``openi/openi-testset.txt`` and ``openi/openi_gld_std14.csv`` from
+  ncbi-nlp/NegBio ``examples/``; the report texts are not in NegBio and are read from
+  ``openi/reports/`` (``CXR<n>.txt`` or the Open-i ``<n>.xml``) or ``openi/reports.jsonl``;
+- ``parrot-fr``: French reports of PARROT (``parrot/Fr_sample.json`` from
+  PARROT-reports/PARROT-v0, and ``parrot/PARROT_v1_0.jsonl`` from PARROT-reports/PARROT_v1.0
+  or its partial copy ``parrot/parrot_v1_fr_transcribed.jsonl``) with our labels
+  ``parrot/labels.tsv``.
+
+The dev/test split of the corpora that have none of their own is the committed id list
+``tests/data/report_corpora/splits.json``, made by :func:`make_split` (stratified on the
+positive labels, order by a SHA-256 of corpus name and id, alternating dev/test) and
+rewritten by ``python benchmarks/corpora.py --write-splits FOLDER``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "LABELS",
+    "TARGETS",
+    "Corpus",
+    "Item",
+    "load_corpora",
+    "make_split",
+    "missing_corpora",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = ROOT / "tests" / "data" / "report_corpora"
+SPLITS_FILE = COMMITTED / "splits.json"
+
+TARGETS = ("lung_nodule", "fracture")
+LABELS = ("positive", "negative", "uncertain", "absent")
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    text: str
+    labels: dict[str, str]  # target -> "positive" | "negative" | "uncertain" | "absent"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str  # e.g. "openi-negbio", "parrot-fr", "fr-written", "unit-corpus"
+    language: str  # "fr" | "en"
+    split: str  # "dev" | "test" | "unit"
+    licence: str
+    origin: str
+    notes: str
+    items: tuple[Item, ...]
+
+
+def load_corpora(folder: Path | None) -> list[Corpus]:
+    """Committed corpora always; those under `folder` (e.g. /work/corpora) when given and present."""  # noqa: E501
+    corpora = _unit_corpora() + _written_corpora()
+    if folder is not None:
+        folder = Path(folder)
+        splits = _committed_splits()
+        for loader in (_openi_corpora, _parrot_corpora):
+            corpora.extend(loader(folder, splits))
+    return corpora
+
+
+def missing_corpora(folder: Path | None) -> list[str]:
+    """Why each outside corpus is not loaded from `folder` (empty when all are)."""
+    if folder is None:
+        return ["openi-negbio, parrot-fr: no --corpora folder given"]
+    folder = Path(folder)
+    reasons = []
+    openi = folder / "openi"
+    if not (openi / "openi-testset.txt").exists() or not (openi / "openi_gld_std14.csv").exists():
+        reasons.append(f"openi-negbio: {openi}/openi-testset.txt or openi_gld_std14.csv missing")
+    elif not _openi_texts(openi, _openi_ids(openi)):
+        reasons.append(
+            f"openi-negbio: no report text under {openi}/reports/ or {openi}/reports.jsonl "
+            "(NegBio ships only the ids and the labels; see benchmarks/README.md)"
+        )
+    parrot = folder / "parrot"
+    if not (parrot / "Fr_sample.json").exists():
+        reasons.append(f"parrot-fr: {parrot}/Fr_sample.json missing")
+    return reasons
+
+
+# ------------------------------------------------------------------ splits
+
+
+def make_split(name: str, strata: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Deterministic ~50/50 dev/test split of ids, stratified on `strata` (id -> stratum).
+
+    Within each stratum the ids are ordered by SHA-256 of ``name:id`` and dealt
+    alternately to dev and test, so every stratum of two or more ids is in both halves.
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for item_id, stratum in strata.items():
+        groups[repr(stratum)].append(item_id)
+    split: dict[str, list[str]] = {"dev": [], "test": []}
+    for key in sorted(groups):
+        ordered = sorted(groups[key], key=lambda i: hashlib.sha256(f"{name}:{i}".encode()).digest())
+        for index, item_id in enumerate(ordered):
+            split["dev" if index % 2 == 0 else "test"].append(item_id)
+    return {half: sorted(ids, key=_natural) for half, ids in split.items()}
+
+
+def _stratum(labels: Mapping[str, str]) -> tuple[bool, ...]:
+    return tuple(labels.get(target) == "positive" for target in TARGETS)
+
+
+def _committed_splits() -> dict[str, dict[str, list[str]]]:
+    if not SPLITS_FILE.exists():
+        return {}
+    data: dict[str, Any] = json.loads(SPLITS_FILE.read_text(encoding="utf-8"))
+    return {name: value for name, value in data.items() if not name.startswith("_")}
+
+
+def _apply_split(
+    name: str,
+    items: list[Item],
+    splits: Mapping[str, Mapping[str, list[str]]],
+    make: Callable[[str, list[Item], str], Corpus],
+) -> list[Corpus]:
+    known = splits.get(name)
+    if known is None:
+        assignment = make_split(name, {item.id: _stratum(item.labels) for item in items})
+    else:
+        assignment = {half: list(ids) for half, ids in known.items()}
+        listed = {i for ids in assignment.values() for i in ids}
+        unlisted = [item.id for item in items if item.id not in listed]
+        if unlisted:
+            print(
+                f"corpora: {name}: {len(unlisted)} items not in {SPLITS_FILE.name}, "
+                "left out (rewrite the splits with --write-splits)",
+                file=sys.stderr,
+            )
+    by_id = {item.id: item for item in items}
+    corpora = []
+    for half in ("dev", "test"):
+        chosen = [by_id[i] for i in assignment.get(half, []) if i in by_id]
+        corpora.append(make(name, chosen, half))
+    return corpora
+
+
+def _natural(item_id: str) -> tuple[str, int, str]:
+    digits = "".join(c for c in item_id if c.isdigit())
+    prefix = item_id.rstrip("0123456789")
+    return (prefix, int(digits) if digits else -1, item_id)
+
+
+# ------------------------------------------------------------------ committed
+
+
+def _unit_corpora() -> list[Corpus]:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.connectors.report_corpus import CORPUS
+
+    mapping = {"positive": "positive", "negative": "negative", "indeterminate": "uncertain"}
+    by_language: dict[str, list[Item]] = defaultdict(list)
+    for entry in CORPUS:
+        label = mapping.get(entry.expected or "", "absent")
+        by_language[entry.language].append(Item(entry.id, entry.text, {entry.target: label}))
+    return [
+        Corpus(
+            name="unit-corpus",
+            language=language,
+            split="unit",
+            licence="project's own (synthetic, written for the tests)",
+            origin="tests/connectors/report_corpus.py",
+            notes=(
+                "Sentences and short conclusions written with the rules; each item labelled "
+                "for its own target only (indeterminate -> uncertain, None -> absent)."
+            ),
+            items=tuple(items),
+        )
+        for language, items in sorted(by_language.items())
+    ]
+
+
+def _written_corpora() -> list[Corpus]:
+    corpora = []
+    for path in sorted(COMMITTED.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        items = tuple(
+            Item(
+                str(entry["id"]),
+                str(entry["text"]),
+                {str(t): _checked(str(v), path) for t, v in entry["labels"].items()},
+            )
+            for entry in data["items"]
+        )
+        corpora.append(
+            Corpus(
+                name=str(data["name"]),
+                language=str(data["language"]),
+                split=str(data["split"]),
+                licence=str(data["licence"]),
+                origin=str(data["origin"]),
+                notes=" ".join(str(data.get("notes", "")).split()),
+                items=items,
+            )
+        )
+    return corpora
+
+
+def _checked(label: str, where: Path) -> str:
+    if label not in LABELS:
+        raise ValueError(f"{where}: label {label!r} is not one of {LABELS}")
+    return label
+
+
+# ------------------------------------------------------------------ Open-i (NegBio)
+
+OPENI_LICENCE = (
+    "labels and id list: NegBio (NCBI), US-Government work, public-domain notice; "
+    "report texts: Indiana University chest X-ray collection (Open-i), CC BY-NC-ND 4.0 "
+    "as redistributed - not committed"
+)
+OPENI_ORIGIN = (
+    "ncbi-nlp/NegBio examples/openi-testset.txt (771 ids) and examples/openi_gld_std14.csv "
+    "(gold labels, commit c04cdb9); texts from the Open-i Indiana collection, only these ids"
+)
+OPENI_NOTES = (
+    "The gold standard is ChestX-ray14-style: 14 findings (Atelectasis, Cardiomegaly, "
+    "Effusion, Infiltration, Mass, Nodule, Pneumonia, Pneumothorax, Consolidation, Edema, "
+    "Emphysema, Fibrosis, Pleural_Thickening, Hernia) plus 'normal', binary 1/0, no "
+    "uncertain and no blank: 0 merges negated, uncertain and unmentioned findings (all "
+    "mapped to 'negative'). lung_nodule = Nodule or Mass. It has no Fracture column: the "
+    "fracture label (a current fracture) comes from the collection's own coded findings "
+    "(MeSH, assigned by the collection's curators): 'Fractures, Bone' without 'healed' is "
+    "positive, healed fractures and the rest negative (reports.jsonl, field fracture); "
+    "where fracture_current.tsv is present (47 reports with that tag or the word "
+    "'fractur', read by hand blind to the readers: current / old, negated or device / "
+    "hedged), it replaces the MeSH label: MeSH misses 'remote' and 'old' fractures. "
+    "Labels cover 3,851 Open-i reports; only the 771 "
+    "NegBio test-set ids are used, the rest of the Indiana collection is reserved."
+)
+
+
+_OPENI_FRACTURE: dict[str, str] = {}
+"""Current-fracture labels of the Open-i items, when ``reports.jsonl`` gives them: from
+the collection's own coded MeSH findings, ``Fractures, Bone`` without ``healed``."""
+
+
+def _openi_ids(openi: Path) -> list[str]:
+    text = (openi / "openi-testset.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _openi_texts(openi: Path, ids: Iterable[str]) -> dict[str, str]:
+    wanted = set(ids)
+    texts: dict[str, str] = {}
+    jsonl = openi / "reports.jsonl"
+    if jsonl.exists():
+        for line in jsonl.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if str(record["id"]) in wanted:
+                    texts[str(record["id"])] = str(record["text"])
+                    if record.get("fracture") in ("positive", "negative"):
+                        _OPENI_FRACTURE[str(record["id"])] = str(record["fracture"])
+    reports = openi / "reports"
+    for item_id in wanted - texts.keys():
+        plain = reports / f"{item_id}.txt"
+        xml = reports / f"{item_id.removeprefix('CXR')}.xml"
+        if plain.exists():
+            texts[item_id] = plain.read_text(encoding="utf-8")
+        elif xml.exists():
+            texts[item_id] = _openi_xml_text(xml)
+    return texts
+
+
+def _openi_xml_text(path: Path) -> str:
+    """The sections of an Open-i (ecgen-radiology) report, one ``LABEL: text`` a line."""
+    root = ET.parse(path).getroot()
+    lines = []
+    for node in root.iter("AbstractText"):
+        label = node.get("Label") or ""
+        body = " ".join("".join(node.itertext()).split())
+        if body:
+            lines.append(f"{label.upper()}: {body}" if label else body)
+    return "\n".join(lines)
+
+
+def _openi_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]]) -> list[Corpus]:
+    openi = folder / "openi"
+    if not (openi / "openi-testset.txt").exists() or not (openi / "openi_gld_std14.csv").exists():
+        return []
+    ids = _openi_ids(openi)
+    gold = _openi_gold(openi, ids)
+    texts = _openi_texts(openi, ids)
+    if not texts:
+        return []
+    for item_id, label in _OPENI_FRACTURE.items():
+        if item_id in gold:
+            gold[item_id] = {**gold[item_id], "fracture": label}
+    curated = openi / "fracture_current.tsv"
+    if not curated.exists():
+        curated = COMMITTED / "openi_fracture_labels.tsv"  # the same labels, no notes
+    if curated.exists():
+        # Read by hand, blind to the readers: every report with the MeSH fracture tag or
+        # the word "fractur", current (positive), old/negated/device (negative), hedged.
+        with curated.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                if row["id"] in gold and row["label"] in ("positive", "negative", "uncertain"):
+                    gold[row["id"]] = {**gold[row["id"]], "fracture": row["label"]}
+    items = [Item(i, texts[i], gold[i]) for i in ids if i in texts and i in gold]
+
+    def make(name: str, chosen: list[Item], half: str) -> Corpus:
+        return Corpus(name, "en", half, OPENI_LICENCE, OPENI_ORIGIN, OPENI_NOTES, tuple(chosen))
+
+    return _apply_split("openi-negbio", items, splits, make)
+
+
+def _openi_gold(openi: Path, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    wanted = set(ids)
+    gold = {}
+    with (openi / "openi_gld_std14.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["filename"] in wanted:
+                nodule = row["Nodule"].strip() == "1" or row["Mass"].strip() == "1"
+                gold[row["filename"]] = {"lung_nodule": "positive" if nodule else "negative"}
+    return gold
+
+
+# ------------------------------------------------------------------ PARROT (French)
+
+PARROT_LICENCE = "CC BY-NC-SA 4.0 (PARROT) - non-commercial: not committed"
+PARROT_ORIGIN = (
+    "PARROT-reports/PARROT-v0 Fr_sample.json (40 French reports, ids v0-<index>) and "
+    "PARROT-reports/PARROT_v1.0 data/PARROT_v1_0.jsonl (69 French reports, ids v1-<no>, "
+    "nos 2619-2719; texts from the original file when present, else from our verbatim "
+    "transcription parrot_v1_fr_transcribed.jsonl)"
+)
+PARROT_NOTES = (
+    "Fictional reports written by radiologists (France, Gabon), whole French text only "
+    "(English translations ignored). Labels are ours (labels.tsv, one note per report): "
+    "nodules of other organs (thyroid, liver, spleen, adrenal, breast, omentum, larynx, "
+    "lymph nodes, brain) are not lung_nodule; lung metastases = positive; stable known "
+    "micronodules = positive; 'lésion osseuse suspecte/lytique' wording is oncologic and "
+    "left absent for fracture; old/healed fractures and device 'fractures' are not current "
+    "fractures. v1 reports selected: all of contributors Nguema Edzang, Chavihot and Le "
+    "Guellec in that range except near-duplicates of v0 reports, plus 9 of the brain-MRI "
+    "series (those naming a trap word or a fracture, and 3 plain ones)."
+)
+
+
+def _parrot_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]]) -> list[Corpus]:
+    parrot = folder / "parrot"
+    labels_path = parrot / "labels.tsv"
+    if not labels_path.exists():
+        labels_path = COMMITTED / "parrot_fr_labels.tsv"  # our labels, without the notes
+    labels = {}
+    with labels_path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for row in reader:
+            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
+    texts = _parrot_texts(parrot)
+    items = [Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts]
+    if not items:
+        return []
+
+    def make(name: str, chosen: list[Item], half: str) -> Corpus:
+        return Corpus(name, "fr", half, PARROT_LICENCE, PARROT_ORIGIN, PARROT_NOTES, tuple(chosen))
+
+    return _apply_split("parrot-fr", items, splits, make)
+
+
+def _parrot_texts(parrot: Path) -> dict[str, str]:
+    texts = {}
+    v0 = parrot / "Fr_sample.json"
+    if v0.exists():
+        for index, record in enumerate(json.loads(v0.read_text(encoding="utf-8"))):
+            texts[f"v0-{index:02d}"] = str(record["Report"])
+    for name in ("parrot_v1_fr_transcribed.jsonl", "PARROT_v1_0.jsonl"):  # original wins
+        path = parrot / name
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    if (
+                        name == "parrot_v1_fr_transcribed.jsonl"
+                        or record.get("language") == "French"
+                    ):
+                        texts[f"v1-{record['no']}"] = str(record["report"])
+    return texts
+
+
+# ------------------------------------------------------------------ command line
+
+
+def _write_splits(folder: Path) -> None:
+    """Recompute the stratified split of the outside corpora from their gold labels."""
+    data: dict[str, Any] = {
+        "_about": (
+            "dev/test ids of the corpora without a split of their own; made by "
+            "benchmarks/corpora.py make_split (strata: positive per target; SHA-256 of "
+            "'name:id' order; alternating dev/test). Regenerate with "
+            "'python benchmarks/corpora.py --write-splits FOLDER'."
+        )
+    }
+    openi = folder / "openi"
+    if (openi / "openi-testset.txt").exists() and (openi / "openi_gld_std14.csv").exists():
+        gold = _openi_gold(openi, _openi_ids(openi))  # split from ids and labels, texts or not
+        data["openi-negbio"] = make_split("openi-negbio", {i: _stratum(g) for i, g in gold.items()})
+    loaded = _parrot_corpora(folder, {})
+    if loaded:
+        data["parrot-fr"] = {c.split: [i.id for i in c.items] for c in loaded}
+    SPLITS_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {SPLITS_FILE}: " + ", ".join(k for k in data if not k.startswith("_")))
+
+
+def openi_from_csv(csv_path: Path, folder: Path) -> int:
+    """Write ``folder/openi/reports.jsonl`` from an Indiana collection table (columns uid,
+    MeSH, indication, comparison, findings, impression, as in ``indiana_reports.csv``),
+    keeping ONLY the ids of NegBio's test set (``folder/openi/openi-testset.txt``): the
+    rest of the collection is reserved for independent evaluation and is not read
+    further than its id. Each text is ``INDICATION: ... / COMPARISON: ... / FINDINGS: ...
+    / IMPRESSION: ...`` on separate lines; ``fracture`` is the MeSH label (``Fractures,
+    Bone`` without ``healed``). Returns the number of reports written."""
+    openi = folder / "openi"
+    wanted = {item_id.removeprefix("CXR"): item_id for item_id in _openi_ids(openi)}
+    written = 0
+    with (
+        csv_path.open(encoding="utf-8", newline="") as handle,
+        (openi / "reports.jsonl").open("w", encoding="utf-8") as out,
+    ):
+        for row in csv.DictReader(handle):
+            item_id = wanted.get(row.get("uid", ""))
+            if item_id is None:
+                continue
+            parts = [
+                f"{label}: {(row.get(key) or '').strip()}"
+                for key, label in (
+                    ("indication", "INDICATION"),
+                    ("comparison", "COMPARISON"),
+                    ("findings", "FINDINGS"),
+                    ("impression", "IMPRESSION"),
+                )
+                if (row.get(key) or "").strip()
+            ]
+            mesh = row.get("MeSH") or ""
+            current = [
+                m for m in mesh.split(";") if m.startswith("Fractures, Bone") and "healed" not in m
+            ]
+            record = {
+                "id": item_id,
+                "text": "\n".join(parts),
+                "fracture": "positive" if current else "negative",
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            written += 1
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="List the report corpora (or rewrite splits).")
+    parser.add_argument("--corpora", type=Path, default=None, help="folder of outside corpora")
+    parser.add_argument("--write-splits", type=Path, default=None, metavar="FOLDER")
+    parser.add_argument(
+        "--openi-from-csv",
+        nargs=2,
+        type=Path,
+        metavar=("CSV", "FOLDER"),
+        help="write FOLDER/openi/reports.jsonl from indiana_reports.csv (NegBio's ids only)",
+    )
+    args = parser.parse_args()
+    if args.openi_from_csv is not None:
+        count = openi_from_csv(*args.openi_from_csv)
+        print(f"wrote {args.openi_from_csv[1]}/openi/reports.jsonl: {count} reports")
+        return
+    if args.write_splits is not None:
+        _write_splits(args.write_splits)
+        return
+    for corpus in load_corpora(args.corpora):
+        counts = {t: sum(i.labels.get(t) == "positive" for i in corpus.items) for t in TARGETS}
+        print(f"{corpus.name:14} {corpus.language} {corpus.split:5} {len(corpus.items):4} {counts}")
+    for reason in missing_corpora(args.corpora):
+        print(f"not loaded: {reason}")
+
+
+if __name__ == "__main__":
+    main()
