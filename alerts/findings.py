@@ -17,6 +17,7 @@ RULES = (
     "version_change",
     "outage",
     "verification_backlog",
+    "threshold_mismatch",
     "input_drift",
     "output_drift",
     "estimated_performance",

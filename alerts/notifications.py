@@ -63,6 +63,10 @@ _RULES: dict[str, tuple[str, str]] = {
         "Retard de vérité terrain (examens non vérifiés)",
         "Ground-truth backlog (unverified exams)",
     ),
+    "threshold_mismatch": (
+        "Résultats de l'IA contraires à leur score au seuil du registre",
+        "AI results contradicting their score at the registry's threshold",
+    ),
     "input_drift": ("Dérive des données d'entrée", "Input drift"),
     "output_drift": ("Dérive des résultats du dispositif", "Output drift"),
     "estimated_performance": (

@@ -1,4 +1,5 @@
-"""Operational rules: a device that went silent, and ground truth that does not arrive."""
+"""Operational rules: a device that went silent, ground truth that does not arrive, and
+AI results that contradict their scores at the registry's threshold."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from alerts.cases import NS_PER_DAY, CaseView
-from alerts.findings import FindingDraft
+from alerts.findings import FindingDraft, case_refs
 
 __all__ = [
     "LEARN_WEEKS",
@@ -18,6 +19,7 @@ __all__ = [
     "cadence_slots",
     "expected_predictions",
     "outage_finding",
+    "threshold_mismatch_finding",
 ]
 
 LEARN_WEEKS = 8
@@ -151,4 +153,52 @@ def backlog_finding(
         value=share,
         threshold=share_threshold,
         evidence={"exams": n, "unverified": unverified, "older_than_days": backlog_days},
+    )
+
+
+def threshold_mismatch_finding(
+    view: CaseView,
+    device_id: str,
+    share_threshold: float,
+    window_days: int = 30,
+    min_results: int = 30,
+) -> FindingDraft | None:
+    """Share of the AI results of the last ``window_days`` days (exam time) that
+    contradict their score at the registry's threshold.
+
+    Among the given results checked at ingestion (``ai_result_check`` ``agrees`` or
+    ``contradicts``: a score, a threshold, a positive or negative result), a positive
+    below the threshold or a negative at or above it contradicts. A device applies its
+    own threshold to its own score, so a high share means the registry's threshold
+    (or score scale) is not the one the device runs. *warning* at ``share_threshold``
+    or more, *critical* at twice it (capped at 1); None below, or with fewer than
+    ``min_results`` checked results.
+    """
+    if "ai_result_check" not in view.cases.columns:
+        return None
+    start = view.as_of_ns - window_days * NS_PER_DAY
+    exam = view.cases["exam_ns"].to_numpy()
+    check = view.cases["ai_result_check"].to_numpy()
+    recent = exam > start
+    contradicts = recent & (check == "contradicts")
+    checked = int((recent & (check == "agrees")).sum()) + int(contradicts.sum())
+    if checked < min_results:
+        return None
+    share = int(contradicts.sum()) / checked
+    if share < share_threshold:
+        return None
+    return FindingDraft(
+        device_id=device_id,
+        rule="threshold_mismatch",
+        severity="critical" if share >= min(1.0, 2 * share_threshold) else "warning",
+        window_start_ns=start,
+        window_end_ns=view.as_of_ns,
+        value=share,
+        threshold=share_threshold,
+        evidence={
+            "checked_results": checked,
+            "contradicting_results": int(contradicts.sum()),
+            "window_days": window_days,
+            "affected_cases": case_refs(view.cases["prediction_id"].to_numpy()[contradicts]),
+        },
     )

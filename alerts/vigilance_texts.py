@@ -119,6 +119,10 @@ RULES = {
     "version_change": ("changement de version", "version change"),
     "outage": ("arrêt des résultats du dispositif", "device output outage"),
     "verification_backlog": ("retard de vérification", "verification backlog"),
+    "threshold_mismatch": (
+        "résultats contraires au seuil de fonctionnement du registre",
+        "results contradicting the registry's operating threshold",
+    ),
     "input_drift": ("dérive des données d'entrée", "input data drift"),
     "output_drift": ("dérive des sorties du dispositif", "device output drift"),
     "estimated_performance": (

@@ -49,9 +49,10 @@ import monitor.ingest
 from connectors import SourceMapping, read_predictions
 from monitor.config import load_config
 from monitor.demo_data import DemoFiles, DemoParameters, generate_demo, write_demo_files
+from monitor.device_inputs import DeviceInputs
 from monitor.ingest import ingest_file
 from monitor.models import Prediction
-from monitor.registry import import_registry, load_registry_file
+from monitor.registry import import_registry, list_devices, load_registry_file
 from monitor.sources import mapping_for
 from monitor.storage import Database, open_database
 from monitor.tables import render_table
@@ -121,15 +122,13 @@ def _parsed_rows(
 ) -> tuple[tuple[str, ...], list[list[Any]]]:
     """What ``ingest_file`` would store: its columns, and the rows as driver values."""
     with db.session() as session:
-        targets = {
-            row[0]: row[1] for row in session.execute(text("SELECT id, target FROM devices"))
-        }
+        devices = {spec.id: DeviceInputs.of(spec) for spec in list_devices(session)}
         dialect = session.get_bind().dialect
     table = Prediction.__table__
     rows: list[list[Any]] = []
     columns: tuple[str, ...] = ()
     for results in read_predictions(path, mapping, chunk_size=5000):
-        chunk = monitor.ingest._sort_chunk(results, targets, KEY, 1, path)
+        chunk = monitor.ingest._sort_chunk(results, devices, KEY, 1, path)
         values = list(chunk.rows.values())
         if values:
             columns = tuple(values[0])

@@ -22,6 +22,7 @@ from connectors.canonical import (
     PATIENT_SEXES,
     PREDICTION_COLUMNS,
     PREDICTION_REQUIRED,
+    PREDICTION_RESULT,
     OutcomeRecord,
     PredictionRecord,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "PATIENT_SEXES",
     "PREDICTION_COLUMNS",
     "PREDICTION_REQUIRED",
+    "PREDICTION_RESULT",
     "ConnectorError",
     "OutcomeRecord",
     "PredictionRecord",

@@ -24,12 +24,16 @@ __all__ = [
     "PATIENT_SEXES",
     "PREDICTION_COLUMNS",
     "PREDICTION_REQUIRED",
+    "PREDICTION_RESULT",
     "OutcomeRecord",
     "PredictionRecord",
 ]
 
 AI_RESULTS: Final = ("positive", "negative", "indeterminate")
-OUTCOMES: Final = ("positive", "negative", "indeterminate")
+OUTCOMES: Final = ("positive", "negative", "indeterminate", "not_mentioned")
+"""``not_mentioned``: a final report that never speaks of the target (a state, not bad
+data: the device's ``unmentioned`` policy says how it counts). Read from a report text,
+or given as such by a source that exports it."""
 OUTCOME_SOURCES: Final = ("report", "pathology", "follow_up", "adjudication")
 PATIENT_SEXES: Final = ("F", "M", "O", "U")
 
@@ -54,8 +58,13 @@ PREDICTION_COLUMNS: Final = (
 )
 """Canonical prediction columns, in the order the canonical CSV writes them."""
 
-PREDICTION_REQUIRED: Final = ("device_id", "device_version", "exam_datetime", "ai_result")
-"""Always required; in addition at least one of accession_number / study_instance_uid."""
+PREDICTION_REQUIRED: Final = ("device_id", "device_version", "exam_datetime")
+"""Always required; in addition at least one of accession_number / study_instance_uid,
+and at least one of :data:`PREDICTION_RESULT`."""
+
+PREDICTION_RESULT: Final = ("ai_result", "ai_score")
+"""At least one is required: without ``ai_result`` it is derived from ``ai_score`` at
+the device's operating threshold when the prediction is stored."""
 
 OUTCOME_COLUMNS: Final = (
     "accession_number",
@@ -79,14 +88,17 @@ class PredictionRecord:
 
     ``patient_id`` is the raw identifier as read; ``monitor.ingest`` pseudonymises
     it before anything is stored. ``target`` is None when the export does not say
-    (it then defaults to the device's target condition). ``ai_score`` is in 0..1,
-    ``patient_age`` in years.
+    (it then defaults to the device's target condition). ``ai_result`` is None when
+    the source gives only ``ai_score`` (it is derived at ingestion). ``ai_score`` is as
+    the source gives it, on the device's scale (0..1, 0..100 or logit: the registry's
+    ``score_scale``), unless ``ai_score_scale`` says the source stated its own (a
+    message whose units made it 0..1: ``unit``). ``patient_age`` is in years.
     """
 
     device_id: str
     device_version: str
     exam_datetime: datetime
-    ai_result: str
+    ai_result: str | None = None
     accession_number: str | None = None
     study_instance_uid: str | None = None
     patient_id: str | None = None
@@ -100,6 +112,7 @@ class PredictionRecord:
     target: str | None = None
     ai_score: float | None = None
     ai_datetime: datetime | None = None
+    ai_score_scale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +122,14 @@ class OutcomeRecord:
     ``target`` None means the statement holds for every target of the exam;
     ``report_text`` is the free text it came from, when the source gives it.
     ``method`` says how the outcome was read when a connector derived it (e.g.
-    ``report_text_rules/v1 fr conclusion``, ``pathology_code:icd-o-3``) and
+    ``report_text_rules/v2 fr conclusion``, ``pathology_code:icd-o-3``) and
     ``evidence`` the deciding words or code (at most 300 characters); both are None
-    for an outcome given as such (a canonical CSV's ``outcome`` column).
+    for an outcome given as such (a canonical CSV's ``outcome`` column). ``section``
+    (where in the report), ``sentence`` (the whole deciding sentence, at most 500
+    characters) and ``qualifiers`` (the words that qualified the mention - negated,
+    uncertain, historical, other organ - joined by ``; ``, at most 300 characters)
+    are set for an outcome read from a report text. A ``not_mentioned`` outcome has
+    a method and no evidence.
     """
 
     outcome: str
@@ -124,3 +142,6 @@ class OutcomeRecord:
     report_text: str | None = None
     method: str | None = None
     evidence: str | None = None
+    section: str | None = None
+    sentence: str | None = None
+    qualifiers: str | None = None

@@ -319,6 +319,7 @@ def to_prediction_records(
                 target=target,
                 ai_score=max(scores) if scores else None,
                 ai_datetime=result.ai_datetime,
+                ai_score_scale="unit" if scores else None,  # the SR's units made it 0..1
             )
         )
     return records

@@ -39,6 +39,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -247,7 +248,7 @@ class FhirAiMapping:
     AI result. ``values`` maps a value code, valueString or CodeableConcept text
     (case-insensitive) to an ai_result; valueBoolean true/false mean
     positive/negative. ``score_code`` is the component code whose valueQuantity
-    is the probability: in 0..1, or a percentage when its unit is ``%``.
+    is the score: on the device's score scale, or a percentage when its unit is ``%``.
     ``device_id`` / ``device_version`` fixed values win; otherwise they come from
     the device reference display ``"<name> <version>"`` (version: last word,
     starting with a digit or ``v`` + digit), the id defaulting to the reference's
@@ -831,18 +832,22 @@ def _ai_result(value: FhirValue, values: Mapping[str, str]) -> str | None:
     return None
 
 
-def _score(obs: FhirObservation, code: str) -> float | str | None:
+def _score(obs: FhirObservation, code: str) -> tuple[float, str | None] | str | None:
+    """(score, its scale: ``unit`` when the unit ``%`` made it 0..1, None when the
+    device's scale applies), the reason it cannot be read, or None without a score."""
     for component in obs.components:
         if not _matches(component.code, code, None):
             continue
         value = component.value
         if value.quantity is None:
             return f"component {code} has no valueQuantity"
-        percent = "%" in (value.unit, value.unit_code)
-        score = value.quantity / 100 if percent else value.quantity
-        if not 0.0 <= score <= 1.0:
-            return f"component {code} score {value.quantity:g} is not in 0..1 (nor 0..100 %)"
-        return score
+        if not math.isfinite(value.quantity):
+            return f"component {code} score {value.quantity!r} is not a finite number"
+        if "%" not in (value.unit, value.unit_code):
+            return value.quantity, None
+        if not 0.0 <= value.quantity <= 100.0:
+            return f"component {code} score {value.quantity:g} % is outside 0..100"
+        return value.quantity / 100, "unit"
     return None
 
 
@@ -880,6 +885,7 @@ def to_prediction_record(obs: FhirObservation, mapping: FhirAiMapping) -> Predic
     score = _score(obs, mapping.score_code) if mapping.score_code else None
     if isinstance(score, str):
         return f"{name} {score}"
+    value, scale = score if score is not None else (None, None)
     device_id, device_version = _device(obs, mapping)
     if not device_id or not device_version:
         return (
@@ -895,6 +901,7 @@ def to_prediction_record(obs: FhirObservation, mapping: FhirAiMapping) -> Predic
         study_instance_uid=obs.study_instance_uid,
         modality=obs.modalities[0] if len(obs.modalities) == 1 else None,
         target=mapping.target,
-        ai_score=score,
+        ai_score=value,
         ai_datetime=obs.issued or obs.effective,
+        ai_score_scale=scale,
     )

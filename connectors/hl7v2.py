@@ -38,6 +38,7 @@ does not look at OBR-25 (AI results are usually sent once, as final).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,8 +234,8 @@ class Hl7AiMapping:
       text; ST: the value), default ``AI_RESULT``.
     * ``result_values``: vendor value -> canonical result (case-insensitive), default
       POSITIVE/NEGATIVE/INDETERMINATE -> positive/negative/indeterminate.
-    * ``score_identifier``: OBX-3 of the score (NM in 0..1, or 0..100 with units
-      ``%``); None when the vendor sends none. Default ``AI_SCORE``.
+    * ``score_identifier``: OBX-3 of the score (NM on the device's score scale, or
+      0..100 with units ``%``); None when the vendor sends none. Default ``AI_SCORE``.
     * ``device_id_from`` / ``device_version_from``: ``MSH-3`` or ``MSH-4`` (sending
       application / facility, first component), ``SFT-2`` (software version),
       ``SFT-3`` (product name), or ``OBX:<identifier>``. Defaults ``MSH-3`` / ``SFT-2``.
@@ -716,8 +717,10 @@ def to_prediction_record(
     """The AI result an ORU carries, as ``mapping`` says, or the reason there is none.
 
     Needs the result OBX (OBX-11 D/W ones are skipped), a device id and version,
-    OBR-7 and an accession number or study UID. The score is optional; out of range
-    (not in 0..1, or 0..100 with units ``%``) or not a number gives a reason.
+    OBR-7 and an accession number or study UID. The score is optional: with units
+    ``%`` it is converted to 0..1 (outside 0..100 gives a reason), without units it
+    is kept as given, on its device's score scale (checked at ingestion); not a
+    number gives a reason.
     ``ai_datetime`` is the result's OBX-14, else the report datetime.
     """
     usable = [o for o in report.observations if o.status not in ("D", "W")]
@@ -734,14 +737,15 @@ def to_prediction_record(
             f"AI result {shown!r} of OBX {mapping.result_identifier!r} is not mapped: "
             f"known values are {', '.join(values)}"
         )
-    score = None
+    score: float | None = None
+    scale: str | None = None
     if mapping.score_identifier is not None:
         score_obs = next((o for o in usable if o.matches(mapping.score_identifier)), None)
         if score_obs is not None and score_obs.values and score_obs.values[0]:
             score_or_reason = _score(score_obs)
             if isinstance(score_or_reason, str):
                 return score_or_reason
-            score = score_or_reason
+            score, scale = score_or_reason
     device_id = _device_field(report, usable, mapping.device_id_from)
     device_version = _device_field(report, usable, mapping.device_version_from)
     if device_id is None:
@@ -763,21 +767,25 @@ def to_prediction_record(
         target=mapping.target,
         ai_score=score,
         ai_datetime=result_obs.observed_at or report.report_datetime,
+        ai_score_scale=scale,
     )
 
 
-def _score(obs: Hl7Observation) -> float | str:
+def _score(obs: Hl7Observation) -> tuple[float, str | None] | str:
+    """(score, its scale: ``unit`` when units ``%`` made it 0..1, None when the
+    device's scale applies) or the reason it cannot be read."""
     text = obs.values[0][0].strip()
     try:
         value = float(text)
     except ValueError:
         return f"AI score {text[:40]!r} (OBX {obs.identifier!r}) is not a number"
-    percent = (obs.units or "").strip() == "%"
-    high = 100.0 if percent else 1.0
-    if not 0.0 <= value <= high:  # also rejects NaN
-        unit = "0..100 with units %" if percent else "0..1 (or 0..100 with units %)"
-        return f"AI score {text!r} (OBX {obs.identifier!r}) is outside {unit}"
-    return value / high
+    if not math.isfinite(value):
+        return f"AI score {text!r} (OBX {obs.identifier!r}) is not a finite number"
+    if (obs.units or "").strip() != "%":
+        return value, None
+    if not 0.0 <= value <= 100.0:
+        return f"AI score {text!r} (OBX {obs.identifier!r}) is outside 0..100 with units %"
+    return value / 100.0, "unit"
 
 
 def _device_field(report: Hl7Report, observations: list[Hl7Observation], source: str) -> str | None:

@@ -17,7 +17,9 @@ tabular source, so one ``[[sources]]`` entry describes any feed):
 - ``defaults``: ``source`` of outcomes (``report`` by default; ``pathology`` maps
   coded diagnoses and the conclusion with :mod:`connectors.pathology`), ``target``
   (the target condition reports are read for; default every target the report-text
-  rules know, one outcome per target the report speaks of), ``device_id``,
+  rules know, one outcome per target the report speaks of; with a target set, a
+  final report that never speaks of it gives the outcome ``not_mentioned``),
+  ``device_id``,
   ``device_version``, ``site`` when the message does not say.
 - ``timezone``: of date-times without an offset.
 
@@ -40,7 +42,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from connectors.canonical import OUTCOME_SOURCES, OutcomeRecord, PredictionRecord
-from connectors.decisions import Decision, decide_outcome
+from connectors.decisions import NOT_MENTIONED, Decision, decide_outcome
 from connectors.dicom_sr import DeviceResolver, SrError, looks_like_dicom, read_dicom_sr
 from connectors.dicom_sr import to_prediction_records as sr_predictions
 from connectors.errors import ConnectorError
@@ -447,10 +449,15 @@ def _outcome_rows(
     build: Callable[..., OutcomeRecord | str],
     mapping: SourceMapping,
 ) -> list[RowResult]:
-    """The outcomes of one report, one per target it decides; else why there is none.
+    """The outcomes of one final report, one per target it decides; else why there is
+    none.
 
-    ``build(classify, target=...)`` makes the record from the report (the format's
-    ``to_outcome_record``).
+    For the target the source is configured for (``defaults.target``), a report
+    whose text never speaks of it gives a ``not_mentioned`` outcome (a pathology
+    result: none); a source reading every target records only those the report
+    speaks of. A report that is not final (preliminary...) gives none, with its
+    status as the reason. ``build(classify, target=...)`` makes the record from the
+    report (the format's ``to_outcome_record``).
     """
 
     def says(outcome: str) -> Callable[[str], str | None]:
@@ -460,6 +467,8 @@ def _outcome_rows(
     if isinstance(usable, str):  # not final, no link key: nothing to read in the text
         return [RowResult(line, raw, None, f"{where}: {usable}")]
     decisions = decide_outcome(text, codes, source=source, targets=targets, mapping=mapping)
+    if not mapping.defaults.get("target"):
+        decisions = [d for d in decisions if d.outcome != NOT_MENTIONED]
     if not decisions:
         about = " or ".join(targets)
         return [RowResult(line, raw, None, f"{where}: the {source} states nothing about {about}")]
@@ -473,7 +482,10 @@ def _outcome_rows(
             record,
             target=decision.target,
             method=decision.method,
-            evidence=decision.evidence,
+            evidence=decision.evidence or None,
+            section=decision.section,
+            sentence=decision.sentence,
+            qualifiers=decision.qualifiers,
         )
         rows.append(RowResult(line, raw, record, None))
     return rows

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from functools import lru_cache
@@ -21,7 +22,12 @@ __all__ = ["CellError", "Parser", "compile_strptime", "parser_for", "zone"]
 
 Parser = Callable[[Any], Any]
 
-_NUMBER_RANGES = {"ai_score": (0.0, 1.0), "patient_age": (0.0, 130.0)}
+_NUMBER_RANGES = {
+    "ai_score": (-sys.float_info.max, sys.float_info.max),
+    "patient_age": (0.0, 130.0),
+}
+"""``ai_score`` is any finite number here: its range is that of its device's score scale
+(0..1, 0..100, logit), which the registry knows and ingestion checks."""
 _CHOICES = {
     "ai_result": (AI_RESULTS, False),
     "outcome": (OUTCOMES, False),
@@ -91,6 +97,8 @@ def _number(column: str, low: float, high: float) -> Parser:
         if not low <= number <= high:
             if math.isnan(number):
                 raise CellError(f"{column} '{value}' is not a number (NaN)")
+            if math.isinf(number):
+                raise CellError(f"{column} '{value}' is not a finite number")
             raise CellError(f"{column} '{value}' is outside {span}")
         return number
 

@@ -7,8 +7,13 @@ building a row is a tight loop without lookups by name.
 
 An outcome row whose ``outcome`` is empty but whose ``report_text`` is given gets
 its outcome read from the text (:func:`connectors.decisions.decide_outcome`, the
-rules of the clinical message readers), with ``method`` and ``evidence`` set; a
-text that decides nothing quarantines the row. A given outcome is kept as given.
+rules of the clinical message readers), with ``method``, ``evidence``, ``section``,
+``sentence`` and ``qualifiers`` set. A text that never speaks of the row's target
+gives the outcome ``not_mentioned`` (a state, not bad data). A row without a
+target whose text speaks of none of the targets the rules know is quarantined
+(which target was not mentioned cannot be said), as is a row whose text is blank
+and outcome empty, and a pathology text naming no diagnosis. A given outcome is
+kept as given.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from typing import Any
 from connectors.canonical import (
     OUTCOME_REQUIRED,
     PREDICTION_REQUIRED,
+    PREDICTION_RESULT,
     OutcomeRecord,
     PredictionRecord,
 )
-from connectors.decisions import Decision, decide_outcome
+from connectors.decisions import NOT_MENTIONED, Decision, decide_outcome
 from connectors.errors import ConnectorError
 from connectors.mapping import RecordKind, SourceMapping, columns_of, value_key
 from connectors.parsing import CellError, Parser, parser_for
@@ -86,7 +92,11 @@ class RowBuilder:
         self.raw_keys = _unique(header)
         self._record: type[Record] = PredictionRecord if kind == "predictions" else OutcomeRecord
         self._required = PREDICTION_REQUIRED if kind == "predictions" else OUTCOME_REQUIRED
-        self._complete = frozenset(self._required)
+        self._required_set = frozenset(self._required)
+        # A prediction needs ai_result or ai_score (checked by _finish); the fast path
+        # of build_text takes only rows with ai_result.
+        self._needs_result = kind == "predictions"
+        self._complete = self._required_set | ({"ai_result"} if self._needs_result else set())
         steps: list[_Step] = []
         plain: list[tuple[str, int]] = []
         for name in columns_of(kind):
@@ -176,8 +186,9 @@ class RowBuilder:
                 problems = [*(problems or []), ("outcome", reason)]
         if (
             problems is None
-            and fields.keys() >= self._complete
+            and fields.keys() >= self._required_set
             and ("accession_number" in fields or "study_instance_uid" in fields)
+            and (not self._needs_result or "ai_result" in fields or "ai_score" in fields)
         ):
             return self._record(**fields), None
         return None, "; ".join(self._reasons(fields, problems or []))
@@ -196,11 +207,16 @@ class RowBuilder:
                 reasons.append(f"missing required field {name}")
         if not any(key in fields or key in failed for key in LINK_KEYS):
             reasons.append("neither accession_number nor study_instance_uid is given")
+        if self._needs_result and not any(
+            key in fields or key in failed for key in PREDICTION_RESULT
+        ):
+            reasons.append("ai_result is missing and there is no ai_score to derive it from")
         return reasons
 
     def _read_outcome(self, fields: dict[str, Any]) -> str | None:
-        """Set ``outcome``, ``method``, ``evidence`` (and ``target`` when the row has none
-        and the text speaks of one) from ``report_text``; else the reason it cannot be.
+        """Set ``outcome``, ``method``, ``evidence``, ``section``, ``sentence``,
+        ``qualifiers`` (and ``target`` when the row has none and the text speaks of
+        one) from ``report_text``; else the reason it cannot be.
 
         Nothing is read without a source (the row is refused for it anyway). Raises
         :class:`ConnectorError` when the mapping's own rule files cannot be used.
@@ -221,7 +237,10 @@ class RowBuilder:
             return decided
         fields["outcome"] = decided.outcome
         fields["method"] = decided.method
-        fields["evidence"] = decided.evidence
+        fields["evidence"] = decided.evidence or None
+        fields["section"] = decided.section
+        fields["sentence"] = decided.sentence
+        fields["qualifiers"] = decided.qualifiers
         fields["target"] = decided.target
         return None
 
@@ -243,6 +262,15 @@ class RowBuilder:
         except ConnectorError as exc:
             raise ConnectorError(str(exc), path=self._path) from exc
         about = " or ".join(targets)
+        if target is not None and decisions:
+            return decisions[0]  # decided, uncertain or not mentioned
+        decisions = [d for d in decisions if d.outcome != NOT_MENTIONED]
+        if not decisions and not pathology and target is None and text.strip():
+            return (
+                f"outcome is missing and report_text speaks of none of {', '.join(targets)}: "
+                "give the row's target (or a default target) to record it as not mentioned "
+                "for that target, or give the outcome"
+            )
         if not decisions:
             lacks = (
                 "no diagnosis term or code for it"
@@ -301,10 +329,11 @@ def _resolve(
 
     required = PREDICTION_REQUIRED if kind == "predictions" else OUTCOME_REQUIRED
     missing = [_expected(c, mapping, header) for c in required if not available(c)]
-    if not any(available(key) for key in LINK_KEYS):
-        missing.append(
-            " or ".join(_expected(key, mapping, header) for key in LINK_KEYS) + " (at least one)"
-        )
+    for keys in (LINK_KEYS, PREDICTION_RESULT) if kind == "predictions" else (LINK_KEYS,):
+        if not any(available(key) for key in keys):
+            missing.append(
+                " or ".join(_expected(key, mapping, header) for key in keys) + " (at least one)"
+            )
     if missing:
         has = ", ".join(repr(name) for name in header) or "no columns"
         fix = (

@@ -38,7 +38,9 @@ from monitor.evaluation import (
 )
 from monitor.findings import FINDING_STATUSES
 from monitor.ingest import IngestReport, ingest_file
+from monitor.input_checks import unmatched_outcomes
 from monitor.models import IngestionRun, QuarantinedRow
+from monitor.outcome_counts import outcome_months, outcome_totals
 from monitor.pseudonym import MIN_KEY_LENGTH
 from monitor.sources import find_source, mapping_for
 from monitor.status import device_status, status_record
@@ -234,6 +236,19 @@ def db_current() -> None:
         engine.dispose()
 
 
+@db.command("purge-report-texts")
+@common_options
+def db_purge_report_texts() -> None:
+    """Delete the kept report texts older than ingest.report_text_retention_days (the
+    scheduler's daily purge does it too)."""
+    from monitor.kept_texts import purge_report_texts
+
+    cfg = _app().config
+    with _app().db.session.begin() as session:
+        purged = purge_report_texts(session, cfg.ingest.report_text_retention_days)
+    click.echo(f"report texts purged: {purged} (kept {cfg.ingest.report_text_retention_days} days)")
+
+
 # --- config -------------------------------------------------------------------------------
 
 
@@ -297,8 +312,8 @@ def devices_list(fmt: str) -> None:
             "name": s.name,
             "manufacturer": s.manufacturer,
             "target": s.target,
-            "claimed_sens": s.claimed_performance.sensitivity,
-            "claimed_spec": s.claimed_performance.specificity,
+            "claimed_sens": s.claims().get("sensitivity", "no claim"),
+            "claimed_spec": s.claims().get("specificity", "no claim"),
             "indeterminate": s.indeterminate_policy,
             "missing_risk_items": ", ".join(s.risk_analysis.missing()) or "-",
         }
@@ -377,6 +392,7 @@ def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str
                 mapping=mapping,
                 source_name=source.name if source else None,
                 chunk_size=cfg.ingest.chunk_size,
+                keep_report_text=cfg.ingest.keep_report_text,
                 pseudonym_key=key,
                 fmt=fmt or (source.format if source else "auto"),
             )
@@ -530,22 +546,75 @@ def quarantine_list(run_id: int | None, limit: int, fmt: str) -> None:
     default=None,
     help="Only exams from this date on (YYYY-MM-DD, start of day), e.g. a month's.",
 )
+@click.option(
+    "--outcomes",
+    "per_month",
+    is_flag=True,
+    help="Only the outcomes per device and month (decided, unmentioned, uncertain, "
+    "quarantined); rows without a device: quarantined rows of no device's target.",
+)
+@click.option(
+    "--unmatched",
+    is_flag=True,
+    help="Only the outcomes that match no prediction, per target and month.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def status(as_of: str | None, start: str | None, fmt: str) -> None:
-    """Per device: predictions, linked cases, awaiting truth, label delay, last prediction."""
+def status(
+    as_of: str | None, start: str | None, per_month: bool, unmatched: bool, fmt: str
+) -> None:
+    """Per device: predictions, linked cases, awaiting truth, label delay, last prediction,
+    and the outcomes dated in the period: decided (positive, negative), unmentioned,
+    uncertain, quarantined - per month in the table (the last 12 months without --from);
+    AI results derived from the score, checked against it, contradicting it; and the
+    outcomes that match no prediction, per target and month."""
     app = _app()
     moment = parse_as_of(as_of, app.tz)
     since = None
     if start is not None:
         since = datetime.combine(_parse_day(start, "--from"), datetime.min.time(), tzinfo=app.tz)
     with app.db.session() as session:
-        states = device_status(session, moment, since=since)
-    rows = [status_record(s, app.tz) for s in states]
+        states = [] if per_month else device_status(session, moment, since=since)
+        months = outcome_months(session, since, moment, app.tz)
+        orphans = [u.record() for u in unmatched_outcomes(session, moment, app.tz, since=since)]
+    if unmatched:
+        if fmt == "json":
+            _echo_json(orphans)
+        elif orphans:
+            click.echo(render_table(orphans, list(orphans[0])))
+        else:
+            click.echo("no outcome without a prediction in the period")
+        return
+    if since is None and fmt != "json":
+        local = moment.astimezone(app.tz).date().replace(day=1)
+        first = date(local.year - (1 if local.month < 12 else 0), local.month % 12 + 1, 1)
+        months = [m for m in months if m.month >= first]
+    month_rows = [m.record() for m in months]
+    if per_month:
+        if fmt == "json":
+            _echo_json(month_rows)
+        elif month_rows:
+            click.echo(render_table(month_rows, list(month_rows[0])))
+        else:
+            click.echo("no outcome in the period")
+        return
+    rows = [
+        {**status_record(s, app.tz), "outcomes": outcome_totals(months, s.device_id)}
+        for s in states
+    ]
     if fmt == "json":
         _echo_json(rows)
-    else:
-        click.echo(f"as of {moment.astimezone(app.tz).isoformat(timespec='seconds')}")
-        click.echo(render_table(rows, list(rows[0]) if rows else ["device"]))
+        return
+    click.echo(f"as of {moment.astimezone(app.tz).isoformat(timespec='seconds')}")
+    shown = [{k: v for k, v in row.items() if k != "outcomes"} for row in rows]
+    click.echo(render_table(shown, list(shown[0]) if shown else ["device"]))
+    if month_rows:
+        click.echo("")
+        click.echo("outcomes per device and month (outcome date; quarantined: rows of the target)")
+        click.echo(render_table(month_rows, list(month_rows[0])))
+    if orphans:
+        click.echo("")
+        click.echo("outcomes matching no prediction, per target and month (outcome date)")
+        click.echo(render_table(orphans, list(orphans[0])))
 
 
 def _split_by(value: str | None) -> list[str]:
@@ -620,7 +689,9 @@ def evaluate(
     """Performance with confidence intervals per device x window x subgroup, as of a date.
 
     Cells with fewer verified cases than evaluation.min_cases are flagged too small,
-    with the positives and exams needed for a precise sensitivity.
+    with the positives and exams needed for a precise sensitivity. Devices that declare
+    operating points in the registry get, by default, the sensitivity and specificity
+    at each of them from the scores.
     """
     app = _app()
     cfg = app.config
@@ -629,14 +700,16 @@ def evaluate(
     breakdowns = [tuple(_split_by(b)) for b in by] or [()]
     if all_subgroups:
         breakdowns = all_breakdowns(cfg.subgroups.dimensions)
-    options = evaluation_options(
-        cfg,
-        window=window,
-        rolling_days=rolling_days,
-        metrics=_split_metrics(metric_names),
-    )
+    metrics = _split_metrics(metric_names)
     db = app.summarised_db()
     with db.session() as session:
+        if not metrics and any(
+            spec.operating_points
+            for spec in registry.list_devices(session)
+            if device_id is None or spec.id == device_id
+        ):
+            metrics = (*EvaluationOptions().metrics, "operating_points")
+        options = evaluation_options(cfg, window=window, rolling_days=rolling_days, metrics=metrics)
         results = stored_evaluation(
             session,
             as_of=moment,
@@ -665,7 +738,9 @@ def _emit_evaluation(
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(results)
+        writer.writerows(
+            {k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in results
+        )
         click.echo(buffer.getvalue(), nl=False)
         return
     click.echo(f"as of {moment.astimezone(app.tz).isoformat(timespec='seconds')}")
@@ -700,6 +775,7 @@ def _interval(result: dict[str, Any], name: str) -> str:
 
 
 _TABLE_COLUMNS = {
+    "operating_points": ["operating points"],
     "calibration": ["calibration_intercept", "calibration_slope"],
     "verification": ["sensitivity_corrected", "specificity_corrected"],
     "claim": ["vs claim"],
@@ -725,10 +801,28 @@ def _versus(result: dict[str, Any], name: str) -> str:
     return text if adjusted is None else f"{text} p_holm={adjusted:.2g}"
 
 
+def _points_text(result: dict[str, Any]) -> str:
+    """The operating points of a row: ``name (threshold): sens .. [..], spec .. [..]``."""
+    points = result.get("operating_points")
+    if points is None:
+        return "-"
+    return (
+        "; ".join(
+            f"{p['name']} ({p['threshold']:g}): sens {_interval(p, 'sensitivity')}, "
+            f"spec {_interval(p, 'specificity')}"
+            for p in points
+        )
+        or "no scored case"
+    )
+
+
 def _table_row(result: dict[str, Any], window: str, shown: list[str]) -> dict[str, Any]:
     row = dict(result)
     row["window"] = window if window in ("all", "rolling") else result["window_start"][:10]
     for name in shown:
+        if name == "operating points":
+            row[name] = _points_text(result)
+            continue
         row[name] = (
             _versus(result, name)
             if name == "vs claim" or "vs_rest" in name

@@ -86,7 +86,9 @@ def jobs_list(job: str | None, limit: int, fmt: str) -> None:
 
 @jobs.command("run")
 @common_options
-@click.argument("name", type=click.Choice(["ingest", "evaluate", "check", "notify", "report"]))
+@click.argument(
+    "name", type=click.Choice(["ingest", "evaluate", "check", "notify", "report", "purge"])
+)
 def jobs_run(name: str) -> None:
     """Run one job now, recorded like a scheduled run (for a first fill or a check)."""
     from monitor.scheduler import Runtime, install_runtime, run_job

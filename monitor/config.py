@@ -114,6 +114,23 @@ class IngestConfig(_Section):
             "depends on this, not on the file size."
         ),
     )
+    keep_report_text: bool = Field(
+        False,
+        description=(
+            "Keep the whole text of each report an outcome was read from (table report_texts, "
+            "shown to reviewers), for report_text_retention_days. Off: only its SHA-256, the "
+            "deciding sentence, its section and qualifiers are kept."
+        ),
+    )
+    report_text_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description=(
+            "Days a kept report text is stored before the daily purge deletes it (by the "
+            "time it was stored)."
+        ),
+    )
 
 
 class SubgroupConfig(_Section):
@@ -256,6 +273,17 @@ class DetectionConfig(_Section):
         description=(
             "Share of the exams of the 90 days before the backlog cut-off still unverified "
             "that raises a verification-backlog finding."
+        ),
+    )
+    threshold_mismatch_share: float = Field(
+        0.05,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Share of the given AI results of the last 30 days (of at least 30 checked) that "
+            "contradict their score at the registry's operating threshold which raises a "
+            "threshold-mismatch finding (critical at twice it): the registry's threshold or "
+            "score scale is then not the one the device runs."
         ),
     )
     outage_expected_exams: float = Field(

@@ -81,6 +81,8 @@ def device_chart_paths(
         ewma_lambda=detection.ewma_lambda,
     )
     in_control = in_control_rates(history, config, as_of_ns, tz)
+    if in_control is None:  # no claim and no pinned baseline: nothing is charted
+        return []
     scopes = scope_parts(history.cases, config.subgroups.dimensions).scopes(len(view))
     restarts = chart_restarts_as_of(session, history.device.id, as_of)
     return chart_paths(view, keys, in_control, settings, restarts, scopes)

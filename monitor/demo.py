@@ -163,9 +163,9 @@ def run_demo(
                     "device": c["device_id"],
                     "n": c["n"],
                     "sensitivity": _ci(c, "sensitivity"),
-                    "claimed_sens": specs[c["device_id"]].claimed_performance.sensitivity,
+                    "claimed_sens": specs[c["device_id"]].claims().get("sensitivity", "no claim"),
                     "specificity": _ci(c, "specificity"),
-                    "claimed_spec": specs[c["device_id"]].claimed_performance.specificity,
+                    "claimed_spec": specs[c["device_id"]].claims().get("specificity", "no claim"),
                 }
                 for c in overall
             ],
@@ -191,13 +191,7 @@ def run_demo(
         )
     )
 
-    claims = {
-        spec.id: {
-            "sensitivity": spec.claimed_performance.sensitivity,
-            "specificity": spec.claimed_performance.specificity,
-        }
-        for spec in specs.values()
-    }
+    claims = {spec.id: spec.claims() for spec in specs.values()}
     findings: list[BelowClaim] = []
     dimensions = [d for d in config.subgroups.dimensions if d != "device_version"]
     for dimension in dimensions:

@@ -1002,7 +1002,7 @@ _CT_REPORTS: Final = {
         ("pas d'épanchement pleural", "pas d'anomalie pleuro-pulmonaire"),
     ),
     "indeterminate": (
-        ("micronodule de {size} mm {lobe}", "micronodule {lobe}, à contrôler à 3 mois"),
+        ("micronodule de {size} mm {lobe}", "micronodule douteux {lobe}, à contrôler à 3 mois"),
         ("image de {size} mm {lobe}", "possible nodule {lobe}, versus ganglion intrapulmonaire"),
         ("opacité de {size} mm {lobe}", "doute sur une image nodulaire {lobe}, scanner à 6 mois"),
     ),

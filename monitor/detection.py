@@ -31,7 +31,12 @@ from alerts.claims import below_claim_findings
 from alerts.drift import EncodedCases, drift_findings, encode_cases, encoded_drift_table
 from alerts.estimation import estimation_findings, reference_calibrator
 from alerts.findings import FindingDraft
-from alerts.operational import backlog_finding, cadence_slots, outage_finding
+from alerts.operational import (
+    backlog_finding,
+    cadence_slots,
+    outage_finding,
+    threshold_mismatch_finding,
+)
 from alerts.versions import first_seen, version_change_findings, version_comparison
 from alerts.versions import version_look_time as _version_look_time
 from monitor.config import Config
@@ -77,12 +82,15 @@ def _local_days(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
 
 def in_control_rates(
     history: DeviceHistory, config: Config, as_of_ns: int, tz: ZoneInfo
-) -> InControl:
-    """From the pinned baseline period if the device has one, else from the claim."""
+) -> InControl | None:
+    """From the pinned baseline period if the device has one, else from the claim;
+    None for a device with neither (under evaluation: nothing to chart against)."""
     device = history.device
     pinned = config.detection.baselines.get(device.id)
     if pinned is None:
         claim = device.claimed_performance
+        if claim is None:
+            return None
         return InControl(1.0 - claim.sensitivity, 1.0 - claim.specificity, "claim")
     first, last = pinned
     start, end = _local_days(first, last, tz)
@@ -175,8 +183,8 @@ class DeviceChecker:
         return look_ns <= as_of_ns and (self.last_ns is None or look_ns > self.last_ns)
 
     def _claims(self) -> dict[str, float]:
-        claim = self.device.claimed_performance
-        return {"sensitivity": claim.sensitivity, "specificity": claim.specificity}
+        """The claimed rates; none for a device without a claim (no comparison)."""
+        return self.device.claims()
 
     def _budget(self, share: str) -> float:
         return self.config.detection.false_alarms_per_device_year * BUDGET_SHARES[share]
@@ -197,8 +205,12 @@ class DeviceChecker:
             ratio=detection.out_of_control_ratio,
             ewma_lambda=detection.ewma_lambda,
         )
-        found = chart_findings(
-            view, device_id, self._dimensions, in_control, settings, self.restarts, scopes
+        found = (
+            chart_findings(
+                view, device_id, self._dimensions, in_control, settings, self.restarts, scopes
+            )
+            if in_control is not None
+            else []
         )
         for start, end, look in self._month_windows(view):
             if not self._due(look, as_of_ns):
@@ -240,7 +252,8 @@ class DeviceChecker:
             detection.outage_expected_exams,
         )
         backlog = backlog_finding(view, device_id, detection.backlog_days, detection.backlog_share)
-        found += [f for f in (outage, backlog) if f is not None]
+        mismatch = threshold_mismatch_finding(view, device_id, detection.threshold_mismatch_share)
+        found += [f for f in (outage, backlog, mismatch) if f is not None]
         found += self._label_free(view)
         self.last_ns = as_of_ns
         return found

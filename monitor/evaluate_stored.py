@@ -22,6 +22,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.evaluation import EvaluationOptions, evaluate_breakdowns, records
 from monitor.linking import linked_cases
+from monitor.scores import to_unit
 
 __all__ = ["evaluation_options", "stored_evaluation"]
 
@@ -108,9 +109,14 @@ def stored_evaluation(
     plan = [tuple(b) for b in breakdowns] or [()]
     if device_id is not None:
         registry.get_device(session, device_id)
-    claims = {
-        d.id: (d.claimed_performance.sensitivity, d.claimed_performance.specificity)
-        for d in registry.list_devices(session)
+    specs = registry.list_devices(session)
+    claims = {d.id: (d.claims().get("sensitivity"), d.claims().get("specificity")) for d in specs}
+    points = {
+        d.id: [
+            (p.name, p.threshold, to_unit(p.threshold, d.score_scale)) for p in d.operating_points
+        ]
+        for d in specs
+        if device_id is None or d.id == device_id
     }
     monthly = options.window in ("month", "quarter", "all")
     known = as_of if known_at is None or known_at < as_of else known_at
@@ -123,8 +129,17 @@ def stored_evaluation(
         if monthly and (first is None or first.day == 1) and known == as_of
         else "day",
     )
-    per_case = any(m in ("auc", "calibration") for m in options.metrics)
-    cases = linked_cases(session, known, device_id=device_id) if per_case else None
+    cases = None
+    if any(m in ("auc", "calibration") for m in options.metrics):
+        cases = linked_cases(session, known, device_id=device_id)
+    elif "operating_points" in options.metrics:
+        # Only the cases of the devices that declare operating points.
+        pointed = [d for d, p in points.items() if p]
+        cases = pd.concat(
+            [linked_cases(session, known, device_id=d) for d in pointed]
+            or [linked_cases(session, known, prediction_ids=())],
+            ignore_index=True,
+        )
     if known > as_of:
         cells = _cells_until(cells, as_of.astimezone(tz).date())
         if cases is not None:
@@ -145,6 +160,7 @@ def stored_evaluation(
         cases=cases,
         settings=cells.settings,
         first_day=cells.first_day,
+        operating_points=points,
     )
     if len(plan) == 1 and not frame.empty:
         frame = frame.drop(columns=["breakdown"])

@@ -34,6 +34,7 @@ from metrics import (
     compare_to_claim,
     ece_from_bins,
     holm,
+    proportion_ci_array,
     sample_size_array,
 )
 from monitor.cells import COUNT_COLUMNS, SCORE_BINS, CellSettings, cell_frame, cells_from_cases
@@ -48,6 +49,7 @@ __all__ = [
     "WINDOWS",
     "Claims",
     "EvaluationOptions",
+    "OperatingPoints",
     "Window",
     "add_age_band",
     "age_band_labels",
@@ -63,7 +65,7 @@ WINDOWS: tuple[Window, ...] = ("day", "week", "month", "quarter", "rolling", "al
 RATE_NAMES = ("sensitivity", "specificity", "ppv", "npv")
 DEFAULT_METRICS = RATE_NAMES
 """Metrics reported when none are chosen (the original ``evaluate`` keys)."""
-PER_CASE_METRICS = ("auc", "calibration")
+PER_CASE_METRICS = ("auc", "calibration", "operating_points")
 BIN_METRICS = ("brier", "ece")
 METRICS: tuple[str, ...] = (
     *BINARY_METRIC_NAMES,
@@ -76,11 +78,15 @@ METRICS: tuple[str, ...] = (
 """Every metric ``--metrics`` accepts. ``calibration`` gives intercept and slope;
 ``verification`` the Begg-Greenes corrected sensitivity and specificity; ``claim``
 sensitivity and specificity against the device's claim; ``vs_rest`` each subgroup
-against the rest of its device in the same window."""
+against the rest of its device in the same window; ``operating_points`` the sensitivity
+and specificity at each operating point the registry declares, from the scores."""
 
 _COMPARED = {"sensitivity": ("tp", "fn"), "specificity": ("tn", "fp")}
 Claims = Mapping[str, tuple[float | None, float | None]]
 """device id -> (claimed sensitivity, claimed specificity)."""
+OperatingPoints = Mapping[str, Sequence[tuple[str, float, float]]]
+"""device id -> its declared operating points: (name, threshold on the device's scale,
+the same threshold on 0..1)."""
 
 _MISSING = "\uffff"  # stands for a missing subgroup value while grouping; sorts last
 _ECE_BINS = 10
@@ -482,6 +488,72 @@ def _add_per_case(
         cells["calibration_slope"] = [values[4] for values in lookup]
 
 
+def _point_rates(
+    positive: np.ndarray,
+    scores: np.ndarray,
+    thresholds: Sequence[float],
+    options: EvaluationOptions,
+) -> list[dict[str, Any]]:
+    """Sensitivity and specificity (with intervals) of the calls ``score >= t`` for
+    each threshold ``t``."""
+    called = np.array([scores >= t for t in thresholds]).reshape(len(thresholds), -1)
+    hits = {
+        "sensitivity": (called & positive).sum(axis=1),
+        "specificity": (~called & ~positive).sum(axis=1),
+    }
+    totals = {"sensitivity": int(positive.sum()), "specificity": int((~positive).sum())}
+    rates: list[dict[str, Any]] = [{} for _ in thresholds]
+    for name, k in hits.items():
+        n = np.full(len(thresholds), totals[name])
+        low, high = proportion_ci_array(k, n, options.confidence, options.method)
+        for i in range(len(thresholds)):
+            rates[i][name] = _plain(float(k[i] / n[i])) if n[i] else None
+            rates[i][f"{name}_low"] = _plain(float(low[i]))
+            rates[i][f"{name}_high"] = _plain(float(high[i]))
+    return rates
+
+
+def _add_operating_points(
+    cells: pd.DataFrame,
+    cases: pd.DataFrame,
+    by: Sequence[str],
+    settings: CellSettings,
+    as_of: datetime,
+    options: EvaluationOptions,
+    points: OperatingPoints,
+) -> None:
+    """``operating_points``: per cell, for each point its device declares, the
+    sensitivity and specificity of the calls ``score >= threshold`` among the cases
+    with a score and a determinate truth (None for a device without points)."""
+    keys = _cell_keys(by)
+    results: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    frame = cell_frame(
+        cases[cases["device_id"].isin([d for d, p in points.items() if p])], settings
+    )
+    frame = frame[frame["truth"].isin(["positive", "negative"]) & frame["ai_score"].notna()]
+    if len(frame):
+        frame = frame.assign(**dict.fromkeys(COUNT_COLUMNS, 0))
+        frame["exam_day"] = pd.to_datetime(frame["exam_day"])
+        windowed = _with_windows(frame, as_of, settings.tz, options)
+        for column in by:
+            windowed[column] = windowed[column].replace("", _MISSING)
+        for key, group in windowed.groupby(keys, sort=False):
+            declared = points[str(key[0])]
+            rates = _point_rates(
+                (group["truth"] == "positive").to_numpy(),
+                group["ai_score"].to_numpy(float),
+                [unit for _, _, unit in declared],
+                options,
+            )
+            results[tuple(None if v == _MISSING else v for v in key)] = [
+                {"name": name, "threshold": threshold, "n": len(group), **rate}
+                for (name, threshold, _), rate in zip(declared, rates, strict=True)
+            ]
+    cells["operating_points"] = [
+        results.get(row, [] if points.get(str(row[0])) else None) for row in _key_rows(cells, keys)
+    ]
+
+
 def _with_extras(
     cells: pd.DataFrame,
     breakdowns: Sequence[Sequence[str]],
@@ -492,6 +564,7 @@ def _with_extras(
     bins: pd.DataFrame | None,
     cases: pd.DataFrame | None,
     settings: CellSettings | None,
+    points: OperatingPoints | None = None,
 ) -> pd.DataFrame:
     """The metrics computed per breakdown: score bins, per-case, Begg-Greenes, claims,
     subgroups against the rest (p-values adjusted across every breakdown)."""
@@ -504,8 +577,14 @@ def _with_extras(
             _add_bin_metrics(part, bins, by, as_of, tz, options)
         if any(m in PER_CASE_METRICS for m in options.metrics):
             if cases is None or settings is None:
-                raise MonitorError("auc / calibration need the linked cases and the cell settings")
-            _add_per_case(part, cases, by, settings, as_of, options)
+                raise MonitorError(
+                    "auc / calibration / operating_points need the linked cases and the "
+                    "cell settings"
+                )
+            if any(m in ("auc", "calibration") for m in options.metrics):
+                _add_per_case(part, cases, by, settings, as_of, options)
+            if "operating_points" in options.metrics:
+                _add_operating_points(part, cases, by, settings, as_of, options, points or {})
         if "verification" in options.metrics:
             _add_verification(part, options)
         if "claim" in options.metrics:
@@ -531,6 +610,7 @@ def evaluate_breakdowns(
     cases: pd.DataFrame | None = None,
     settings: CellSettings | None = None,
     first_day: date | None = None,
+    operating_points: OperatingPoints | None = None,
 ) -> pd.DataFrame:
     """:func:`evaluate_cells` for several breakdowns at once, windows cut once.
 
@@ -563,7 +643,9 @@ def evaluate_breakdowns(
     guidance = _sample_size(joined, options, claims or {})
     cells = pd.DataFrame(joined)
     if any(m not in BINARY_METRIC_NAMES for m in options.metrics):
-        cells = _with_extras(cells, breakdowns, options, as_of, tz, claims, bins, cases, settings)
+        cells = _with_extras(
+            cells, breakdowns, options, as_of, tz, claims, bins, cases, settings, operating_points
+        )
     return cells.assign(**guidance).reset_index(drop=True)
 
 
@@ -579,6 +661,7 @@ def evaluate_cells(
     cases: pd.DataFrame | None = None,
     settings: CellSettings | None = None,
     first_day: date | None = None,
+    operating_points: OperatingPoints | None = None,
 ) -> pd.DataFrame:
     """One row per device x window x ``by`` cell, sorted, as a DataFrame.
 
@@ -592,8 +675,10 @@ def evaluate_cells(
     and, for small cells, ``positives_needed`` / ``exams_needed`` to estimate
     sensitivity to ``half_width`` (Buderer), from the claimed sensitivity in
     ``claims`` (else the observed). ``brier``/``ece`` need ``bins`` (day grain);
-    ``auc`` and ``calibration`` need ``cases`` (linked cases of the same devices)
-    and ``settings``.
+    ``auc``, ``calibration`` and ``operating_points`` need ``cases`` (linked cases
+    of the same devices) and ``settings``; ``operating_points`` the devices' points
+    (:data:`OperatingPoints`), and gives per cell a list of {name, threshold, n,
+    sensitivity, specificity and their bounds} (None for a device without points).
     """
     cells = evaluate_breakdowns(
         counts,
@@ -606,6 +691,7 @@ def evaluate_cells(
         cases=cases,
         settings=settings,
         first_day=first_day,
+        operating_points=operating_points,
     )
     return cells.drop(columns=["breakdown"]) if not cells.empty else cells
 

@@ -34,6 +34,7 @@ _PREDICTION_COLUMNS = (
     "exam_datetime",
     "ai_result",
     "ai_score",
+    "ai_result_check",
     "patient_age",
     *(c for c in SUBGROUP_DIMENSIONS if c != "age_band"),  # age_band is derived here
 )
@@ -51,7 +52,8 @@ class DeviceHistory:
     ``cases`` is sorted by exam time (then prediction id), one row per prediction,
     with ``prediction_id``, ``device_version``, ``exam_ns`` (UTC nanoseconds),
     ``ai_result``, ``ai_call`` (1 positive, 0 negative, -1 excluded by the
-    indeterminate policy), ``ai_score`` (NaN when absent) and the subgroup columns
+    indeterminate policy), ``ai_score`` (NaN when absent), ``ai_result_check``
+    (:mod:`monitor.device_inputs`) and the subgroup columns
     (None when unknown). Events are sorted by case, then precedence (strongest
     first, latest first within a source), so the first event of a case among those
     known at a date is its truth then.

@@ -11,6 +11,11 @@ Each chunk also updates the per-cell summaries the evaluation reads
 
 Natural keys: predictions ``device_id + (accession_number or study_instance_uid)
 + target``; outcomes ``link key + target + source + outcome_datetime``.
+
+Of a report text, an outcome keeps its SHA-256, the deciding words, sentence,
+section and qualifiers; the whole text only with ``keep_report_text``
+(:mod:`monitor.kept_texts`). A quarantined row keeps its target and date-time
+when they can be read, so that it counts per device and month.
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ from connectors import (
     read_outcomes,
     read_predictions,
 )
+from connectors.parsing import parser_for
 from monitor.cells import refresh_cases, touched_by_outcomes
+from monitor.device_inputs import CheckedPrediction, DeviceInputs, check_prediction
 from monitor.errors import IngestError, MissingKeyError
+from monitor.kept_texts import store_report_texts
 from monitor.models import (
-    Device,
     IngestionRun,
     Outcome,
     Prediction,
@@ -273,6 +280,8 @@ class _Chunk:
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
+        self.texts: dict[str, str] = {}
+        """Report texts by natural key, gathered only when they are kept."""
         self.duplicates = 0
         self.quarantine: list[tuple[RowResult, str]] = []
         self.read = 0
@@ -280,9 +289,9 @@ class _Chunk:
 
 
 def _prediction_row(
-    record: PredictionRecord, device_targets: dict[str, str], key: bytes | None, run_id: int
+    record: PredictionRecord, checked: CheckedPrediction, key: bytes | None, run_id: int
 ) -> tuple[str, dict[str, Any]]:
-    target = record.target or device_targets[record.device_id]
+    target = checked.target
     natural = natural_key(
         record.device_id, _link_key(record.accession_number, record.study_instance_uid), target
     )
@@ -294,8 +303,9 @@ def _prediction_row(
         "accession_number": record.accession_number,
         "study_instance_uid": record.study_instance_uid,
         "exam_datetime": record.exam_datetime,
-        "ai_result": record.ai_result,
-        "ai_score": record.ai_score,
+        "ai_result": checked.ai_result,
+        "ai_score": checked.ai_score,
+        "ai_result_check": checked.ai_result_check,
         "ai_datetime": record.ai_datetime,
         "patient_pseudonym": _pseudonym(record.patient_id, key)
         if record.patient_id and key
@@ -331,16 +341,20 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
         "report_text_sha256": text_hash,
         "method": record.method,
         "evidence": record.evidence,
+        "section": record.section,
+        "sentence": record.sentence,
+        "qualifiers": record.qualifiers,
         "run_id": run_id,
     }
 
 
 def _sort_chunk(
     results: list[RowResult],
-    device_targets: dict[str, str],
+    devices: dict[str, DeviceInputs],
     key: bytes | None,
     run_id: int,
     path: Path,
+    keep_texts: bool = False,
 ) -> _Chunk:
     chunk = _Chunk()
     for result in results:
@@ -351,7 +365,8 @@ def _sort_chunk(
             chunk.quarantine.append((result, result.error or "unreadable row"))
             continue
         if isinstance(record, PredictionRecord):
-            if record.device_id not in device_targets:
+            device = devices.get(record.device_id)
+            if device is None:
                 chunk.quarantine.append(
                     (
                         result,
@@ -368,10 +383,16 @@ def _sort_chunk(
                     path=str(path),
                     line=result.line,
                 )
-            natural, row = _prediction_row(record, device_targets, key, run_id)
+            checked = check_prediction(record, device)
+            if isinstance(checked, str):
+                chunk.quarantine.append((result, checked))
+                continue
+            natural, row = _prediction_row(record, checked, key, run_id)
         else:
             assert isinstance(record, OutcomeRecord)
             natural, row = _outcome_row(record, run_id)
+            if keep_texts and record.report_text and natural not in chunk.rows:
+                chunk.texts[natural] = record.report_text
         if natural in chunk.rows:
             chunk.duplicates += 1
         else:
@@ -390,6 +411,8 @@ def _commit_chunk(
     model: type[Prediction] | type[Outcome] = Prediction if kind == "predictions" else Outcome
     new_ids = _insert_new(session, model.__table__, list(chunk.rows.values()))  # type: ignore[arg-type]
     accepted = len(new_ids)
+    if chunk.texts and kind == "outcomes":
+        store_report_texts(session, new_ids, chunk.texts, utc_now())
     # Keep the per-cell summaries exact in this same transaction.
     touched = new_ids if kind == "predictions" else touched_by_outcomes(session, new_ids)
     if touched:
@@ -414,6 +437,8 @@ def _commit_chunk(
                 raw_row=redact_raw_row(result.raw, mapping, key),
                 reason=reason,
                 created_at=now,
+                target=_raw_target(result.raw, mapping),
+                data_datetime=_raw_datetime(result.raw, kind, mapping),
             )
             for result, reason in chunk.quarantine
             if result.line not in known
@@ -424,6 +449,35 @@ def _commit_chunk(
     run.rows_quarantined += len(chunk.quarantine)
     run.last_line = chunk.last_line
     session.add(run)
+
+
+def _raw_cell(raw: dict[str, Any], mapping: SourceMapping, column: str) -> str | None:
+    value = raw.get(mapping.source_column(column))
+    text = str(value).strip() if value is not None else ""
+    if text:
+        translated = mapping.values.get(column, {}).get(text.casefold())
+        return translated or text
+    return mapping.defaults.get(column) or None
+
+
+def _raw_target(raw: dict[str, Any], mapping: SourceMapping) -> str | None:
+    """The target a quarantined row names (or its source's default), if any."""
+    target = _raw_cell(raw, mapping, "target")
+    return target[:100] if target else None
+
+
+def _raw_datetime(raw: dict[str, Any], kind: Kind, mapping: SourceMapping) -> datetime | None:
+    """The outcome (exam) date-time of a quarantined row when it can be read."""
+    column = "outcome_datetime" if kind == "outcomes" else "exam_datetime"
+    value = _raw_cell(raw, mapping, column)
+    parse = parser_for(column, mapping.datetime_format, mapping.timezone)
+    if value is None or parse is None:
+        return None
+    try:
+        parsed = parse(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return parsed if isinstance(parsed, datetime) else None
 
 
 def _skip_committed(
@@ -473,10 +527,13 @@ def ingest_file(
     pseudonym_key: bytes | None = None,
     fmt: str | None = None,
     on_chunk: Callable[[IngestionRun], None] | None = None,
+    keep_report_text: bool = False,
 ) -> IngestReport:
     """Ingest one file of ``kind``; resume its unfinished run if there is one.
 
     Bad rows are quarantined with their line and reason; the good rows land.
+    ``keep_report_text`` keeps the whole text of each new outcome's report
+    (``[ingest] keep_report_text``).
     A file-level problem (missing file, missing required column, undecodable text)
     or a failure mid-file raises :class:`IngestError`; chunks committed before it
     stay, the run is marked ``failed`` and the same call resumes it.
@@ -489,10 +546,9 @@ def ingest_file(
     checksum = file_checksum(file)
 
     with db.session.begin() as session:
-        device_targets = {
-            row[0]: row[1] for row in session.execute(select(Device.id, Device.target))
-        }
-        resolve_device = device_resolver(list_devices(session))
+        specs = list_devices(session)
+        devices = {spec.id: DeviceInputs.of(spec) for spec in specs}
+        resolve_device = device_resolver(specs)
         run = _find_unfinished_run(session, checksum, kind)
         resumed_from = run.last_line if run is not None else 0
         if run is None:
@@ -522,7 +578,7 @@ def ingest_file(
         for results in _skip_committed(chunks, resumed_from):
             with db.session.begin() as session:
                 run = session.get_one(IngestionRun, run_id)
-                chunk = _sort_chunk(results, device_targets, pseudonym_key, run_id, file)
+                chunk = _sort_chunk(results, devices, pseudonym_key, run_id, file, keep_report_text)
                 _commit_chunk(session, chunk, kind, run, mapping, pseudonym_key)
             if on_chunk is not None:
                 on_chunk(run)

@@ -6,6 +6,11 @@ outcome known as of the evaluation date, by source precedence
 latest. An ``indeterminate`` outcome never overrides a determinate one; a case
 whose only outcomes are indeterminate is still pending (its truth is not known).
 
+A ``not_mentioned`` outcome (a final report silent about the target) counts as the
+device's ``unmentioned`` policy says: ``negative`` - a negative truth, but below
+every decided (positive / negative) outcome of any source, so silence never
+outranks a statement; ``pending`` - no truth: the case waits for another outcome.
+
 An outcome links to a prediction by accession number or study instance UID; an
 outcome without a target applies to every target of the exam; when both records
 name a site, the sites must agree (accession numbers are only unique per site).
@@ -23,13 +28,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, case, func, literal, null, or_, select, union
 from sqlalchemy.orm import Session
 
 from connectors import PREDICTION_COLUMNS
 from monitor.models import Device, Outcome, Prediction
 
-__all__ = ["CASE_STATUSES", "SOURCE_PRECEDENCE", "linked_cases", "outcome_events"]
+__all__ = [
+    "CASE_STATUSES",
+    "NOT_MENTIONED",
+    "SOURCE_PRECEDENCE",
+    "device_outcomes",
+    "linked_cases",
+    "outcome_events",
+]
+
+NOT_MENTIONED = "not_mentioned"
+"""The outcome of a final report that never speaks of the target."""
 
 SOURCE_PRECEDENCE = ("adjudication", "pathology", "follow_up", "report")
 """Outcome sources, strongest first."""
@@ -41,11 +56,20 @@ CASE_STATUSES = ("tp", "fp", "tn", "fn", "pending", "excluded")
 PREDICTION_FIELDS = tuple(c for c in PREDICTION_COLUMNS if c not in ("patient_id", "ai_datetime"))
 
 
-def _source_rank() -> object:
+def _source_rank() -> ColumnElement[int]:
     return case(
         {name: rank for rank, name in enumerate(SOURCE_PRECEDENCE)},
         value=Outcome.source,
         else_=len(SOURCE_PRECEDENCE),
+    )
+
+
+def _statement_rank() -> ColumnElement[int]:
+    """0 a decided outcome, 1 not mentioned, 2 indeterminate (or anything else)."""
+    return case(
+        (Outcome.outcome.in_(["positive", "negative"]), 0),
+        (Outcome.outcome == NOT_MENTIONED, 1),
+        else_=2,
     )
 
 
@@ -74,7 +98,10 @@ def _candidate_pairs(
     device_id: str | None,
     prediction_ids: Collection[int] | None,
     id_range: tuple[int, int] | None,
+    since: datetime | None = None,
 ) -> Any:
+    """(prediction, outcome) pairs that link; ``since``: outcomes dated from then on."""
+
     def joined(condition: Any) -> Any:
         query = (
             select(Prediction.id.label("prediction_id"), Outcome.id.label("outcome_id"))
@@ -90,6 +117,8 @@ def _candidate_pairs(
         )
         if as_of is not None:
             query = query.where(Outcome.outcome_datetime <= as_of)
+        if since is not None:
+            query = query.where(Outcome.outcome_datetime >= since)
         return _restrict(query, as_of, device_id, prediction_ids, id_range)
 
     by_accession = joined(Prediction.accession_number == Outcome.accession_number)
@@ -112,12 +141,16 @@ def _best_outcomes(
             Outcome.outcome_datetime,
             Outcome.method.label("outcome_method"),
             Outcome.evidence.label("outcome_evidence"),
+            Outcome.section.label("outcome_section"),
+            Outcome.sentence.label("outcome_sentence"),
+            Outcome.qualifiers.label("outcome_qualifiers"),
+            Outcome.id.label("outcome_id"),
             func.row_number()
             .over(
                 partition_by=pairs.c.prediction_id,
                 order_by=(
-                    case((Outcome.outcome == "indeterminate", 1), else_=0),
-                    _source_rank(),  # type: ignore[arg-type]
+                    _statement_rank(),
+                    _source_rank(),
                     Outcome.outcome_datetime.desc(),
                     Outcome.id.desc(),
                 ),
@@ -137,6 +170,7 @@ def linked_cases(
     device_id: str | None = None,
     prediction_ids: Collection[int] | None = None,
     id_range: tuple[int, int] | None = None,
+    reading: bool = False,
 ) -> pd.DataFrame:
     """Every prediction with ``exam_datetime <= as_of`` as a case, seen as of ``as_of``.
 
@@ -144,10 +178,16 @@ def linked_cases(
     ``prediction_ids`` restricts to those predictions (keep it to a few thousand),
     ``id_range`` to prediction ids ``lo..hi`` inclusive.
     Columns: the prediction fields, ``prediction_id``, ``indeterminate_policy``,
-    ``outcome`` / ``outcome_source`` / ``outcome_datetime`` (None when pending),
+    ``unmentioned`` (the device's policy),
+    ``outcome`` / ``outcome_source`` / ``outcome_datetime`` (None when pending;
+    ``outcome`` is the truth: ``negative`` for a not-mentioned outcome counted so),
+    ``outcome_read`` (the outcome as stored: positive, negative or not_mentioned;
+    None when pending), ``outcome_id``,
     ``outcome_method`` / ``outcome_evidence`` (how the outcome was read from a report
     or pathology text and the deciding words, <= 300 characters; None when the
-    outcome was given as such, and when pending),
+    outcome was given as such, and when pending), ``outcome_section`` /
+    ``outcome_sentence`` / ``outcome_qualifiers`` (where a report decided it; read
+    only with ``reading``, None otherwise: the counts never need them),
     ``label_delay_days`` (outcome minus exam, in days; NaN when pending),
     ``ai_call`` (positive / negative / None when excluded) and ``status`` (one of
     :data:`CASE_STATUSES`). Datetimes are aware UTC. One row per prediction.
@@ -158,11 +198,18 @@ def linked_cases(
             Prediction.id.label("prediction_id"),
             *(getattr(Prediction, name) for name in PREDICTION_FIELDS),
             Device.indeterminate_policy,
+            Device.unmentioned,
             best.c.outcome,
             best.c.outcome_source,
             best.c.outcome_datetime,
             best.c.outcome_method,
             best.c.outcome_evidence,
+            *(
+                (best.c.outcome_section, best.c.outcome_sentence, best.c.outcome_qualifiers)
+                if reading
+                else tuple(null().label(name) for name in _READ_COLUMNS[:3])
+            ),
+            best.c.outcome_id,
         )
         .join(Device, Device.id == Prediction.device_id)
         .outerjoin(best, best.c.prediction_id == Prediction.id)
@@ -174,14 +221,19 @@ def linked_cases(
         "prediction_id",
         *PREDICTION_FIELDS,
         "indeterminate_policy",
+        "unmentioned",
         "outcome",
         "outcome_source",
         "outcome_datetime",
         "outcome_method",
         "outcome_evidence",
+        *_READ_COLUMNS,
     ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
     return _classify(frame)
+
+
+_READ_COLUMNS = ("outcome_section", "outcome_sentence", "outcome_qualifiers", "outcome_id")
 
 
 def _classify(frame: pd.DataFrame) -> pd.DataFrame:
@@ -189,11 +241,15 @@ def _classify(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["patient_age"] = pd.to_numeric(frame["patient_age"], errors="coerce")
     frame["ai_score"] = pd.to_numeric(frame["ai_score"], errors="coerce")
-    # An indeterminate outcome is not a truth: the case stays pending.
+    frame["outcome_read"] = frame["outcome"]
+    # A not-mentioned outcome is a negative truth under the device's "negative" policy.
+    silent = (frame["outcome"] == NOT_MENTIONED) & (frame["unmentioned"] == "negative")
+    frame.loc[silent, "outcome"] = "negative"
+    # An indeterminate outcome is not a truth: the case stays pending (so is a
+    # not-mentioned one under the "pending" policy).
     determinate = frame["outcome"].isin(["positive", "negative"])
-    frame.loc[~determinate, ["outcome", "outcome_source", "outcome_method", "outcome_evidence"]] = (
-        None
-    )
+    gone = ["outcome", "outcome_read", "outcome_source", "outcome_method", "outcome_evidence"]
+    frame.loc[~determinate, [*gone, *_READ_COLUMNS]] = None
     frame.loc[~determinate, "outcome_datetime"] = pd.NaT
     delay = frame["outcome_datetime"] - frame["exam_datetime"]
     frame["label_delay_days"] = delay.dt.total_seconds() / 86400.0
@@ -231,23 +287,68 @@ def outcome_events(
     outcome known by ``as_of`` (None: all): ``prediction_id``, ``outcome``
     (positive / negative), ``source_rank`` (index in :data:`SOURCE_PRECEDENCE`,
     0 strongest) and ``outcome_datetime`` (aware UTC). Indeterminate outcomes are
-    left out: they never decide a case. Replaying linking over many dates reads this
-    once instead of linking once per date.
+    left out: they never decide a case. A not-mentioned outcome is a ``negative``
+    event for a device whose ``unmentioned`` policy is ``negative`` (left out
+    otherwise), ranked after every decided outcome: its ``source_rank`` is
+    ``len(SOURCE_PRECEDENCE) + 1 +`` its source's. Replaying linking over many dates reads
+    this once instead of linking once per date.
     """
     pairs = _candidate_pairs(as_of, device_id, None, None).subquery("pairs")
+    silent = Outcome.outcome == NOT_MENTIONED
     query = (
         select(
             pairs.c.prediction_id,
-            Outcome.outcome,
-            _source_rank().label("source_rank"),  # type: ignore[attr-defined]
+            case((silent, literal("negative")), else_=Outcome.outcome).label("outcome"),
+            (_source_rank() + case((silent, len(SOURCE_PRECEDENCE) + 1), else_=0)).label(
+                "source_rank"
+            ),
             Outcome.outcome_datetime,
         )
         .join(Outcome, Outcome.id == pairs.c.outcome_id)
-        .where(Outcome.outcome.in_(["positive", "negative"]))
+        .join(Prediction, Prediction.id == pairs.c.prediction_id)
+        .join(Device, Device.id == Prediction.device_id)
+        .where(
+            or_(
+                Outcome.outcome.in_(["positive", "negative"]),
+                silent & (Device.unmentioned == "negative"),
+            )
+        )
     )
     frame = pd.DataFrame.from_records(
         session.execute(query).all(),
         columns=["prediction_id", "outcome", "source_rank", "outcome_datetime"],
+    )
+    frame["outcome_datetime"] = pd.to_datetime(frame["outcome_datetime"], utc=True)
+    return frame
+
+
+def device_outcomes(
+    session: Session,
+    start: datetime | None,
+    end: datetime,
+    *,
+    device_id: str | None = None,
+) -> pd.DataFrame:
+    """Every stored outcome dated in ``[start, end]`` that links to a device's
+    prediction examined by ``end``, once per device: ``device_id``, ``outcome_id``,
+    ``outcome`` (as stored: positive, negative, indeterminate, not_mentioned) and
+    ``outcome_datetime`` (aware UTC). ``start`` None: from the first."""
+    pairs = _candidate_pairs(end, device_id, None, None, since=start).subquery("pairs")
+    query = (
+        select(
+            Prediction.device_id,
+            Outcome.id.label("outcome_id"),
+            Outcome.outcome,
+            Outcome.outcome_datetime,
+        )
+        .select_from(pairs)
+        .join(Outcome, Outcome.id == pairs.c.outcome_id)
+        .join(Prediction, Prediction.id == pairs.c.prediction_id)
+        .distinct()
+    )
+    frame = pd.DataFrame.from_records(
+        session.execute(query).all(),
+        columns=["device_id", "outcome_id", "outcome", "outcome_datetime"],
     )
     frame["outcome_datetime"] = pd.to_datetime(frame["outcome_datetime"], utc=True)
     return frame

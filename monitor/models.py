@@ -50,6 +50,7 @@ __all__ = [
     "Outcome",
     "Prediction",
     "QuarantinedRow",
+    "ReportText",
     "ReviewItem",
     "SchedulerJob",
     "ScoreBin",
@@ -96,6 +97,11 @@ class Device(Base):
     ai_based: Mapped[bool] = mapped_column(Boolean)
     operating_threshold: Mapped[float | None] = mapped_column(Float)
     indeterminate_policy: Mapped[str] = mapped_column(String(16))
+    unmentioned: Mapped[str] = mapped_column(
+        String(16),
+        server_default="pending",
+        doc="How an outcome 'not mentioned' by a final report counts: negative or pending.",
+    )
     claimed_sensitivity: Mapped[float | None] = mapped_column(Float)
     claimed_specificity: Mapped[float | None] = mapped_column(Float)
     date_in_service: Mapped[date | None] = mapped_column(Date)
@@ -167,6 +173,14 @@ class Prediction(Base):
     case_truth: Mapped[str | None] = mapped_column(
         String(16), doc="The linked determinate outcome (positive / negative), None if none."
     )
+    ai_result_check: Mapped[str | None] = mapped_column(
+        String(16),
+        doc=(
+            "How ai_result stands against ai_score and the device's primary threshold: "
+            "'derived' (absent from the source, derived from the score), 'agrees' or "
+            "'contradicts' (given; kept as given); None when it cannot be checked"
+        ),
+    )
 
 
 class Outcome(Base):
@@ -174,7 +188,10 @@ class Outcome(Base):
 
     ``method`` and ``evidence`` say how a connector read the outcome from a report or
     a pathology result (the rules and the deciding words or code); None when the
-    outcome was given as such.
+    outcome was given as such. ``section``, ``sentence`` and ``qualifiers`` are where
+    a report decided it: the section, the whole sentence and the words that qualified
+    the mention (negated, uncertain, historical, other organ). ``outcome`` is
+    ``not_mentioned`` when a final report never speaks of the target.
     """
 
     __tablename__ = "outcomes"
@@ -198,6 +215,9 @@ class Outcome(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("ingestion_runs.id"))
     method: Mapped[str | None] = mapped_column(String(64))
     evidence: Mapped[str | None] = mapped_column(String(300))
+    section: Mapped[str | None] = mapped_column(String(16))
+    sentence: Mapped[str | None] = mapped_column(String(500))
+    qualifiers: Mapped[str | None] = mapped_column(String(300))
 
 
 class QuarantinedRow(Base):
@@ -215,6 +235,26 @@ class QuarantinedRow(Base):
     raw_row: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    target: Mapped[str | None] = mapped_column(
+        String(100), doc="The row's target when it could be read, to count it per device."
+    )
+    data_datetime: Mapped[datetime | None] = mapped_column(
+        doc="The row's outcome (or exam) date-time when it could be read, to count it per month."
+    )
+
+
+class ReportText(Base):
+    """The whole text of the report an outcome was read from, kept only when
+    ``[ingest] keep_report_text`` is on and purged after its retention period."""
+
+    __tablename__ = "report_texts"
+    __table_args__ = (Index("ix_report_texts_stored_at", "stored_at"),)
+
+    outcome_id: Mapped[int] = mapped_column(
+        ForeignKey("outcomes.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    stored_at: Mapped[datetime]
 
 
 class SummaryState(Base):

@@ -125,14 +125,15 @@ def records_csv(records: list[Any], kind: Kind) -> tuple[str, dict[int, int], li
     index; and the errors of the items that are not records (not a JSON object, or
     without any canonical column), which are not written.
 
-    The header is the required columns, ``accession_number`` and every other known
-    column a record uses; unknown keys are ignored, as the CSV reader ignores
-    unknown columns.
+    The header is the required columns, ``accession_number``, ``ai_result`` (of
+    predictions; a record may give only ``ai_score``) and every other known column a
+    record uses; unknown keys are ignored, as the CSV reader ignores unknown columns.
     """
     known = PREDICTION_COLUMNS if kind == "predictions" else OUTCOME_COLUMNS
     required = PREDICTION_REQUIRED if kind == "predictions" else OUTCOME_REQUIRED
     used = {key for item in records if isinstance(item, dict) for key in item}
-    header = [c for c in known if c in required or c == "accession_number" or c in used]
+    always = {*required, "accession_number", "ai_result"}
+    header = [c for c in known if c in always or c in used]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -236,6 +237,7 @@ def ingest_payload(
             fmt=_FMT[fmt],
             pseudonym_key=pseudonym_key,
             chunk_size=config.ingest.chunk_size,
+            keep_report_text=config.ingest.keep_report_text,
             source_name=f"api:{name}",
         )
     except IngestError as exc:

@@ -8,6 +8,7 @@ written to the audit log.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import select
+from sqlalchemy import case, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.dicom_sr import DeviceResolver
@@ -23,12 +24,15 @@ from monitor import audit
 from monitor.cells import refresh_cases
 from monitor.errors import NotFoundError, RegistryError
 from monitor.models import Device, Prediction
+from monitor.scores import ScoreScale, in_scale, scale_range, to_unit
 from monitor.timeutil import utc_now
 
 __all__ = [
     "ClaimedPerformance",
     "DeviceSpec",
+    "OperatingPoint",
     "RiskAnalysis",
+    "ServiceStatus",
     "device_resolver",
     "export_registry",
     "get_device",
@@ -36,9 +40,13 @@ __all__ = [
     "list_devices",
     "load_registry_file",
     "parse_registry",
+    "recheck_results",
 ]
 
 _Fraction = Field(ge=0.0, le=1.0)
+
+ServiceStatus = Literal["in_service", "under_evaluation"]
+"""Whether a device is in service, or under evaluation (then it may have no claim)."""
 
 
 class _Entry(BaseModel):
@@ -88,8 +96,25 @@ class RiskAnalysis(_Entry):
         return [name for name, value in self.model_dump().items() if not str(value).strip()]
 
 
+class OperatingPoint(_Entry):
+    """A named operating point of a device: a threshold on its score scale."""
+
+    name: str = Field(min_length=1, max_length=40, description="e.g. 'high sensitivity'.")
+    threshold: float = Field(description="On the device's score scale, as its IFU gives it.")
+
+
 class DeviceSpec(_Entry):
-    """One registry entry."""
+    """One registry entry.
+
+    ``status``: ``in_service``, or ``under_evaluation`` (a device being evaluated
+    before use, which may have no ``claimed_performance``). ``score_scale``: the scale
+    of the device's scores (``unit`` 0..1, ``percent`` 0..100, ``logit``); thresholds
+    are written on it. ``operating_threshold`` is the primary operating point (the
+    device's AI result at it is what every evaluation counts); ``operating_points``
+    are the other points the device offers, whose sensitivity and specificity
+    ``evaluate`` computes from the scores. Without ``operating_threshold`` the first
+    operating point is the primary one.
+    """
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     name: str = Field(min_length=1)
@@ -105,9 +130,19 @@ class DeviceSpec(_Entry):
     departments: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
     date_in_service: date | None = None
-    operating_threshold: float | None = Field(ge=0.0, le=1.0)
+    status: ServiceStatus = "in_service"
+    score_scale: ScoreScale = "unit"
+    operating_threshold: float | None = None
+    operating_points: tuple[OperatingPoint, ...] = ()
     indeterminate_policy: Literal["positive", "negative", "exclude"]
-    claimed_performance: ClaimedPerformance
+    unmentioned: Literal["negative", "pending"] = Field(
+        "pending",
+        description=(
+            "How an outcome 'not mentioned' (a final report silent about the target) counts: "
+            "negative, or pending (the case waits for another outcome)."
+        ),
+    )
+    claimed_performance: ClaimedPerformance | None = None
     risk_analysis: RiskAnalysis = Field(default_factory=RiskAnalysis)
 
     @field_validator("versions", "departments", "sites", mode="before")
@@ -117,9 +152,70 @@ class DeviceSpec(_Entry):
             return tuple(str(v) for v in value)
         return value
 
+    @model_validator(mode="after")
+    def _thresholds_and_claim(self) -> DeviceSpec:
+        thresholds = [
+            (f"operating_points.{i}.threshold", p.threshold)
+            for i, p in enumerate(self.operating_points)
+        ]
+        if self.operating_threshold is not None:
+            thresholds.insert(0, ("operating_threshold", self.operating_threshold))
+        for field, value in thresholds:
+            if not in_scale(value, self.score_scale):
+                raise ValueError(
+                    f"{field} {value:g} outside {scale_range(self.score_scale)}, the device's "
+                    f"score_scale {self.score_scale} (set score_scale: percent for 0..100 "
+                    "scores, logit for log-odds)"
+                    if math.isfinite(value)
+                    else f"{field} {value!r} is not a number"
+                )
+        names: set[str] = set()
+        for point in self.operating_points:
+            if point.name in names:
+                raise ValueError(f"operating_points: the name {point.name!r} is used twice")
+            names.add(point.name)
+        if self.claimed_performance is None and self.status == "in_service":
+            raise ValueError(
+                "claimed_performance is required for a device in service; a device without "
+                "a manufacturer's claim is one under evaluation (status: under_evaluation)"
+            )
+        return self
+
+    @property
+    def primary_threshold(self) -> float | None:
+        """The threshold of the primary operating point, on the device's scale."""
+        if self.operating_threshold is not None:
+            return self.operating_threshold
+        return self.operating_points[0].threshold if self.operating_points else None
+
+    def claims(self) -> dict[str, float]:
+        """The claimed sensitivity and specificity; empty without a claim (a device
+        under evaluation), which every comparison then skips."""
+        claim = self.claimed_performance
+        if claim is None:
+            return {}
+        return {"sensitivity": claim.sensitivity, "specificity": claim.specificity}
+
+    def unit_threshold(self) -> float | None:
+        """:attr:`primary_threshold` converted to 0..1, as stored scores are."""
+        threshold = self.primary_threshold
+        return None if threshold is None else to_unit(threshold, self.score_scale)
+
     def to_document(self) -> dict[str, Any]:
-        """The entry as a YAML-ready mapping (dates as dates, tuples as lists)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The entry as a YAML-ready mapping (dates as dates, tuples as lists); the
+        status, scale, operating points and unmentioned policy only when they differ
+        from their default."""
+        document = self.model_dump(mode="json", exclude_none=True)
+        for name, default in (
+            ("status", "in_service"),
+            ("score_scale", "unit"),
+            ("unmentioned", "pending"),
+        ):
+            if document.get(name) == default:
+                del document[name]
+        if not document.get("operating_points"):
+            document.pop("operating_points", None)
+        return document
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
@@ -129,6 +225,8 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
         return field, "is required"
     if error["type"] == "extra_forbidden":
         return field, "is not a registry field"
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return field, str(error["ctx"]["error"])  # a validator's own sentence
     shown = f" {value!r}" if not isinstance(value, dict | list) else ""
     message = error["msg"]
     if error["type"] in ("greater_than_equal", "less_than_equal"):
@@ -162,7 +260,7 @@ def parse_registry(document: Any, *, path: str = "<registry>") -> list[DeviceSpe
             field, problem = problems[0]
             more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
             raise RegistryError(
-                f"{path}: {label}: {field} {problem}{more}",
+                f"{path}: {label}: {' '.join(p for p in (field, problem) if p)}{more}",
                 path=path,
                 device_id=device_id,
                 field=field,
@@ -192,6 +290,7 @@ def load_registry_file(path: str | Path) -> list[DeviceSpec]:
 
 
 def _columns(spec: DeviceSpec) -> dict[str, Any]:
+    claim = spec.claimed_performance
     return {
         "name": spec.name,
         "manufacturer": spec.manufacturer,
@@ -199,8 +298,9 @@ def _columns(spec: DeviceSpec) -> dict[str, Any]:
         "ai_based": spec.ai_based,
         "operating_threshold": spec.operating_threshold,
         "indeterminate_policy": spec.indeterminate_policy,
-        "claimed_sensitivity": spec.claimed_performance.sensitivity,
-        "claimed_specificity": spec.claimed_performance.specificity,
+        "unmentioned": spec.unmentioned,
+        "claimed_sensitivity": claim.sensitivity if claim else None,
+        "claimed_specificity": claim.specificity if claim else None,
         "date_in_service": spec.date_in_service,
         "spec": spec.to_document(),
     }
@@ -209,8 +309,10 @@ def _columns(spec: DeviceSpec) -> dict[str, Any]:
 def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) -> dict[str, str]:
     """Insert or update devices; returns ``{device_id: "created"|"updated"|"unchanged"}``.
 
-    Each creation or change is audited with the fields that changed; a changed
-    ``indeterminate_policy`` recounts the device's cases in the per-cell summaries. Devices absent
+    Each creation or change is audited with the fields that changed; a changed primary
+    threshold checks the device's stored results again (:func:`recheck_results`); a changed
+    ``indeterminate_policy`` or ``unmentioned`` policy recounts the device's cases in the
+    per-cell summaries. Devices absent
     from ``specs`` are left as they are (a registry is never deleted by an import).
     """
     now = utc_now()
@@ -240,11 +342,16 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
         for key, value in columns.items():
             setattr(device, key, value)
         device.updated_at = now
-        if "indeterminate_policy" in changed:
-            # The policy turns indeterminate outputs into calls: recount the device's cases.
+        if {"indeterminate_policy", "unmentioned"} & set(changed):
+            # The policies turn indeterminate outputs into calls and unmentioned outcomes
+            # into truths (or not): recount the device's cases.
             session.flush()
             ids = session.scalars(select(Prediction.id).where(Prediction.device_id == spec.id))
             refresh_cases(session, list(ids))
+        if DeviceSpec.model_validate(before).unit_threshold() != spec.unit_threshold():
+            # Results are checked (and derived) at the primary threshold: again.
+            session.flush()
+            recheck_results(session, spec)
         audit.record(
             session,
             actor=actor,
@@ -256,6 +363,49 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
         )
         result[spec.id] = "updated"
     return result
+
+
+def recheck_results(session: Session, spec: DeviceSpec) -> int:
+    """Check the device's stored AI results against its primary threshold again.
+
+    Given results are flagged anew (``agrees`` / ``contradicts``, None when not
+    checkable); results derived from the score are derived again, and the cases whose
+    result changed are recounted. Returns how many derived results changed. Scores
+    are stored on 0..1: a changed ``score_scale`` does not convert them again.
+    """
+    threshold = spec.unit_threshold()
+    mine = Prediction.device_id == spec.id
+    derived = Prediction.ai_result_check == "derived"
+    side = case((Prediction.ai_score >= threshold, "positive"), else_="negative")
+    check: Any = null()
+    if threshold is not None:
+        check = case(
+            (
+                Prediction.ai_score.is_(None)
+                | Prediction.ai_result.not_in(("positive", "negative")),
+                null(),
+            ),
+            (side == Prediction.ai_result, "agrees"),
+            else_="contradicts",
+        )
+    session.execute(
+        update(Prediction)
+        .where(mine, or_(Prediction.ai_result_check.is_(None), ~derived))
+        .values(ai_result_check=check)
+    )
+    if threshold is None:
+        return 0
+    ids = list(
+        session.scalars(select(Prediction.id).where(mine, derived, Prediction.ai_result != side))
+    )
+    if ids:
+        for start in range(0, len(ids), 1000):
+            batch = ids[start : start + 1000]
+            session.execute(
+                update(Prediction).where(Prediction.id.in_(batch)).values(ai_result=side)
+            )
+        refresh_cases(session, ids)
+    return len(ids)
 
 
 def list_devices(session: Session) -> list[DeviceSpec]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from monitor.label_free import (
     write_device_drift_report,
 )
 from monitor.models import Finding, ReviewItem, VigilanceDraft
+from monitor.outcome_counts import OutcomeMonth, outcome_months, outcome_totals
 from monitor.registry import DeviceSpec
 from monitor.report_model import (
     ActionLine,
@@ -59,6 +60,7 @@ from monitor.report_model import (
     ManifestEntry,
     MetricLine,
     MonthlyReport,
+    OutcomeCounts,
     ReviewSummary,
     SubgroupLine,
     TrendPoint,
@@ -143,6 +145,8 @@ class _Query:
     manifest: Manifest
     states: dict[str, DeviceStatus]
     """The month's status of every device, read once (:func:`device_status`)."""
+    months: list[OutcomeMonth] = field(default_factory=list)
+    """The month's outcomes per device, read once (:func:`outcome_months`)."""
 
     @property
     def day(self) -> str:
@@ -226,6 +230,17 @@ def _volume(q: _Query, device_id: str) -> Volume:
             where,
             field="median_label_delay_days",
         )
+    checked = state.results.checked
+    contradicting = 0
+    if checked:
+        contradicting = q.record(
+            f"{prefix}/results_contradicting",
+            "AI results contradicting their score at the threshold",
+            state.results.contradicts,
+            argv,
+            where,
+            field="results_contradicting",
+        )
     return Volume(
         predictions=predictions,
         verified=verified,
@@ -234,6 +249,47 @@ def _volume(q: _Query, device_id: str) -> Volume:
         verification_rate=rate,
         median_label_delay_days=delay,
         last_prediction=state.last_prediction.astimezone(q.tz) if state.last_prediction else None,
+        results_checked=checked,
+        results_contradicting=contradicting,
+    )
+
+
+# --- outcomes -----------------------------------------------------------------------------
+
+
+def _outcomes(q: _Query, spec: DeviceSpec) -> OutcomeCounts:
+    """The month's outcomes of the device, each recorded with the ``status`` command
+    that prints it (its ``outcomes`` object)."""
+    totals = outcome_totals(q.months, spec.id)
+    argv = ("status", "--from", q.first, "--as-of", q.day, "--format", "json")
+    where = {"device": spec.id}
+    for name, value in totals.items():
+        q.record(
+            f"{spec.id}/outcomes/{name}",
+            f"outcomes {name}",
+            value,
+            argv,
+            where,
+            field=f"outcomes.{name}",
+        )
+    return OutcomeCounts(**totals, policy=spec.unmentioned)
+
+
+def _quarantined_without_device(q: _Query) -> int:
+    """Quarantined outcome rows of the month with no device's target, recorded."""
+    month = f"{q.month:%Y-%m}"
+    rows = [m for m in q.months if m.device_id is None and f"{m.month:%Y-%m}" == month]
+    if not rows:
+        return 0
+    return int(
+        q.record(
+            "quarantined_without_device",
+            "outcome rows quarantined without a device",
+            rows[0].quarantined,
+            ("status", "--outcomes", "--from", q.first, "--as-of", q.day, "--format", "json"),
+            {"device": None, "month": month},
+            field="quarantined",
+        )
     )
 
 
@@ -838,7 +894,6 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
     drift, drift_report, drift_note = _drift(q, history, out_dir)
     estimates, estimate_note = _estimates(q, history)
     light = _light(q, volume, rows, metrics, stories, gaps)
-    claim = spec.claimed_performance
     versions = sorted({str(v) for v in history.as_of(to_ns(q.as_of)).cases["device_version"]})
     return DeviceMonth(
         device_id=device_id,
@@ -849,7 +904,7 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
         volume=volume,
         metrics=metrics,
         trend=trend,
-        claims={"sensitivity": claim.sensitivity, "specificity": claim.specificity},
+        claims=dict(spec.claims()),
         subgroups=subgroups,
         cusum=cusum,
         drift=drift,
@@ -861,6 +916,7 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
         actions=_actions(q, stories),
         vigilance=_vigilance(q, device_id),
         review=_review(q, device_id),
+        outcomes=_outcomes(q, spec),
     )
 
 
@@ -879,8 +935,8 @@ def _inventory(specs: Sequence[DeviceSpec]) -> tuple[InventoryLine, ...]:
             date_in_service=spec.date_in_service,
             intended_purpose=spec.intended_purpose,
             ai_based=spec.ai_based,
-            claimed_sensitivity=spec.claimed_performance.sensitivity,
-            claimed_specificity=spec.claimed_performance.specificity,
+            claimed_sensitivity=spec.claims().get("sensitivity"),
+            claimed_specificity=spec.claims().get("specificity"),
             risk_missing=tuple(spec.risk_analysis.missing()),
         )
         for spec in specs
@@ -917,8 +973,10 @@ def gather_monthly_report(
     if device_id is not None:
         specs = [registry.get_device(session, device_id)]
     states = {s.device_id: s for s in device_status(session, as_of, since=start)}
-    query = _Query(session, config, tz, month, start, end, as_of, Manifest(), states)
+    months = outcome_months(session, start, as_of, tz)
+    query = _Query(session, config, tz, month, start, end, as_of, Manifest(), states, months)
     devices = tuple(_device_month(query, spec, out_dir) for spec in specs)
+    without_device = _quarantined_without_device(query) if device_id is None else 0
     return MonthlyReport(
         month=month,
         start=start,
@@ -935,4 +993,5 @@ def gather_monthly_report(
         confidence=config.evaluation.confidence,
         alpha=1.0 - config.evaluation.confidence,
         interval_method=config.evaluation.interval_method,
+        quarantined_without_device=without_device,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "ManifestEntry",
     "MetricLine",
     "MonthlyReport",
+    "OutcomeCounts",
     "Reason",
     "ReviewSummary",
     "SubgroupLine",
@@ -60,7 +61,9 @@ class Volume:
     """The month's exams as known at its end: ``predictions`` device outputs, ``verified``
     with a determinate outcome, ``pending`` awaiting one, ``excluded`` indeterminate
     outputs under an exclude policy; ``verification_rate`` verified / (verified +
-    pending), None without cases; label delays in days (None without outcome)."""
+    pending), None without cases; label delays in days (None without outcome);
+    ``results_checked``: AI results given with a score checked against the registry's
+    threshold, ``results_contradicting`` those on the other side of it."""
 
     predictions: int
     verified: int
@@ -69,6 +72,8 @@ class Volume:
     verification_rate: float | None
     median_label_delay_days: float | None
     last_prediction: datetime | None
+    results_checked: int = 0
+    results_contradicting: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,23 @@ class ReviewSummary:
 
 
 @dataclass(frozen=True)
+class OutcomeCounts:
+    """The month's outcomes of the device (:mod:`monitor.outcome_counts`): ``decided``
+    (``positive`` + ``negative``), ``unmentioned`` (final reports silent about the
+    target, counted as ``policy`` - the device's ``unmentioned`` policy - says),
+    ``uncertain`` (indeterminate) and ``quarantined`` (malformed outcome rows of the
+    device's target)."""
+
+    decided: int
+    positive: int
+    negative: int
+    unmentioned: int
+    uncertain: int
+    quarantined: int
+    policy: str
+
+
+@dataclass(frozen=True)
 class DeviceMonth:
     """Everything the report shows about one device for the month."""
 
@@ -246,6 +268,7 @@ class DeviceMonth:
     actions: tuple[ActionLine, ...]
     vigilance: tuple[VigilanceLine, ...]
     review: ReviewSummary
+    outcomes: OutcomeCounts | None = None
 
 
 @dataclass(frozen=True)
@@ -265,8 +288,8 @@ class InventoryLine:
     date_in_service: date | None
     intended_purpose: str | None
     ai_based: bool
-    claimed_sensitivity: float
-    claimed_specificity: float
+    claimed_sensitivity: float | None
+    claimed_specificity: float | None
     risk_missing: tuple[str, ...]
 
 
@@ -325,3 +348,5 @@ class MonthlyReport:
     confidence: float
     alpha: float
     interval_method: str = "wilson"
+    quarantined_without_device: int = 0
+    """Outcome rows of the month quarantined with no device's target (unknown target)."""

@@ -244,6 +244,9 @@ def _summary(report: MonthlyReport, lang: str) -> _Part:
         )
     else:
         part.blocks.append(_Para(t("no_device"), "note"))
+    if report.quarantined_without_device:
+        n = tx.number(report.quarantined_without_device, lang)
+        part.blocks.append(_Para(t("quarantined_without_device").format(n=n), "note"))
     legend = _Sub(t("legend"))
     legend.blocks.append(
         _Bullets(
@@ -585,6 +588,36 @@ def _vigilance(dm: DeviceMonth, lang: str) -> _Sub:
     return sub
 
 
+def _outcomes(dm: DeviceMonth, lang: str) -> _Sub | None:
+    """The month's ground truth of the device: decided, not mentioned, uncertain,
+    quarantined."""
+    counts = dm.outcomes
+    if counts is None:
+        return None
+
+    def t(key: str) -> str:
+        return tx.label(key, lang)
+
+    sub = _Sub(t("outcomes_title"))
+    decided = (
+        f"{tx.number(counts.decided, lang)} ({tx.number(counts.positive, lang)} / "
+        f"{tx.number(counts.negative, lang)})"
+    )
+    sub.blocks.append(
+        _Pairs(
+            (
+                (t("outcomes_decided"), decided),
+                (t("outcomes_unmentioned"), tx.number(counts.unmentioned, lang)),
+                (t("outcomes_policy"), tx.term(tx.UNMENTIONED_POLICIES, counts.policy, lang)),
+                (t("outcomes_uncertain"), tx.number(counts.uncertain, lang)),
+                (t("outcomes_quarantined"), tx.number(counts.quarantined, lang)),
+            )
+        )
+    )
+    sub.blocks.append(_Para(t("outcomes_note"), "note"))
+    return sub
+
+
 def _device(dm: DeviceMonth, report: MonthlyReport, lang: str) -> _Part:
     def t(key: str) -> str:
         return tx.label(key, lang)
@@ -616,9 +649,24 @@ def _device(dm: DeviceMonth, report: MonthlyReport, lang: str) -> _Part:
                 (t("verification_rate"), tx.pct(vol.verification_rate, lang)),
                 (t("median_delay"), delay),
                 (t("last_prediction"), tx.moment(vol.last_prediction, lang)),
+                *(
+                    (
+                        (
+                            t("contradicting"),
+                            t("contradicting_of").format(
+                                n=tx.number(vol.results_contradicting, lang),
+                                checked=tx.number(vol.results_checked, lang),
+                                share=tx.pct(vol.results_contradicting / vol.results_checked, lang),
+                            ),
+                        ),
+                    )
+                    if vol.results_checked
+                    else ()
+                ),
             )
         )
     )
+    outcomes = _outcomes(dm, lang)
     metrics = _Sub(t("metrics_title"))
     metrics.blocks.append(
         _Table(
@@ -673,6 +721,7 @@ def _device(dm: DeviceMonth, report: MonthlyReport, lang: str) -> _Part:
     )
     part.subs = [
         volume,
+        *([outcomes] if outcomes is not None else []),
         metrics,
         trend,
         _subgroups(dm, report, lang),
@@ -696,6 +745,8 @@ def _inventory_pairs(line: InventoryLine, lang: str) -> _Pairs:
     claimed = (
         f"{tx.term(tx.METRICS, 'sensitivity', lang)} {tx.pct(line.claimed_sensitivity, lang)}, "
         f"{tx.term(tx.METRICS, 'specificity', lang)} {tx.pct(line.claimed_specificity, lang)}"
+        if line.claimed_sensitivity is not None or line.claimed_specificity is not None
+        else tx.capital(t("no_claim"))
     )
     risk = (
         t("risk_complete")

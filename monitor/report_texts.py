@@ -232,6 +232,7 @@ RULES: dict[str, _Pair] = {
     "version_change": ("changement de version", "version change"),
     "outage": ("arrêt des résultats", "output outage"),
     "verification_backlog": ("retard de vérification", "verification backlog"),
+    "threshold_mismatch": ("seuil du registre contredit", "registry threshold contradicted"),
     "input_drift": ("dérive des entrées", "input drift"),
     "output_drift": ("dérive des sorties", "output drift"),
     "estimated_performance": ("performance estimée", "estimated performance"),
@@ -242,6 +243,12 @@ SEVERITIES: dict[str, _Pair] = {
     "warning": ("avertissement", "warning"),
     "critical": ("critique", "critical"),
 }
+
+UNMENTIONED_POLICIES: dict[str, _Pair] = {
+    "negative": ("négative", "negative"),
+    "pending": ("en attente d'une autre vérité", "pending another outcome"),
+}
+"""How a device counts an outcome its final report does not mention."""
 
 STATUSES: dict[str, _Pair] = {
     "open": ("ouvert", "open"),
@@ -402,6 +409,11 @@ LABELS: dict[str, _Pair] = {
     "pending": ("En attente de vérification", "Awaiting verification"),
     "excluded": ("Exclus (résultat indéterminé)", "Excluded (indeterminate output)"),
     "verification_rate": ("Taux de vérification", "Verification rate"),
+    "contradicting": (
+        "Résultats de l'IA contraires à leur score au seuil du registre",
+        "AI results contradicting their score at the registry's threshold",
+    ),
+    "contradicting_of": ("{n} sur {checked} ({share})", "{n} of {checked} ({share})"),
     "median_delay": ("Délai médian de vérification", "Median verification delay"),
     "days": ("j", "days"),
     "last_prediction": ("Dernier résultat reçu", "Last output received"),
@@ -524,6 +536,36 @@ LABELS: dict[str, _Pair] = {
         "them to ANSM themselves.",
     ),
     "no_vigilance": ("Aucun projet rédigé ce mois-ci.", "No draft written this month."),
+    # device: outcomes
+    "outcomes_title": ("Vérité terrain reçue dans le mois", "Ground truth received in the month"),
+    "outcomes_decided": ("Tranchée (positive / négative)", "Decided (positive / negative)"),
+    "outcomes_unmentioned": (
+        "Cible non mentionnée par le compte rendu",
+        "Target not mentioned by the report",
+    ),
+    "outcomes_policy": ("Non mentionnée comptée comme", "Not mentioned counted as"),
+    "outcomes_uncertain": ("Incertaine (indéterminée)", "Uncertain (indeterminate)"),
+    "outcomes_quarantined": (
+        "Lignes mises en quarantaine (cible du dispositif)",
+        "Rows quarantined (the device's target)",
+    ),
+    "outcomes_note": (
+        "Vérités terrain datées du mois et rattachées aux examens du dispositif. Un compte "
+        "rendu définitif qui ne parle pas de la cible est un état, pas une erreur : il compte "
+        "selon le réglage du dispositif. La quarantaine ne retient que les lignes "
+        "malformées ; elle est rattachée par la cible de la ligne (commune aux dispositifs "
+        "de même cible).",
+        "Ground truth dated in the month and linked to the device's exams. A final report "
+        "that does not speak of the target is a state, not an error: it counts as the "
+        "device's setting says. Quarantine holds malformed rows only; they are attributed "
+        "by the row's target (shared by the devices of the same target).",
+    ),
+    "quarantined_without_device": (
+        "Lignes de vérité terrain du mois mises en quarantaine sans dispositif (cible "
+        "illisible ou d'aucun dispositif) : {n}.",
+        "Ground-truth rows of the month quarantined without a device (target unreadable "
+        "or of no device): {n}.",
+    ),
     # device: review
     "review_title": ("Relecture des cas", "Case review"),
     "queued": ("Mis en relecture", "Queued"),

@@ -1,13 +1,14 @@
 """Case review: the cases behind a finding, the discordant-case queue, adjudication.
 
 A case is shown by its pseudonymised reference ``case-<prediction id>`` with its AI
-result, its outcome and the outcome's source and dates - never an accession
-number, study UID or patient pseudonym. A reviewer's adjudication is stored as an
-outcome of source ``adjudication``, which linking ranks above every other source,
-and the case's cells are updated in the same transaction; it is audited
-(``case.adjudicate``). Discordant cases (AI and truth disagree) are sampled into
-the review queue at a configured rate by a hash of the case, so the choice is
-reproducible and re-running the sampling adds nothing twice.
+result, its outcome and the outcome's source and dates, and, for an outcome read
+from a report, the deciding words, sentence, section and qualifiers (to the
+quality role only) - never an accession number, study UID or patient pseudonym. A
+reviewer's adjudication is stored as an outcome of source ``adjudication``, which
+linking ranks above every other source, and the case's cells are updated in the same
+transaction; it is audited (``case.adjudicate``). Discordant cases (AI and truth
+disagree) are sampled into the review queue at a configured rate by a hash of the
+case, so the choice is reproducible and re-running the sampling adds nothing twice.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.config import SubgroupConfig
 from monitor.errors import MonitorError
 from monitor.ingest import natural_key
+from monitor.kept_texts import report_text
 from monitor.linking import linked_cases
 from monitor.models import Finding, Outcome, Prediction, ReviewItem, SummaryState
 from monitor.subgroups import add_age_band
@@ -38,6 +40,7 @@ __all__ = [
     "adjudicate",
     "case_record",
     "case_ref",
+    "case_report_text",
     "case_summary",
     "finding_cases",
     "parse_case_ref",
@@ -122,6 +125,10 @@ def _case_records(cases: pd.DataFrame, tz: ZoneInfo, metric: str | None) -> list
                 "outcome_datetime": _local(row.outcome_datetime, tz),
                 "outcome_method": _text(row.outcome_method),
                 "outcome_evidence": _text(row.outcome_evidence),
+                "outcome_read": _text(row.outcome_read),
+                "outcome_section": _text(row.outcome_section),
+                "outcome_sentence": _text(row.outcome_sentence),
+                "outcome_qualifiers": _text(row.outcome_qualifiers),
                 "discordant": status in ("fp", "fn"),
                 "in_metric": bool(in_metric),
             }
@@ -134,8 +141,19 @@ def case_record(session: Session, prediction_id: int, tz: ZoneInfo) -> dict[str,
     there is no such prediction)."""
     if session.get(Prediction, prediction_id) is None:
         return None
-    records = _case_records(linked_cases(session, None, prediction_ids=[prediction_id]), tz, None)
+    records = _case_records(
+        linked_cases(session, None, prediction_ids=[prediction_id], reading=True), tz, None
+    )
     return records[0] if records else None
+
+
+def case_report_text(session: Session, prediction_id: int) -> str | None:
+    """The kept whole text of the report that decided the case (``[ingest]
+    keep_report_text``), None when it is not kept or the case has no outcome."""
+    cases = linked_cases(session, None, prediction_ids=[prediction_id])
+    if cases.empty or pd.isna(cases["outcome_id"].iloc[0]):
+        return None
+    return report_text(session, int(cases["outcome_id"].iloc[0]))
 
 
 def finding_cases(session: Session, finding: Finding, tz: ZoneInfo) -> list[dict[str, Any]]:
@@ -159,7 +177,9 @@ def finding_cases(session: Session, finding: Finding, tz: ZoneInfo) -> list[dict
         if column != "age_band" and hasattr(Prediction, column):
             query = query.where(getattr(Prediction, column) == value)
     ids = sorted(session.scalars(query))
-    frames = [linked_cases(session, None, prediction_ids=batch) for batch in _batches(ids)]
+    frames = [
+        linked_cases(session, None, prediction_ids=batch, reading=True) for batch in _batches(ids)
+    ]
     if not frames:
         return []
     cases = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -394,7 +414,10 @@ def review_items(
         return []
     ids = [i.prediction_id for i in items]
     cases = pd.concat(
-        [linked_cases(session, None, prediction_ids=batch) for batch in _batches(ids)],
+        [
+            linked_cases(session, None, prediction_ids=batch, reading=True)
+            for batch in _batches(ids)
+        ],
         ignore_index=True,
     )
     known = {rec["case_ref"]: rec for rec in _case_records(cases, tz, None)}

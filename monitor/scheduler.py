@@ -3,8 +3,9 @@
 Jobs: ``ingest`` (poll the configured sources, setting files aside), ``evaluate``
 (the performance snapshots ``/metrics`` serves), ``check`` (every detection rule
 as of now, then the discordant cases sampled for review), ``notify`` (due
-notifications) and ``report`` (on the 1st of each month, the previous month's
-quality-control report; a month whose review is signed and locked is done already).
+notifications), ``report`` (on the 1st of each month, the previous month's
+quality-control report; a month whose review is signed and locked is done already)
+and ``purge`` (daily: the kept report texts past ``ingest.report_text_retention_days``).
 
 APScheduler keeps the jobs in the database (``apscheduler_jobs``), coalesces runs
 missed while the service was down into one and drops those later than
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 """Interval jobs fire at whole multiples of their period from this instant."""
+_DAY_SECONDS = 86_400
+"""The purge's period: daily, at midnight UTC."""
 
 
 @dataclass
@@ -157,12 +160,21 @@ def _report(rt: Runtime, now: datetime) -> dict[str, Any]:
     return {"month": f"{written.month:%Y-%m}", "files": [p.name for p in written.files]}
 
 
+def _purge(rt: Runtime, now: datetime) -> dict[str, Any]:
+    from monitor.kept_texts import purge_report_texts
+
+    with rt.db.session.begin() as session:
+        purged = purge_report_texts(session, rt.config.ingest.report_text_retention_days, now=now)
+    return {"report_texts_purged": purged}
+
+
 JOBS: dict[str, Callable[[Runtime, datetime], dict[str, Any]]] = {
     "ingest": _ingest,
     "evaluate": _evaluate,
     "check": _check,
     "notify": _notify,
     "report": _report,
+    "purge": _purge,
 }
 """Every scheduled job by name."""
 
@@ -174,6 +186,7 @@ def _period(name: str, config: Config) -> int | None:
         "evaluate": service.evaluate_seconds,
         "check": service.check_seconds,
         "notify": service.notify_seconds,
+        "purge": _DAY_SECONDS,
     }.get(name)
 
 

@@ -106,6 +106,7 @@ def poll_sources(
                     mapping=mapping,
                     source_name=source.name,
                     chunk_size=config.ingest.chunk_size,
+                    keep_report_text=config.ingest.keep_report_text,
                     pseudonym_key=pseudonym_key,
                     fmt=source.format,
                     on_chunk=check_stop,

@@ -81,6 +81,9 @@ class DeviceStatusOut(BaseModel):
     excluded: int
     median_label_delay_days: float | None
     last_prediction: str | None
+    results_derived: int
+    results_checked: int
+    results_contradicting: int
 
 
 @router.get("/status", tags=["status"], response_model=list[DeviceStatusOut])

@@ -50,6 +50,7 @@ from monitor.review import case_summary, finding_cases, sample_discordant
 from monitor.vigilance import FORMATS, list_drafts, write_draft
 from monitor.web.auth import Posted, QualityLogin, QualityPost, ViewerLogin
 from monitor.web.i18n import TEXTS, register, translate
+from monitor.web.pages_review import qualifier_words, section_words
 from monitor.web.render import PageNotFound, language, page
 from monitor.web.sessions import Login
 
@@ -172,6 +173,11 @@ register(
         "findings.cases_discordant": (
             "Discordants dans l'indicateur",
             "Discordant in the metric",
+        ),
+        "findings.sentence": ("Phrase du compte rendu", "Report sentence"),
+        "findings.not_mentioned": (
+            "cible non mentionnée (comptée négative)",
+            "target not mentioned (counted as negative)",
         ),
         "findings.cases_table": (
             "Cas discordants de l'indicateur (pseudonymisés)",
@@ -754,6 +760,11 @@ def _finding_page(
         case["ai_text"] = _word("findings.result.", case["ai_result"], lang)
         case["outcome_text"] = _word("findings.result.", case["outcome"], lang)
         case["source_text"] = _word("findings.source.", case["outcome_source"], lang)
+        case["section_text"] = section_words(case["outcome_section"], lang)
+        case["qualifier_texts"] = [
+            translate("review.qualifier_item", lang, tag=tag, words=words) if tag else words
+            for tag, words in qualifier_words(case["outcome_qualifiers"], lang)
+        ]
     for draft in drafts:
         draft["name"] = Path(str(draft["file_name"] or "")).name
     steps = [v for v in allowed_verbs(finding.status) if v in _STEPS]

@@ -33,6 +33,7 @@ from monitor.errors import MonitorError, NotFoundError
 from monitor.models import Finding, Prediction
 from monitor.registry import DeviceSpec
 from monitor.report_model import DeviceMonth, MetricLine, Volume
+from monitor.scores import SCORE_SCALES
 from monitor.timeutil import as_utc, utc_now
 from monitor.web.auth import AdminLogin, AdminPost, ViewerLogin
 from monitor.web.i18n import register, translate
@@ -129,10 +130,32 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "fleet.notified_body": ("Organisme notifié", "Notified body"),
     "fleet.target": ("Cible", "Target"),
     "fleet.threshold": ("Seuil de fonctionnement", "Operating threshold"),
+    "fleet.status": ("Statut", "Status"),
+    "fleet.status.in_service": ("en service", "in service"),
+    "fleet.status.under_evaluation": ("en évaluation", "under evaluation"),
+    "fleet.scale": ("Échelle des scores", "Score scale"),
+    "fleet.scale.unit": ("0 à 1", "0 to 1"),
+    "fleet.scale.percent": ("0 à 100", "0 to 100"),
+    "fleet.scale.logit": ("logit (log-cote)", "logit (log-odds)"),
+    "fleet.points": ("Autres points de fonctionnement", "Other operating points"),
+    "fleet.no_points": ("aucun", "none"),
+    "fleet.no_claim": (
+        "aucune (dispositif en évaluation)",
+        "none (device under evaluation)",
+    ),
     "fleet.policy": ("Résultats indéterminés", "Indeterminate outputs"),
     "fleet.policy.positive": ("comptés positifs", "counted as positive"),
     "fleet.policy.negative": ("comptés négatifs", "counted as negative"),
     "fleet.policy.exclude": ("exclus", "excluded"),
+    "fleet.unmentioned": (
+        "Cible non mentionnée par un compte rendu définitif",
+        "Target not mentioned by a final report",
+    ),
+    "fleet.unmentioned.pending": (
+        "en attente (le cas attend une autre vérité)",
+        "pending (the case waits for another outcome)",
+    ),
+    "fleet.unmentioned.negative": ("comptée négative", "counted as negative"),
     "fleet.source": ("Source", "Source"),
     "fleet.not_recorded": ("non renseigné", "not recorded"),
     "fleet.missing": ("manquant", "missing"),
@@ -153,11 +176,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "fleet.edit_title": ("Modifier la fiche du registre", "Edit the registry entry"),
     "fleet.edit_intro": (
         "Dispositif {id}. Les listes (versions, services, sites) sont séparées par des "
-        "virgules ; les performances sont des proportions entre 0 et 1 (0,91 ou 0.91). "
-        "La modification est enregistrée au journal d'audit avec l'avant et l'après.",
+        "virgules ; les performances sont des proportions entre 0 et 1 (0,91 ou 0.91) ; "
+        "les seuils sont sur l'échelle des scores du dispositif. Un dispositif en "
+        "évaluation peut ne pas avoir de performance annoncée. La modification est "
+        "enregistrée au journal d'audit avec l'avant et l'après.",
         "Device {id}. Lists (versions, departments, sites) are comma-separated; "
-        "performances are proportions between 0 and 1. The change is recorded in the "
-        "audit log with what it was before and after.",
+        "performances are proportions between 0 and 1; thresholds are on the device's "
+        "score scale. A device under evaluation may have no claimed performance. The "
+        "change is recorded in the audit log with what it was before and after.",
     ),
     "fleet.save": ("Enregistrer la fiche", "Save the entry"),
     "fleet.cancel": ("Annuler et revenir au dispositif", "Cancel and go back"),
@@ -202,6 +228,22 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "The interval must lie in 0..1 and contain the claimed value.",
     ),
     "fleet.err.invalid": ("Valeur refusée : {why}", "Value refused: {why}"),
+    "fleet.err.claim_needed": (
+        "Obligatoire pour un dispositif en service ; un dispositif en évaluation peut "
+        "ne pas en avoir (statut « en évaluation »).",
+        "Required for a device in service; a device under evaluation may have none "
+        "(status 'under evaluation').",
+    ),
+    "fleet.err.scale": (
+        "Hors de l'échelle des scores du dispositif ({range}) : corrigez le seuil ou l'échelle.",
+        "Outside the device's score scale ({range}): correct the threshold or the scale.",
+    ),
+    "fleet.err.points": (
+        "Écrivez « nom = seuil », les points séparés par des points-virgules, "
+        "par exemple « haute sensibilité = 0.3 ; haute spécificité = 0.7 ».",
+        "Write 'name = threshold', points separated by semicolons, e.g. "
+        "'high sensitivity = 0.3; high specificity = 0.7'.",
+    ),
 }
 register({key: (_french(fr), en) for key, (fr, en) in _TEXTS.items()})
 
@@ -312,6 +354,7 @@ def _words(lang: str) -> dict[str, Any]:
         "status_name": lambda s: tx.term(tx.STATUSES, s, lang) if s in tx.STATUSES else s,
         "slice_words": lambda s: tx.slice_text(s, lang),
         "risk_missing": lambda item: tx.term(tx.RISK_MISSING, item, lang),
+        "unmentioned_word": lambda p: tx.term(tx.UNMENTIONED_POLICIES, p, lang),
         "lights": tx.LIGHT_WORDS,
     }
 
@@ -442,7 +485,8 @@ def device_page(device_id: str, request: Request, login: ViewerLogin) -> Respons
 @dataclass(frozen=True)
 class FormField:
     """One input of the registry form: ``name`` is the entry's dotted path (``.0``/``.1``
-    for an interval's bounds); ``kind`` text, textarea, select, number, date or list."""
+    for an interval's bounds); ``kind`` text, textarea, select, number (a proportion
+    0..1), score (a number on the device's score scale), date or list."""
 
     name: str
     kind: str
@@ -473,6 +517,9 @@ def form_fields(lang: str) -> list[FormField]:
 
     classes = (("", w("fleet.f.none")), ("I", "I"), ("IIa", "IIa"), ("IIb", "IIb"), ("III", "III"))
     policies = tuple((p, w(f"fleet.policy.{p}")) for p in ("positive", "negative", "exclude"))
+    silences = tuple((p, w(f"fleet.unmentioned.{p}")) for p in ("pending", "negative"))
+    statuses = tuple((s, w(f"fleet.status.{s}")) for s in ("in_service", "under_evaluation"))
+    scales = tuple((s, w(f"fleet.scale.{s}")) for s in SCORE_SCALES)
     yes_no = (("true", w("common.yes")), ("false", w("common.no")))
     ident, use, claim, risk = "identity", "use", "claim", "risk"
     return [
@@ -489,19 +536,19 @@ def form_fields(lang: str) -> list[FormField]:
         FormField("departments", "list", r("departments"), use),
         FormField("sites", "list", r("sites"), use),
         FormField("date_in_service", "date", r("in_service"), use),
-        FormField("operating_threshold", "number", w("fleet.threshold"), use),
+        FormField("status", "select", w("fleet.status"), use, statuses, True),
+        FormField("score_scale", "select", w("fleet.scale"), use, scales, True),
+        FormField("operating_threshold", "score", w("fleet.threshold"), use),
+        FormField("operating_points", "text", w("fleet.points"), use),
         FormField("indeterminate_policy", "select", w("fleet.policy"), use, policies, True),
-        FormField(
-            "claimed_performance.sensitivity", "number", w("fleet.f.sensitivity"), claim, (), True
-        ),
+        FormField("unmentioned", "select", w("fleet.unmentioned"), use, silences, True),
+        FormField("claimed_performance.sensitivity", "number", w("fleet.f.sensitivity"), claim),
         FormField("claimed_performance.sensitivity_ci.0", "number", w("fleet.f.sens_low"), claim),
         FormField("claimed_performance.sensitivity_ci.1", "number", w("fleet.f.sens_high"), claim),
-        FormField(
-            "claimed_performance.specificity", "number", w("fleet.f.specificity"), claim, (), True
-        ),
+        FormField("claimed_performance.specificity", "number", w("fleet.f.specificity"), claim),
         FormField("claimed_performance.specificity_ci.0", "number", w("fleet.f.spec_low"), claim),
         FormField("claimed_performance.specificity_ci.1", "number", w("fleet.f.spec_high"), claim),
-        FormField("claimed_performance.source", "textarea", w("fleet.source"), claim, (), True),
+        FormField("claimed_performance.source", "textarea", w("fleet.source"), claim),
         *(
             FormField(f"risk_analysis.{item}", "textarea", w(f"fleet.risk.{item}"), risk)
             for item in _RISK_ITEMS
@@ -519,11 +566,31 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _points_text(points: Sequence[dict[str, Any]]) -> str:
+    """Operating points as the form writes them: ``name = threshold; ...``."""
+    return "; ".join(f"{p['name']} = {p['threshold']:g}" for p in points)
+
+
+def _points(text: str) -> list[dict[str, Any]] | None:
+    """``name = threshold; ...`` as operating points; None when a part is not so."""
+    points = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        name, sign, threshold = part.rpartition("=")
+        if not sign or not name.strip() or _number(threshold) is None:
+            return None
+        points.append({"name": name.strip(), "threshold": _number(threshold)})
+    return points
+
+
 def form_values(spec: DeviceSpec) -> dict[str, str]:
     """The form's values of ``spec`` (every input of :func:`form_fields`)."""
     document = spec.model_dump(mode="json")
-    values: dict[str, str] = {}
+    values: dict[str, str] = {"operating_points": _points_text(document["operating_points"])}
     for field in form_fields("en"):
+        if field.name in values:
+            continue
         value: Any = document
         for part in field.name.split("."):
             if isinstance(value, dict):
@@ -565,6 +632,9 @@ def entry_document(device_id: str, values: dict[str, str]) -> tuple[dict[str, An
         elif any(b is not None for b in bounds):
             missing = 0 if bounds[0] is None else 1
             errors[f"{name}.{missing}"] = "fleet.err.both_bounds"
+    points = _points(values.get("operating_points", ""))
+    if points is None:
+        errors["operating_points"] = "fleet.err.points"
     document: dict[str, Any] = {
         "id": device_id,
         "name": text("name"),
@@ -580,9 +650,13 @@ def entry_document(device_id: str, values: dict[str, str]) -> tuple[dict[str, An
         "departments": listed("departments"),
         "sites": listed("sites"),
         "date_in_service": text("date_in_service"),
+        "status": text("status") or "in_service",
+        "score_scale": text("score_scale") or "unit",
         "operating_threshold": _number(values.get("operating_threshold", "")),
+        "operating_points": points if points is not None else [],
         "indeterminate_policy": text("indeterminate_policy"),
-        "claimed_performance": {k: v for k, v in claim.items() if v is not None},
+        "unmentioned": text("unmentioned") or "pending",
+        "claimed_performance": {k: v for k, v in claim.items() if v is not None} or None,
         "risk_analysis": {
             item: values.get(f"risk_analysis.{item}", "").strip() for item in _RISK_ITEMS
         },
@@ -621,6 +695,8 @@ def validation_errors(
         if error["type"] == "value_error" and loc == "claimed_performance":
             metric = "specificity" if "specificity_ci" in error["msg"] else "sensitivity"
             loc, message = f"claimed_performance.{metric}_ci.0", translate("fleet.err.interval")
+        elif error["type"] == "value_error" and not loc:
+            loc, message = _entry_error(str(error["ctx"]["error"]), translate)
         elif error["type"] in _ERROR_KEYS:
             message = translate(_ERROR_KEYS[error["type"]])
         else:
@@ -629,6 +705,20 @@ def validation_errors(
             loc = next((n for n in names if n.startswith(loc + ".")), names[0])
         errors.setdefault(loc, message)
     return errors
+
+
+def _entry_error(text: str, translate: Callable[[str], str]) -> tuple[str, str]:
+    """The field and words of an error of the whole entry (a threshold off its scale, a
+    claim missing for a device in service)."""
+    field = text.split(" ", 1)[0]
+    if field.startswith("claimed_performance"):
+        return "claimed_performance.sensitivity", translate("fleet.err.claim_needed")
+    if " outside " in text:
+        shown = text.split(" outside ", 1)[1].split(",", 1)[0]
+        name = "operating_points" if field.startswith("operating_points") else field
+        return name, translate("fleet.err.scale").format(range=shown)
+    name = "operating_points" if field.startswith("operating_points") else field
+    return name, translate("fleet.err.invalid").format(why=text)
 
 
 def _edit_page(

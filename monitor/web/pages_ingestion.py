@@ -16,6 +16,7 @@ import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from monitor.api.context import ApiState
 from monitor.config import Config, SourceConfig
 from monitor.errors import IngestError, MonitorError
 from monitor.ingest import IngestReport, Kind, ingest_file
+from monitor.input_checks import UnmatchedOutcomes, unmatched_outcomes
 from monitor.models import IngestionRun, JobRun, QuarantinedRow
 from monitor.sources import find_source, mapping_for
 from monitor.timeutil import utc_now
@@ -131,6 +133,29 @@ register(
             "{n} quarantined row(s) in all.",
         ),
         "ingestion.no_quarantine": ("Aucune ligne en quarantaine.", "No quarantined row."),
+        "ingestion.unmatched": (
+            "Vérités terrain sans prédiction",
+            "Outcomes without a prediction",
+        ),
+        "ingestion.unmatched_help": (
+            "Vérités terrain qu'aucun cas ne relie à une prédiction (même numéro d'examen "
+            "ou UID d'étude, même cible, même site) : examens non traités par un dispositif, "
+            "ou prédictions pas encore reçues.",
+            "Outcomes no case links to a prediction (same accession number or study UID, "
+            "same target, same site): exams no device processed, or predictions not "
+            "received yet.",
+        ),
+        "ingestion.unmatched_caption": (
+            "Par mois de la vérité terrain et cible, les 12 derniers mois",
+            "By month of the outcome and target, the last 12 months",
+        ),
+        "ingestion.no_unmatched": (
+            "Toutes les vérités terrain des 12 derniers mois correspondent à une prédiction.",
+            "Every outcome of the last 12 months matches a prediction.",
+        ),
+        "ingestion.any_target": ("toutes cibles", "every target"),
+        "ingestion.col.month": ("Mois", "Month"),
+        "ingestion.col.target": ("Cible", "Target"),
         "ingestion.sources": ("Sources configurées", "Configured sources"),
         "ingestion.sources_caption": (
             "Les sources lues par le service (fichier de configuration)",
@@ -397,6 +422,7 @@ def ingest_with_progress(
             mapping=_mapping(config, source),
             source_name=source_name,
             chunk_size=config.ingest.chunk_size,
+            keep_report_text=config.ingest.keep_report_text,
             pseudonym_key=api.pseudonym_key,
             fmt=source.format if source is not None else "auto",
             on_chunk=on_chunk,
@@ -515,6 +541,18 @@ def _reason_summary(api: ApiState, lang: str) -> tuple[list[dict[str, Any]], int
     return summary, total
 
 
+def _unmatched(api: ApiState) -> list[UnmatchedOutcomes]:
+    """The outcomes of the last 12 months (to now) that match no prediction, newest
+    month first (:func:`monitor.input_checks.unmatched_outcomes`)."""
+    now = utc_now()
+    local = now.astimezone(api.tz).date()
+    first = date(local.year - (1 if local.month < 12 else 0), local.month % 12 + 1, 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=api.tz)
+    with api.db.session() as session:
+        rows = unmatched_outcomes(session, now, api.tz, since=since)
+    return sorted(rows, key=lambda r: r.month, reverse=True)
+
+
 def _task(request: Request, login: Login, lang: str) -> dict[str, Any] | None:
     """The state of the ``?task=`` of the page (this user's only): its status
     (running, done, failed, unknown), id, error, and the page and message of its result."""
@@ -570,6 +608,7 @@ def _overview(
         run_views = [_run_view(run, lang) for run in runs]
         poll = None if last_poll is None else _poll_view(last_poll, lang)
     reasons, total = _reason_summary(api, lang)
+    unmatched = _unmatched(api)
     sources = [
         {
             "name": s.name,
@@ -586,6 +625,7 @@ def _overview(
         "reasons": reasons,
         "reasons_shown": REASONS_SHOWN,
         "quarantine_total": total,
+        "unmatched": unmatched,
         "sources": sources,
         "last_poll": poll,
         "task": _task(request, login, lang),

@@ -24,12 +24,13 @@ from monitor import report_texts as tx
 from monitor import review
 from monitor.errors import MonitorError
 from monitor.models import Device, Finding, Prediction, ReviewItem
+from monitor.registry import DeviceSpec
 from monitor.web.auth import QualityLogin, QualityPost
 from monitor.web.i18n import register, translate
 from monitor.web.render import PageNotFound, language, page
 from monitor.web.sessions import Login
 
-__all__ = ["method_words", "router"]
+__all__ = ["method_words", "qualifier_words", "router", "section_words"]
 
 router = APIRouter()
 
@@ -214,6 +215,37 @@ register(
         "review.section.conclusion": ("conclusion", "conclusion"),
         "review.section.body": ("corps du texte", "body of the text"),
         "review.section.full_text": ("texte entier", "whole text"),
+        "review.section.indication": ("indication", "indication"),
+        "review.section.history": ("antécédents", "history"),
+        "review.section.technique": ("technique", "technique"),
+        "review.section.comparison": ("comparaison", "comparison"),
+        "review.section.findings": ("résultats", "findings"),
+        "review.sentence": ("Phrase qui a décidé", "Sentence that decided"),
+        "review.sentence_in": (
+            "Phrase qui a décidé (section : {section})",
+            "Sentence that decided (section: {section})",
+        ),
+        "review.qualifiers": ("Mots qui ont qualifié la mention", "Words that qualified it"),
+        "review.qualifier_item": ("{tag}\u00a0: «\u00a0{words}\u00a0»", "{tag}: “{words}”"),
+        "review.qualifier.negated": ("négation", "negated"),
+        "review.qualifier.uncertain": ("doute", "uncertain"),
+        "review.qualifier.historical": ("antériorité", "historical"),
+        "review.qualifier.other_organ": ("autre organe", "other organ"),
+        "review.qualifier.hypothetical": ("hypothèse", "hypothetical"),
+        "review.qualifier.old": ("ancienne", "old"),
+        "review.qualifier.benign": ("bénin", "benign"),
+        "review.qualifier.mimic": ("aspect trompeur", "mimic"),
+        "review.qualifier.device": ("matériel", "device"),
+        "review.not_mentioned": (
+            "Le compte rendu définitif ne mentionne pas la cible ; le dispositif la "
+            "compte alors négative (son réglage « non mentionnée »).",
+            "The final report does not mention the target; the device then counts it as "
+            "negative (its 'not mentioned' setting).",
+        ),
+        "review.report_text": (
+            "Texte entier du compte rendu (conservé pour une durée limitée)",
+            "Whole text of the report (kept for a limited time)",
+        ),
     }
 )
 
@@ -225,8 +257,55 @@ def _words(key: str, lang: str, **fields: object) -> str:
     return translate(key, lang, **fields)
 
 
+_SECTIONS = (
+    "indication",
+    "history",
+    "technique",
+    "comparison",
+    "findings",
+    "conclusion",
+    "body",
+    "full_text",
+)
+_QUALIFIER_TAGS = (
+    "negated",
+    "uncertain",
+    "hypothetical",
+    "historical",
+    "old",
+    "benign",
+    "mimic",
+    "device",
+    "other_organ",
+)
+"""The reader's qualifier tags (:mod:`connectors.report_text`); another is shown as is."""
+
+
+def section_words(section: str | None, lang: str) -> str | None:
+    """A report section in words (an unknown one as stored; None stays None)."""
+    if not section:
+        return None
+    return _words(f"review.section.{section}", lang) if section in _SECTIONS else section
+
+
+def qualifier_words(qualifiers: str | None, lang: str) -> list[tuple[str, str]]:
+    """The stored qualifiers (``tag: words; tag: words``) as (tag in words, words)."""
+    found = []
+    for item in (qualifiers or "").split("; "):
+        tag, sep, words = item.partition(":")
+        if not item.strip():
+            continue
+        if not sep:
+            found.append(("", item.strip()))
+        elif tag.strip() in _QUALIFIER_TAGS:
+            found.append((_words(f"review.qualifier.{tag.strip()}", lang), words.strip()))
+        else:
+            found.append((tag.strip(), words.strip()))
+    return found
+
+
 def method_words(method: str | None, lang: str) -> str | None:
-    """How an outcome was read, in words: ``report_text_rules/v1 fr conclusion`` ->
+    """How an outcome was read, in words: ``report_text_rules/v2 fr conclusion`` ->
     "règles sur le texte du compte rendu, conclusion"; an unknown method is shown as
     stored; None stays None."""
     if not method:
@@ -235,7 +314,7 @@ def method_words(method: str | None, lang: str) -> str | None:
     if head.startswith("report_text_rules"):
         words = _words("review.method.report_text", lang)
         section = rest[-1] if len(rest) >= 2 else None
-        if section in ("conclusion", "body", "full_text"):
+        if section in _SECTIONS:
             words += ", " + _words(f"review.section.{section}", lang)
         return words
     if head.startswith("pathology_code:"):
@@ -472,7 +551,8 @@ def _case_context(
         "hidden": flt.params(),
         "back": flt.url("/review"),
         "position": _position(session, flt, prediction_id),
-        "threshold": device.operating_threshold if device is not None else None,
+        # On 0..1, as the stored score it is shown next to.
+        "threshold": DeviceSpec.model_validate(device.spec).unit_threshold() if device else None,
         "item": item,
         "finding": finding,
         "finding_rule": (
@@ -495,6 +575,10 @@ def _case_context(
             else source
         ),
         "method_words": method_words(case["outcome_method"], lang),
+        "section_words": section_words(case["outcome_section"], lang),
+        "qualifiers": qualifier_words(case["outcome_qualifiers"], lang),
+        "not_mentioned": case["outcome_read"] == "not_mentioned",
+        "report_text": review.case_report_text(session, prediction_id),
         "can_skip": item is not None and item.status == "pending",
         "confirmation": confirmation,
         "error": None,

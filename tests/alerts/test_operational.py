@@ -7,12 +7,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from alerts.operational import (
     backlog_finding,
     cadence_slots,
     expected_predictions,
     outage_finding,
+    threshold_mismatch_finding,
 )
 from tests.alerts.views import view_of
 
@@ -95,3 +97,45 @@ def test_the_backlog_counts_old_exams_still_without_truth() -> None:
     expected = float((~verified[period]).mean())
     assert abs(found.value - expected) < 1e-12
     assert backlog_finding(view, "d", backlog_days=30, share_threshold=0.5) is None
+
+
+def _checked(contradicting: int, agreeing: int) -> np.ndarray:
+    """``ai_result_check`` of 100 exams: the last ones checked, the others not."""
+    checks = np.full(100, None, dtype=object)
+    checks[:contradicting] = "contradicts"
+    checks[contradicting : contradicting + agreeing] = "agrees"
+    return checks
+
+
+def _mismatch_view(checks: np.ndarray, days_ago: float = 5.0):  # type: ignore[no-untyped-def]
+    n = checks.size
+    view = view_of(
+        np.zeros(n, dtype=np.int8),
+        np.zeros(n, dtype=np.int8),
+        exam_day=np.full(n, 100.0),
+        as_of_day=100.0 + days_ago,
+    )
+    view.cases["ai_result_check"] = checks
+    return view
+
+
+def test_results_contradicting_their_score_at_the_threshold_raise_a_finding() -> None:
+    view = _mismatch_view(_checked(contradicting=4, agreeing=56))
+    finding = threshold_mismatch_finding(view, "nod", share_threshold=0.05)
+    assert finding is not None
+    assert (finding.rule, finding.severity) == ("threshold_mismatch", "warning")
+    assert finding.value == pytest.approx(4 / 60) and finding.threshold == 0.05
+    assert finding.evidence["checked_results"] == 60
+    assert finding.evidence["contradicting_results"] == 4
+    assert finding.evidence["affected_cases"] == [f"case-{i}" for i in range(1, 5)]
+    many = _mismatch_view(_checked(contradicting=30, agreeing=30))
+    assert threshold_mismatch_finding(many, "nod", 0.05).severity == "critical"  # type: ignore[union-attr]
+
+
+def test_few_or_old_contradictions_raise_nothing() -> None:
+    rare = _mismatch_view(_checked(contradicting=1, agreeing=59))
+    assert threshold_mismatch_finding(rare, "nod", 0.05) is None
+    few = _mismatch_view(_checked(contradicting=10, agreeing=10))
+    assert threshold_mismatch_finding(few, "nod", 0.05) is None  # 20 < 30 checked
+    old = _mismatch_view(_checked(contradicting=30, agreeing=30), days_ago=45)
+    assert threshold_mismatch_finding(old, "nod", 0.05) is None  # outside the 30 days

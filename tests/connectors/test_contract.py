@@ -100,7 +100,7 @@ def test_reports_become_outcomes_with_method_and_evidence_and_the_rest_a_reason(
         assert record.outcome in OUTCOMES and record.source in OUTCOME_SOURCES
         assert record.outcome_datetime.tzinfo is not None
         assert record.target in {"fracture", "lung_nodule"}
-        assert record.method and record.method.startswith("report_text_rules/v1")
+        assert record.method and record.method.startswith("report_text_rules/v2")
         assert record.evidence and record.evidence.lower() in (record.report_text or "").lower()
     errors = [r.error for r in results if r.record is None]
     assert len(errors) == len(bad)

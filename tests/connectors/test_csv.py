@@ -278,8 +278,7 @@ def test_the_format_can_be_given_whatever_the_suffix(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"ai_score": "1.3"}, "ai_score '1.3' is outside 0..1"),
-        ({"ai_score": "-0.1"}, "ai_score '-0.1' is outside 0..1"),
+        ({"ai_score": "inf"}, "ai_score 'inf' is not a finite number"),
         ({"ai_score": "high"}, "ai_score 'high' is not a number"),
         ({"ai_score": "nan"}, "ai_score 'nan' is not a number (NaN)"),
         ({"ai_score": "1,2,3"}, "ai_score '1,2,3' is not a number"),
@@ -290,7 +289,10 @@ def test_the_format_can_be_given_whatever_the_suffix(tmp_path: Path) -> None:
         ({"device_id": " "}, "missing required field device_id"),
         ({"device_version": ""}, "missing required field device_version"),
         ({"exam_datetime": ""}, "missing required field exam_datetime"),
-        ({"ai_result": ""}, "missing required field ai_result"),
+        (
+            {"ai_result": "", "ai_score": ""},
+            "ai_result is missing and there is no ai_score to derive it from",
+        ),
         (
             {"ai_result": "maybe"},
             "ai_result 'maybe' is not one of positive, negative, indeterminate",
@@ -307,11 +309,32 @@ def test_each_bad_prediction_value_gets_a_reason_naming_column_and_value(
 
 
 def test_every_problem_of_a_row_is_reported_at_once(tmp_path: Path) -> None:
-    row = one_prediction(tmp_path, ai_score="2", device_version="", patient_sex="?")
+    row = one_prediction(tmp_path, ai_score="high", device_version="", patient_sex="?")
     assert row.error == (
-        "patient_sex '?' is not one of F, M, O, U; ai_score '2' is outside 0..1; "
+        "patient_sex '?' is not one of F, M, O, U; ai_score 'high' is not a number; "
         "missing required field device_version"
     )
+
+
+@pytest.mark.parametrize("score", ["1.39", "87", "-2.5"])
+def test_a_score_is_read_as_given_its_range_is_the_device_scale(tmp_path: Path, score: str) -> None:
+    row = one_prediction(tmp_path, ai_score=score)
+    assert isinstance(row.record, PredictionRecord) and row.record.ai_score == float(score)
+
+
+def test_a_row_with_a_score_and_no_result_is_a_record_to_derive(tmp_path: Path) -> None:
+    row = one_prediction(tmp_path, ai_result="")
+    assert isinstance(row.record, PredictionRecord)
+    assert (row.record.ai_result, row.record.ai_score) == (None, 0.93)
+
+
+def test_a_file_needs_a_result_or_a_score_column(tmp_path: Path) -> None:
+    scores = [c for c in GOOD if c != "ai_result"]
+    (row,) = rows_of(read_predictions(write_csv(tmp_path / "scores.csv", [GOOD], scores)))
+    assert row.error is None
+    neither = [c for c in scores if c != "ai_score"]
+    with pytest.raises(ConnectorError, match=r"ai_result .* or ai_score .* \(at least one\)"):
+        list(read_predictions(write_csv(tmp_path / "neither.csv", [GOOD], neither)))
 
 
 @pytest.mark.parametrize(
@@ -336,6 +359,8 @@ def test_each_bad_outcome_value_gets_a_reason(
 
 
 def test_an_outcome_is_read_from_the_report_text_only_when_it_decides(tmp_path: Path) -> None:
+    """Without a target, a text that speaks of no target cannot say which one it is
+    silent about: quarantined (with a target it is ``not_mentioned``)."""
     rows = [
         {**OUTCOME, "outcome": "", "report_text": "Pas de fracture visible."},
         {**OUTCOME, "outcome": "", "report_text": "Radiographie du poignet droit."},
@@ -349,7 +374,7 @@ def test_an_outcome_is_read_from_the_report_text_only_when_it_decides(tmp_path: 
         "Pas de fracture",
     )
     assert undecided.record is None and undecided.error is not None
-    assert undecided.error.startswith("outcome is missing and report_text decides nothing")
+    assert undecided.error.startswith("outcome is missing and report_text speaks of none of")
     assert undecided.raw["report_text"] == "Radiographie du poignet droit."
 
 
@@ -438,7 +463,7 @@ def test_line_numbers_are_the_file_lines_with_multiline_cells_and_blank_lines(
 def test_a_thousand_rows_with_three_broken_in_chunks(tmp_path: Path) -> None:
     rows = [{**GOOD, "accession_number": f"SYN{i:04d}"} for i in range(1000)]
     rows[3]["ai_result"] = "?"
-    rows[400]["ai_score"] = "1.5"
+    rows[400]["ai_score"] = "1.5.0"
     rows[998]["exam_datetime"] = "31/12/2025"
     chunks = list(read_predictions(write_csv(tmp_path / "p.csv", rows), chunk_size=300))
     assert [len(c) for c in chunks] == [300, 300, 300, 100]

@@ -392,6 +392,7 @@ def test_bundle_resolves_report_and_ai_observation_to_the_study() -> None:
         target="lung_nodule",
         ai_score=record.ai_score,
         ai_datetime=datetime(2024, 3, 4, 8, 21, tzinfo=UTC),
+        ai_score_scale="unit",  # the unit % made it 0..1
     )
 
 
@@ -433,7 +434,12 @@ def test_ai_values_map_to_ai_results(value: dict[str, Any], expected: str) -> No
 def test_unmapped_value_out_of_range_score_and_unknown_version_are_reasons() -> None:
     unmapped = ai_observation(valueCodeableConcept={"coding": [{"code": "xyz"}]})
     big = ai_observation(
-        component=[{"code": {"coding": [{"code": "score"}]}, "valueQuantity": {"value": 3}}]
+        component=[
+            {
+                "code": {"coding": [{"code": "score"}]},
+                "valueQuantity": {"value": 130, "unit": "%"},
+            }
+        ]
     )
     no_version = ai_observation(device={"reference": "Device/lung-ai"})
     items = read(bundle(study(), unmapped, big, no_version))
@@ -442,7 +448,7 @@ def test_unmapped_value_out_of_range_score_and_unknown_version_are_reasons() -> 
     ]
     assert reasons == [
         "Observation obs-1 value is not mapped to an ai_result (add it to the mapping's values)",
-        "Observation obs-1 component score score 3 is not in 0..1 (nor 0..100 %)",
+        "Observation obs-1 component score score 130 % is outside 0..100",
         "Observation obs-1 device id or version unknown: set device.display to"
         " '<name> <version>' or fix them in the mapping",
     ]
@@ -450,6 +456,17 @@ def test_unmapped_value_out_of_range_score_and_unknown_version_are_reasons() -> 
     record = to_prediction_record(items[3], fixed)  # type: ignore[arg-type]
     assert isinstance(record, PredictionRecord)
     assert (record.device_id, record.device_version, record.ai_score) == ("lung-ai", "1.0", None)
+
+
+def test_a_score_without_unit_is_kept_on_the_device_scale() -> None:
+    unitless = ai_observation(
+        component=[{"code": {"coding": [{"code": "score"}]}, "valueQuantity": {"value": 73}}]
+    )
+    obs = read(bundle(study(), unitless))[1]
+    assert isinstance(obs, FhirObservation)
+    record = to_prediction_record(obs, MAPPING)
+    assert isinstance(record, PredictionRecord)
+    assert (record.ai_score, record.ai_score_scale) == (73, None)  # checked at ingestion
 
 
 def test_preliminary_ai_result_is_read_but_cancelled_is_not() -> None:

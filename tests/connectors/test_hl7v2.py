@@ -568,6 +568,7 @@ def test_an_ai_result_oru_is_a_prediction() -> None:
         target="pneumothorax",
         ai_score=0.87,
         ai_datetime=datetime(2025, 1, 15, 10, 17, tzinfo=PARIS),
+        ai_score_scale="unit",  # units % made it 0..1
     )
 
 
@@ -594,7 +595,7 @@ def test_vendor_values_identifiers_and_device_fields_are_configurable() -> None:
         "v7",
         "positive",
     )
-    assert record.ai_score == 0.42
+    assert (record.ai_score, record.ai_score_scale) == (0.42, None)  # the device's scale
     assert record.ai_datetime == datetime(2025, 1, 15, 10, 16, tzinfo=PARIS)
 
 
@@ -605,9 +606,9 @@ def test_vendor_values_identifiers_and_device_fields_are_configurable() -> None:
         ((obx(1, "CE", "AI_RESULT", "MAYBE"),), "SFT|V|1", "AI result 'MAYBE'"),
         ((obx(1, "CE", "AI_RESULT", "NEGATIVE"),), "", "no device version in SFT-2"),
         (
-            (obx(1, "CE", "AI_RESULT", "NEGATIVE"), obx(2, "NM", "AI_SCORE", "87")),
+            (obx(1, "CE", "AI_RESULT", "NEGATIVE"), obx(2, "NM", "AI_SCORE", "inf")),
             "SFT|V|1",
-            "outside 0..1",
+            "not a finite number",
         ),
         (
             (obx(1, "CE", "AI_RESULT", "NEGATIVE"), obx(2, "NM", "AI_SCORE", "120", units="%")),

@@ -72,6 +72,8 @@ def test_the_fast_path_attaches_the_timezone() -> None:
         ("ai_score", "0,73", 0.73),
         ("ai_score", "1", 1.0),
         ("ai_score", 0, 0.0),
+        ("ai_score", "1.39", 1.39),  # its device's scale decides (0..1, 0..100, logit)
+        ("ai_score", "-2,5", -2.5),
         ("patient_age", "130", 130.0),
         ("patient_age", "4.5e1", 45.0),
         ("ai_result", "INDETERMINATE", "indeterminate"),
@@ -88,10 +90,14 @@ def test_good_values(column: str, value: object, expected: object) -> None:
     ("column", "value", "reason"),
     [
         ("ai_score", "1_0", "ai_score '1_0' is not a number"),
-        ("ai_score", "inf", "ai_score 'inf' is outside 0..1"),
+        ("ai_score", "inf", "ai_score 'inf' is not a finite number"),
         ("ai_score", "1.000,5", "ai_score '1.000,5' is not a number"),
         ("patient_age", float("nan"), "patient_age 'nan' is not a number (NaN)"),
-        ("outcome", "pos", "outcome 'pos' is not one of positive, negative, indeterminate"),
+        (
+            "outcome",
+            "pos",
+            "outcome 'pos' is not one of positive, negative, indeterminate, not_mentioned",
+        ),
     ],
 )
 def test_bad_values(column: str, value: object, reason: str) -> None:

@@ -1,14 +1,17 @@
 """Canonical outcome rows without an outcome: the outcome is read from their report text.
 
 The reading is that of the clinical message readers (HL7, FHIR): same outcome, same
-``method``, same ``evidence``. A text that decides nothing, or decides for several
-targets when the row names none, is quarantined with what it lacked.
+``method``, same ``evidence``, with the deciding sentence, its section and qualifiers.
+A text that never speaks of the row's target gives ``not_mentioned``; a text that
+speaks of no target when the row names none, or of several, is quarantined with what
+it lacked.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,21 +68,21 @@ def _one(tmp_path: Path, text: str, target: str = "", **changes: str) -> RowResu
             "Radiographie du poignet droit.\nConclusion : fracture du radius distal.",
             "fracture",
             "positive",
-            "report_text_rules/v1 fr conclusion",
+            "report_text_rules/v2 fr conclusion",
             "fracture",
         ),
         (
             "Pas de fracture.",
             "fracture",
             "negative",
-            "report_text_rules/v1 fr full_text",
+            "report_text_rules/v2 fr full_text",
             "Pas de fracture",
         ),
         (
             "No fracture.",
             "fracture",
             "negative",
-            "report_text_rules/v1 en full_text",
+            "report_text_rules/v2 en full_text",
             "No fracture",
         ),
         (
@@ -87,14 +90,14 @@ def _one(tmp_path: Path, text: str, target: str = "", **changes: str) -> RowResu
             "Conclusion : doute sur une fracture du scaphoïde, contrôle à 10 jours.",
             "fracture",
             "indeterminate",
-            "report_text_rules/v1 fr conclusion",
+            "report_text_rules/v2 fr conclusion",
             "doute sur une fracture",
         ),
         (
             "Possible fracture of the base of the fifth metatarsal.",
             "fracture",
             "indeterminate",
-            "report_text_rules/v1 en full_text",
+            "report_text_rules/v2 en full_text",
             "Possible fracture",
         ),
         (
@@ -103,7 +106,7 @@ def _one(tmp_path: Path, text: str, target: str = "", **changes: str) -> RowResu
             "Conclusion : pas de lésion osseuse traumatique visible.",
             "fracture",
             "negative",
-            "report_text_rules/v1 fr conclusion",
+            "report_text_rules/v2 fr conclusion",
             "pas de lésion osseuse traumatique",
         ),
         (
@@ -111,36 +114,44 @@ def _one(tmp_path: Path, text: str, target: str = "", **changes: str) -> RowResu
             "Fracture de la clavicule gauche.\nConclusion : avis orthopédique.",
             "fracture",
             "positive",
-            "report_text_rules/v1 fr body",
+            "report_text_rules/v2 fr findings",
             "Fracture",
         ),
         (
             "Indication : suspicion de fracture.\nExamen normal.",
             "fracture",
             "negative",
-            "report_text_rules/v1 fr full_text",
+            "report_text_rules/v2 fr findings",
             "Examen normal",
         ),
         (
             "Scanner thoracique.\nConclusion : nodule pulmonaire de 9 mm du lobe moyen.",
             "lung_nodule",
             "positive",
-            "report_text_rules/v1 fr conclusion",
+            "report_text_rules/v2 fr conclusion",
             "nodule pulmonaire",
         ),
         (
             "CT chest.\nImpression: no pulmonary nodule.",
             "lung_nodule",
             "negative",
-            "report_text_rules/v1 en conclusion",
+            "report_text_rules/v2 en conclusion",
             "no pulmonary nodule",
         ),
         (
+            # A stated nodule with a follow-up advice is a nodule.
             "Conclusion : micronodule du lobe inférieur droit, à contrôler à 3 mois.",
             "lung_nodule",
+            "positive",
+            "report_text_rules/v2 fr conclusion",
+            "micronodule",
+        ),
+        (
+            "Conclusion : micronodule douteux du lobe inférieur droit, à contrôler à 3 mois.",
+            "lung_nodule",
             "indeterminate",
-            "report_text_rules/v1 fr conclusion",
-            "micronodule du lobe inférieur droit, à contrôler",
+            "report_text_rules/v2 fr conclusion",
+            "micronodule douteux",
         ),
     ],
 )
@@ -149,7 +160,11 @@ def test_an_empty_outcome_is_read_from_the_report_text_for_the_rows_target(
 ) -> None:
     row = _one(tmp_path, text, target)
     assert row.error is None
-    assert row.record == OutcomeRecord(
+    assert isinstance(row.record, OutcomeRecord)
+    # Where it was decided: the section (named at the end of the method), the sentence.
+    assert row.record.section and (row.record.method or "").endswith(f" {row.record.section}")
+    assert evidence in (row.record.sentence or "")
+    assert replace(row.record, section=None, sentence=None, qualifiers=None) == OutcomeRecord(
         outcome=outcome,
         source="report",
         outcome_datetime=datetime(2025, 1, 20, 8, tzinfo=UTC),
@@ -219,28 +234,36 @@ def test_a_default_target_chooses_among_what_the_text_speaks_of(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Radiographie du genou droit, face et profil.", "fracture"),
+        ("Pas de fracture du radius.", "lung_nodule"),
+    ],
+)
+def test_a_text_silent_about_the_rows_target_is_not_mentioned(
+    tmp_path: Path, text: str, target: str
+) -> None:
+    """Not mentioned is a state, not bad data: stored, with no evidence."""
+    row = _one(tmp_path, text, target)
+    assert row.error is None and isinstance(row.record, OutcomeRecord)
+    assert (row.record.outcome, row.record.target, row.record.evidence) == (
+        "not_mentioned",
+        target,
+        None,
+    )
+    assert row.record.method and row.record.method.startswith("report_text_rules/")
+    assert (row.record.section, row.record.sentence, row.record.qualifiers) == (None, None, None)
+
+
+@pytest.mark.parametrize(
     ("text", "target", "reason"),
     [
         (
-            "Radiographie du genou droit, face et profil.",
-            "fracture",
-            "outcome is missing and report_text decides nothing about fracture: the text "
-            "has no mention of it (affirmed, negated or in doubt) and no statement of a "
-            "normal examination; give the outcome",
-        ),
-        (
-            "Pas de fracture du radius.",
-            "lung_nodule",
-            "outcome is missing and report_text decides nothing about lung_nodule: the text "
-            "has no mention of it (affirmed, negated or in doubt) and no statement of a "
-            "normal examination; give the outcome",
-        ),
-        (
             "Contrôle à revoir en consultation.",
             "",
-            "outcome is missing and report_text decides nothing about fracture or "
-            "lung_nodule: the text has no mention of it (affirmed, negated or in doubt) and "
-            "no statement of a normal examination; give the outcome",
+            "outcome is missing and report_text speaks of none of fracture, lung_nodule: "
+            "give the row's target (or a default target) to record it as not mentioned for "
+            "that target, or give the outcome",
         ),
         (
             "Pas de pneumothorax.",
@@ -324,7 +347,7 @@ def test_a_vocabulary_of_the_source_extends_the_reading(tmp_path: Path) -> None:
     extra.write_text("fr:\n  terms:\n    - trait de refend\n", encoding="utf-8")
     text = "Conclusion : trait de refend articulaire."
     plain = _one(tmp_path, text, "fracture")
-    assert plain.record is None
+    assert isinstance(plain.record, OutcomeRecord) and plain.record.outcome == "not_mentioned"
     mapping = SourceMapping(vocabularies={"fracture": (str(extra),)})
     (extended,) = _read(
         tmp_path, {**ROW, "target": "fracture", "report_text": text}, mapping=mapping

@@ -22,7 +22,7 @@ from monitor.models import Outcome
 from monitor.storage import open_database
 from tests.monitor.replay import Replayed
 
-METHOD = "report_text_rules/v1 fr conclusion"
+METHOD = "report_text_rules/v2 fr conclusion"
 
 
 @pytest.fixture(scope="module")

@@ -195,14 +195,14 @@ def test_files_without_patient_ids_need_no_key(registered: Database, tmp_path: P
 def test_the_target_defaults_to_the_device_target(
     registered: Database, tmp_path: Path, pseudonym_key: bytes
 ) -> None:
-    rows = [_prediction(0), _prediction(1, device_id="nod", target="emphysema")]
+    rows = [_prediction(0), _prediction(1, device_id="nod", target="lung_nodule")]
     path = _write(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
     ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
     with registered.session() as session:
         targets = session.execute(
             select(Prediction.device_id, Prediction.target).order_by(Prediction.device_id)
         ).all()
-    assert [tuple(t) for t in targets] == [("frac", "fracture"), ("nod", "emphysema")]
+    assert [tuple(t) for t in targets] == [("frac", "fracture"), ("nod", "lung_nodule")]
 
 
 def test_outcomes_are_idempotent_and_report_text_is_only_hashed(

@@ -98,7 +98,7 @@ def test_messages_land_pseudonymised_and_quarantined_with_reasons_once(
             ("HL7-ACC-2", "fracture", "negative"),
         ]
         for outcome in outcomes:
-            assert outcome.method and outcome.method.startswith("report_text_rules/v1 fr")
+            assert outcome.method and outcome.method.startswith("report_text_rules/v2 fr")
             assert outcome.evidence
         assert next(o for o in outcomes if o.accession_number == "HL7-ACC-1").method.endswith(
             "conclusion"

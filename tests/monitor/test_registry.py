@@ -131,3 +131,112 @@ def test_export_is_plain_yaml_with_a_devices_list(registered: Database) -> None:
         document = yaml.safe_load(export_registry(list_devices(session)))
     assert [d["id"] for d in document["devices"]] == ["frac", "nod"]
     assert document["devices"][0]["date_in_service"] == "2025-01-01"
+
+
+# --- score scale, operating points, devices under evaluation --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"operating_threshold": 40},
+            "device 'frac': operating_threshold 40 outside 0..1, the device's score_scale unit "
+            "(set score_scale: percent for 0..100 scores, logit for log-odds)",
+        ),
+        (
+            {"score_scale": "percent", "operating_threshold": 140},
+            "device 'frac': operating_threshold 140 outside 0..100, the device's score_scale "
+            "percent",
+        ),
+        ({"score_scale": "per mille"}, "device 'frac': score_scale 'per mille'"),
+        (
+            {"operating_points": [{"name": "high sensitivity", "threshold": 1.2}]},
+            "device 'frac': operating_points.0.threshold 1.2 outside 0..1",
+        ),
+        (
+            {"operating_points": [{"name": "a", "threshold": 0.2}] * 2},
+            "device 'frac': operating_points: the name 'a' is used twice",
+        ),
+        (
+            {"operating_points": [{"threshold": 0.2}]},
+            "device 'frac': operating_points.0.name is required",
+        ),
+        (
+            {"claimed_performance": KeyError},
+            "device 'frac': claimed_performance is required for a device in service; a device "
+            "without a manufacturer's claim is one under evaluation (status: under_evaluation)",
+        ),
+        ({"status": "retired"}, "device 'frac': status 'retired'"),
+    ],
+)
+def test_thresholds_are_checked_on_the_device_scale_and_a_claim_in_service(
+    change: dict,
+    message: str,  # type: ignore[type-arg]
+) -> None:
+    with pytest.raises(RegistryError) as caught:
+        parse_registry(_with(change), path="devices.yaml")
+    assert message in str(caught.value)
+
+
+def test_a_device_declares_its_scale_operating_points_and_status() -> None:
+    frac, _ = parse_registry(
+        _with(
+            {
+                "score_scale": "logit",
+                "operating_threshold": None,
+                "operating_points": [
+                    {"name": "high sensitivity", "threshold": -1.0},
+                    {"name": "high specificity", "threshold": 2.0},
+                ],
+                "status": "under_evaluation",
+                "claimed_performance": KeyError,
+            }
+        )
+    )
+    assert (frac.score_scale, frac.status, frac.claimed_performance) == (
+        "logit",
+        "under_evaluation",
+        None,
+    )
+    assert frac.primary_threshold == -1.0  # the first point, without operating_threshold
+    assert frac.unit_threshold() == pytest.approx(0.2689, abs=1e-4)
+    assert frac.claims() == {}
+
+
+def test_the_new_fields_round_trip_and_defaults_stay_out_of_the_export(
+    database: Database, tmp_path: Path
+) -> None:
+    document = _with(
+        {
+            "score_scale": "percent",
+            "operating_threshold": 50,
+            "operating_points": [{"name": "high sensitivity", "threshold": 30}],
+            "status": "under_evaluation",
+            "claimed_performance": KeyError,
+        }
+    )
+    specs = parse_registry(document)
+    with database.session.begin() as session:
+        import_registry(session, specs, actor="alice")
+    with database.session() as session:
+        exported = export_registry(list_devices(session))
+    file = tmp_path / "export.yaml"
+    file.write_text(exported, encoding="utf-8")
+    assert load_registry_file(file) == specs
+    frac, nod = yaml.safe_load(exported)["devices"]
+    assert frac["operating_points"] == [{"name": "high sensitivity", "threshold": 30.0}]
+    assert (frac["score_scale"], frac["status"]) == ("percent", "under_evaluation")
+    assert "claimed_performance" not in frac
+    assert not {"score_scale", "status", "operating_points"} & set(nod)  # defaults
+
+
+def test_a_device_without_a_claim_is_stored_without_claimed_rates(database: Database) -> None:
+    from monitor.models import Device
+
+    document = _with({"status": "under_evaluation", "claimed_performance": KeyError})
+    with database.session.begin() as session:
+        import_registry(session, parse_registry(document), actor="alice")
+    with database.session() as session:
+        device = session.get_one(Device, "frac")
+        assert (device.claimed_sensitivity, device.claimed_specificity) == (None, None)

@@ -220,6 +220,19 @@ def test_html_escapes_what_it_is_given(report: MonthlyReport) -> None:
     assert b"<script>" not in page and b"&lt;script&gt;" in page
 
 
+def test_a_device_without_claim_says_so_and_contradicted_results_are_counted(
+    report: MonthlyReport,
+) -> None:
+    line = replace(report.inventory[0], claimed_sensitivity=None, claimed_specificity=None)
+    volume = replace(report.devices[0].volume, results_checked=400, results_contradicting=12)
+    device = replace(report.devices[0], claims={}, volume=volume)
+    page = rr.render_html(replace(report, devices=(device,), inventory=(line,)), "en")
+    text = " ".join(_parse(page).text)
+    assert "No claim" in text
+    assert "AI results contradicting their score at the registry's threshold" in text
+    assert "12 of 400 (3.0%)" in text
+
+
 def test_named_reviewers_replace_the_blank_roles(report: MonthlyReport) -> None:
     named = rr.render_html(replace(report, reviewers=("Dr A. Martin", "M. B. Durand")), "fr")
     text = " ".join(_parse(named).text)

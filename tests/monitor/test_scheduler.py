@@ -139,15 +139,15 @@ def test_the_jobs_are_kept_in_the_database(runtime: Runtime) -> None:
             rows = dict(stored.all())
     finally:
         jobs.shutdown(wait=False)
-    assert set(rows) == {"ingest", "evaluate", "check", "notify", "report"}
+    assert set(rows) == {"ingest", "evaluate", "check", "notify", "report", "purge"}
     assert all(value is not None for value in rows.values())
-    # A second process registering the same jobs replaces them: still five.
+    # A second process registering the same jobs replaces them: still six.
     again = build_scheduler(runtime)
     again.start(paused=True)
     again.shutdown(wait=False)
     with runtime.db.session() as session:
         count = session.scalar(text("SELECT count(*) FROM apscheduler_jobs"))
-    assert count == 5
+    assert count == 6
 
 
 @pytest.mark.parametrize(("late", "runs"), [(timedelta(minutes=5), 1), (timedelta(hours=2), 0)])

@@ -132,3 +132,57 @@ def test_the_form_reads_decimal_commas_and_wants_both_bounds_of_an_interval() ->
     assert errors == {"claimed_performance.specificity_ci.1": "fleet.err.both_bounds"}
     spec = DeviceSpec.model_validate(document)
     assert spec.claimed_performance.sensitivity == 0.91 and spec.operating_threshold is None
+
+
+def test_the_form_takes_status_scale_and_operating_points_and_says_what_to_fix() -> None:
+    values = {
+        "name": "X",
+        "manufacturer": "M",
+        "target": "lung_nodule",
+        "ai_based": "true",
+        "indeterminate_policy": "exclude",
+        "status": "under_evaluation",
+        "score_scale": "percent",
+        "operating_threshold": "40",
+        "operating_points": "haute sensibilité = 25 ; haute spécificité = 60,5",
+    }
+    document, errors = entry_document("x", values)
+    assert errors == {}
+    spec = DeviceSpec.model_validate(document)
+    assert (spec.status, spec.score_scale, spec.claimed_performance) == (
+        "under_evaluation",
+        "percent",
+        None,
+    )
+    assert [(p.name, p.threshold) for p in spec.operating_points] == [
+        ("haute sensibilité", 25.0),
+        ("haute spécificité", 60.5),
+    ]
+    assert form_values(spec)["operating_points"] == (
+        "haute sensibilité = 25; haute spécificité = 60.5"
+    )
+    _, errors = entry_document("x", {**values, "operating_points": "haute sensibilité"})
+    assert errors == {"operating_points": "fleet.err.points"}
+
+
+def test_a_device_in_service_needs_a_claim_and_thresholds_fit_the_scale(console: Console) -> None:
+    admin = console.browser("admin")
+    form = form_values(_spec(console, "nodule-ct"))
+    for name in [k for k in form if k.startswith("claimed_performance.")]:
+        form[name] = ""
+    refused = admin.post("/devices/nodule-ct/edit?lang=en", form)
+    assert refused.status_code == 400
+    assert "Required for a device in service" in refused.text
+    form["operating_threshold"] = "45"
+    refused = admin.post("/devices/nodule-ct/edit?lang=en", {**form, "status": "under_evaluation"})
+    assert refused.status_code == 400
+    assert "Outside the device&#39;s score scale (0..1)" in refused.text
+
+    form.update(status="under_evaluation", score_scale="percent", operating_points="tri = 30")
+    saved = admin.post("/devices/nodule-ct/edit", form)
+    assert saved.status_code == 303, saved.text
+    spec = _spec(console, "nodule-ct")
+    assert (spec.claimed_performance, spec.operating_threshold) == (None, 45.0)
+    page = admin.get("/devices/nodule-ct?month=2025-06&lang=en").text
+    assert "none (device under evaluation)" in page and "tri (30.00)" in page
+    assert admin.get("/fleet?month=2025-06&lang=en").status_code == 200

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -280,3 +281,31 @@ def test_quarantined_rows_show_no_identifier_under_any_column_name(tmp_path: Pat
     assert count_lines(file) == 3
     file.write_bytes(b"")
     assert count_lines(file) == 0
+
+
+def test_the_page_counts_the_outcomes_that_match_no_prediction(
+    console: Console, tmp_path: Path
+) -> None:
+    from monitor.ingest import ingest_file
+
+    viewer = console.browser("viewer")
+    assert "Every outcome of the last 12 months matches a prediction." in (
+        viewer.get("/ingestion?lang=en").text
+    )
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    outcomes = tmp_path / "orphans.csv"
+    outcomes.write_text(
+        "accession_number,outcome,source,outcome_datetime,target\n"
+        f"TSTACC0000001,negative,report,{now},lung_nodule\n"
+        f"TSTACC0000002,positive,report,{now},lung_nodule\n"
+        f"TSTACC0000003,negative,report,{now},\n",
+        encoding="utf-8",
+    )
+    assert ingest_file(console.db, outcomes, "outcomes").accepted == 3
+    page = viewer.get("/ingestion?lang=en").text
+    section = page[page.index('id="unmatched"') : page.index('id="sources"')]
+    month = datetime.now(UTC).astimezone(ZoneInfo(console.config.time.timezone)).strftime("%Y-%m")
+    cells = r'<tr>\s*<th scope="row">(.*?)</th>\s*<td>(.*?)</td>\s*<td class="num">(.*?)</td>'
+    rows = re.findall(cells, section)
+    assert (month, "lung_nodule", "2") in rows and (month, "every target", "1") in rows
+    _no_identifiers(section)

@@ -15,7 +15,7 @@ from tests.monitor.web.conftest import Browser, Console
 
 CLAIRE = "Claire Martin (cmartin)"
 EVIDENCE = "CONCLUSION : fracture non déplacée du radius distal droit."
-REPORT_RULES = "report_text_rules/v1 fr conclusion"
+REPORT_RULES = "report_text_rules/v2 fr conclusion"
 
 
 def _queue_a_finding(console: Console) -> tuple[int, list[str]]:
@@ -218,7 +218,7 @@ def test_roles_english_and_a_case_outside_the_queue(console: Console) -> None:
             .limit(1)
         ).one()
     ref = review.case_ref(outside)
-    _set_outcome_words(console, ref, "report_text_rules/v1 fr+en conclusion", EVIDENCE)
+    _set_outcome_words(console, ref, "report_text_rules/v2 fr+en conclusion", EVIDENCE)
     secret = _identifiers(console, [ref])
 
     viewer = console.browser("viewer")
@@ -271,7 +271,7 @@ def test_roles_english_and_a_case_outside_the_queue(console: Console) -> None:
 
 def test_the_method_of_an_outcome_is_put_in_words() -> None:
     assert method_words(REPORT_RULES, "fr") == "règles sur le texte du compte rendu, conclusion"
-    assert method_words("report_text_rules/v1 en body", "en") == (
+    assert method_words("report_text_rules/v2 en body", "en") == (
         "rules on the report text, body of the text"
     )
     assert method_words("pathology_code:icd-o-3", "fr") == "code d'anatomopathologie (icd-o-3)"
