@@ -145,3 +145,4 @@ class OutcomeRecord:
     section: str | None = None
     sentence: str | None = None
     qualifiers: str | None = None
+    reading: str | None = None

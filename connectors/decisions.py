@@ -75,6 +75,11 @@ class Decision:
     section: str | None = None
     sentence: str | None = None
     qualifiers: str | None = None
+    reading: str | None = None
+    """The status of the mention that decided, as the reader gave it (``affirmed``,
+    ``negated``, ``uncertain``, ``normal``, ``old``, ``historical``, ``benign``,
+    ``pattern``, ``mimic``, ``other_organ``, ``device``, ``hypothetical``): a device's
+    reading policy recounts ``old``, ``historical``, ``benign`` and ``pattern`` ones."""
 
 
 def decide_outcome(
@@ -130,6 +135,7 @@ def _text_decision(found: TextOutcome) -> Decision | None:
         "section": found.section if evidence is not None else None,
         "sentence": _sentence(evidence) if evidence is not None else None,
         "qualifiers": _qualifiers(evidence) if evidence is not None else None,
+        "reading": evidence.status if evidence is not None else None,
     }
     if found.state == "unmentioned" or found.outcome is None or evidence is None:
         return Decision(found.target, NOT_MENTIONED, found.method, "", **where)

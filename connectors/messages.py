@@ -486,6 +486,7 @@ def _outcome_rows(
             section=decision.section,
             sentence=decision.sentence,
             qualifiers=decision.qualifiers,
+            reading=decision.reading,
         )
         rows.append(RowResult(line, raw, record, None))
     return rows

@@ -241,6 +241,7 @@ class RowBuilder:
         fields["section"] = decided.section
         fields["sentence"] = decided.sentence
         fields["qualifiers"] = decided.qualifiers
+        fields["reading"] = decided.reading
         fields["target"] = decided.target
         return None
 

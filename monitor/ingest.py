@@ -344,6 +344,7 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
         "section": record.section,
         "sentence": record.sentence,
         "qualifiers": record.qualifiers,
+        "reading": record.reading,
         "run_id": run_id,
     }
 

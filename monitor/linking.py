@@ -144,6 +144,7 @@ def _best_outcomes(
             Outcome.section.label("outcome_section"),
             Outcome.sentence.label("outcome_sentence"),
             Outcome.qualifiers.label("outcome_qualifiers"),
+            Outcome.reading.label("outcome_reading"),
             Outcome.id.label("outcome_id"),
             func.row_number()
             .over(
@@ -199,7 +200,9 @@ def linked_cases(
             *(getattr(Prediction, name) for name in PREDICTION_FIELDS),
             Device.indeterminate_policy,
             Device.unmentioned,
+            *_POLICY_COLUMNS,
             best.c.outcome,
+            best.c.outcome_reading,
             best.c.outcome_source,
             best.c.outcome_datetime,
             best.c.outcome_method,
@@ -222,7 +225,9 @@ def linked_cases(
         *PREDICTION_FIELDS,
         "indeterminate_policy",
         "unmentioned",
+        *_POLICY_NAMES,
         "outcome",
+        "outcome_reading",
         "outcome_source",
         "outcome_datetime",
         "outcome_method",
@@ -234,6 +239,55 @@ def linked_cases(
 
 
 _READ_COLUMNS = ("outcome_section", "outcome_sentence", "outcome_qualifiers", "outcome_id")
+_POLICY_COLUMNS = (Device.reading_historical, Device.reading_benign, Device.reading_pattern)
+_POLICY_NAMES = ("reading_historical", "reading_benign", "reading_pattern")
+_PAST_READINGS = ("old", "historical")
+_UNSTATED = ("negative", NOT_MENTIONED)
+
+
+def _read_by_policy(frame: pd.DataFrame) -> pd.Series:
+    """The outcome as the device's reading policy counts its deciding mention: an old or
+    past finding, or a benign finding named alone, is positive when the device counts
+    them (the report read negative or silent); a nodular pattern read positive is
+    negative when the device ignores patterns. Other outcomes as stored."""
+    outcome = frame["outcome"].copy()
+    reading = frame["outcome_reading"]
+    unstated = outcome.isin(_UNSTATED)
+    counted = unstated & (
+        (reading.isin(_PAST_READINGS) & (frame["reading_historical"] == "positive"))
+        | ((reading == "benign") & (frame["reading_benign"] == "positive"))
+    )
+    ignored = (
+        (outcome == "positive") & (reading == "pattern") & (frame["reading_pattern"] == "ignore")
+    )
+    outcome[counted] = "positive"
+    outcome[ignored] = "negative"
+    return outcome
+
+
+def _policy_outcome() -> ColumnElement[str]:
+    """:func:`_read_by_policy` in SQL, with a not-mentioned outcome as a negative."""
+    unstated = Outcome.outcome.in_(_UNSTATED)
+    return case(
+        (
+            unstated
+            & Outcome.reading.in_(_PAST_READINGS)
+            & (Device.reading_historical == "positive"),
+            literal("positive"),
+        ),
+        (
+            unstated & (Outcome.reading == "benign") & (Device.reading_benign == "positive"),
+            literal("positive"),
+        ),
+        (
+            (Outcome.outcome == "positive")
+            & (Outcome.reading == "pattern")
+            & (Device.reading_pattern == "ignore"),
+            literal("negative"),
+        ),
+        (Outcome.outcome == NOT_MENTIONED, literal("negative")),
+        else_=Outcome.outcome,
+    )
 
 
 def _classify(frame: pd.DataFrame) -> pd.DataFrame:
@@ -242,6 +296,8 @@ def _classify(frame: pd.DataFrame) -> pd.DataFrame:
     frame["patient_age"] = pd.to_numeric(frame["patient_age"], errors="coerce")
     frame["ai_score"] = pd.to_numeric(frame["ai_score"], errors="coerce")
     frame["outcome_read"] = frame["outcome"]
+    frame["outcome"] = _read_by_policy(frame)
+    frame = frame.drop(columns=["outcome_reading", *_POLICY_NAMES])
     # A not-mentioned outcome is a negative truth under the device's "negative" policy.
     silent = (frame["outcome"] == NOT_MENTIONED) & (frame["unmentioned"] == "negative")
     frame.loc[silent, "outcome"] = "negative"
@@ -298,7 +354,7 @@ def outcome_events(
     query = (
         select(
             pairs.c.prediction_id,
-            case((silent, literal("negative")), else_=Outcome.outcome).label("outcome"),
+            _policy_outcome().label("outcome"),
             (_source_rank() + case((silent, len(SOURCE_PRECEDENCE) + 1), else_=0)).label(
                 "source_rank"
             ),
@@ -311,6 +367,10 @@ def outcome_events(
             or_(
                 Outcome.outcome.in_(["positive", "negative"]),
                 silent & (Device.unmentioned == "negative"),
+                silent
+                & Outcome.reading.in_(_PAST_READINGS)
+                & (Device.reading_historical == "positive"),
+                silent & (Outcome.reading == "benign") & (Device.reading_benign == "positive"),
             )
         )
     )

@@ -102,6 +102,15 @@ class Device(Base):
         server_default="pending",
         doc="How an outcome 'not mentioned' by a final report counts: negative or pending.",
     )
+    reading_historical: Mapped[str] = mapped_column(
+        String(16), server_default="ignore", doc="Old or past findings: ignore or positive."
+    )
+    reading_benign: Mapped[str] = mapped_column(
+        String(16), server_default="ignore", doc="A benign finding named alone: ignore or positive."
+    )
+    reading_pattern: Mapped[str] = mapped_column(
+        String(16), server_default="positive", doc="A nodular pattern: positive or ignore."
+    )
     claimed_sensitivity: Mapped[float | None] = mapped_column(Float)
     claimed_specificity: Mapped[float | None] = mapped_column(Float)
     date_in_service: Mapped[date | None] = mapped_column(Date)
@@ -218,6 +227,10 @@ class Outcome(Base):
     section: Mapped[str | None] = mapped_column(String(16))
     sentence: Mapped[str | None] = mapped_column(String(500))
     qualifiers: Mapped[str | None] = mapped_column(String(300))
+    reading: Mapped[str | None] = mapped_column(
+        String(16),
+        doc="The status of the deciding mention (old, benign, pattern...): see ReadingPolicy.",
+    )
 
 
 class QuarantinedRow(Base):

@@ -31,6 +31,7 @@ __all__ = [
     "ClaimedPerformance",
     "DeviceSpec",
     "OperatingPoint",
+    "ReportReading",
     "RiskAnalysis",
     "ServiceStatus",
     "device_resolver",
@@ -96,6 +97,24 @@ class RiskAnalysis(_Entry):
         return [name for name, value in self.model_dump().items() if not str(value).strip()]
 
 
+class ReportReading(_Entry):
+    """How a device counts the report findings its claim may or may not cover
+    (:class:`connectors.report_text.ReadingPolicy`): old or past findings, a benign
+    finding named alone (a calcified granuloma), a nodular pattern. Applied when cases
+    are linked, so a change recounts the device's cases."""
+
+    historical: Literal["ignore", "positive"] = Field(
+        "ignore",
+        description="An old, healed or past finding: ignore (no current one) or positive.",
+    )
+    benign: Literal["ignore", "positive"] = Field(
+        "ignore", description="A benign finding named alone (granuloma): ignore or positive."
+    )
+    nodular_pattern: Literal["positive", "ignore"] = Field(
+        "positive", description="A nodular pattern (fibronodular...): positive or ignore."
+    )
+
+
 class OperatingPoint(_Entry):
     """A named operating point of a device: a threshold on its score scale."""
 
@@ -142,6 +161,7 @@ class DeviceSpec(_Entry):
             "negative, or pending (the case waits for another outcome)."
         ),
     )
+    report_reading: ReportReading = Field(default_factory=ReportReading)
     claimed_performance: ClaimedPerformance | None = None
     risk_analysis: RiskAnalysis = Field(default_factory=RiskAnalysis)
 
@@ -215,6 +235,8 @@ class DeviceSpec(_Entry):
                 del document[name]
         if not document.get("operating_points"):
             document.pop("operating_points", None)
+        if document.get("report_reading") == ReportReading().model_dump(mode="json"):
+            del document["report_reading"]
         return document
 
 
@@ -299,6 +321,9 @@ def _columns(spec: DeviceSpec) -> dict[str, Any]:
         "operating_threshold": spec.operating_threshold,
         "indeterminate_policy": spec.indeterminate_policy,
         "unmentioned": spec.unmentioned,
+        "reading_historical": spec.report_reading.historical,
+        "reading_benign": spec.report_reading.benign,
+        "reading_pattern": spec.report_reading.nodular_pattern,
         "claimed_sensitivity": claim.sensitivity if claim else None,
         "claimed_specificity": claim.specificity if claim else None,
         "date_in_service": spec.date_in_service,
@@ -311,9 +336,9 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
 
     Each creation or change is audited with the fields that changed; a changed primary
     threshold checks the device's stored results again (:func:`recheck_results`); a changed
-    ``indeterminate_policy`` or ``unmentioned`` policy recounts the device's cases in the
-    per-cell summaries. Devices absent
-    from ``specs`` are left as they are (a registry is never deleted by an import).
+    ``indeterminate_policy``, ``unmentioned`` or ``report_reading`` policy recounts the
+    device's cases in the per-cell summaries. Devices absent from ``specs`` are left as
+    they are (a registry is never deleted by an import).
     """
     now = utc_now()
     result: dict[str, str] = {}
@@ -342,7 +367,7 @@ def import_registry(session: Session, specs: list[DeviceSpec], *, actor: str) ->
         for key, value in columns.items():
             setattr(device, key, value)
         device.updated_at = now
-        if {"indeterminate_policy", "unmentioned"} & set(changed):
+        if {"indeterminate_policy", "unmentioned", "report_reading"} & set(changed):
             # The policies turn indeterminate outputs into calls and unmentioned outcomes
             # into truths (or not): recount the device's cases.
             session.flush()

@@ -156,6 +156,20 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "pending (the case waits for another outcome)",
     ),
     "fleet.unmentioned.negative": ("comptée négative", "counted as negative"),
+    "fleet.reading.historical": (
+        "Lésion ancienne ou antécédent (fracture consolidée)",
+        "Old or past finding (healed fracture)",
+    ),
+    "fleet.reading.benign": (
+        "Lésion bénigne nommée seule (granulome calcifié)",
+        "Benign finding named alone (calcified granuloma)",
+    ),
+    "fleet.reading.nodular_pattern": (
+        "Aspect nodulaire diffus (fibro-, réticulo-nodulaire)",
+        "Nodular pattern (fibronodular, reticulonodular)",
+    ),
+    "fleet.reading.ignore": ("non comptée", "not counted"),
+    "fleet.reading.positive": ("comptée positive", "counted as positive"),
     "fleet.source": ("Source", "Source"),
     "fleet.not_recorded": ("non renseigné", "not recorded"),
     "fleet.missing": ("manquant", "missing"),
@@ -518,6 +532,8 @@ def form_fields(lang: str) -> list[FormField]:
     classes = (("", w("fleet.f.none")), ("I", "I"), ("IIa", "IIa"), ("IIb", "IIb"), ("III", "III"))
     policies = tuple((p, w(f"fleet.policy.{p}")) for p in ("positive", "negative", "exclude"))
     silences = tuple((p, w(f"fleet.unmentioned.{p}")) for p in ("pending", "negative"))
+    counts = tuple((p, w(f"fleet.reading.{p}")) for p in ("ignore", "positive"))
+    counts_first = tuple(reversed(counts))
     statuses = tuple((s, w(f"fleet.status.{s}")) for s in ("in_service", "under_evaluation"))
     scales = tuple((s, w(f"fleet.scale.{s}")) for s in SCORE_SCALES)
     yes_no = (("true", w("common.yes")), ("false", w("common.no")))
@@ -542,6 +558,23 @@ def form_fields(lang: str) -> list[FormField]:
         FormField("operating_points", "text", w("fleet.points"), use),
         FormField("indeterminate_policy", "select", w("fleet.policy"), use, policies, True),
         FormField("unmentioned", "select", w("fleet.unmentioned"), use, silences, True),
+        FormField(
+            "report_reading.historical",
+            "select",
+            w("fleet.reading.historical"),
+            use,
+            counts,
+            True,
+        ),
+        FormField("report_reading.benign", "select", w("fleet.reading.benign"), use, counts, True),
+        FormField(
+            "report_reading.nodular_pattern",
+            "select",
+            w("fleet.reading.nodular_pattern"),
+            use,
+            counts_first,
+            True,
+        ),
         FormField("claimed_performance.sensitivity", "number", w("fleet.f.sensitivity"), claim),
         FormField("claimed_performance.sensitivity_ci.0", "number", w("fleet.f.sens_low"), claim),
         FormField("claimed_performance.sensitivity_ci.1", "number", w("fleet.f.sens_high"), claim),
@@ -656,6 +689,11 @@ def entry_document(device_id: str, values: dict[str, str]) -> tuple[dict[str, An
         "operating_points": points if points is not None else [],
         "indeterminate_policy": text("indeterminate_policy"),
         "unmentioned": text("unmentioned") or "pending",
+        "report_reading": {
+            "historical": text("report_reading.historical") or "ignore",
+            "benign": text("report_reading.benign") or "ignore",
+            "nodular_pattern": text("report_reading.nodular_pattern") or "positive",
+        },
         "claimed_performance": {k: v for k, v in claim.items() if v is not None} or None,
         "risk_analysis": {
             item: values.get(f"risk_analysis.{item}", "").strip() for item in _RISK_ITEMS

@@ -26,14 +26,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_READING_POLICY = (
+    ("reading_historical", "ignore"),
+    ("reading_benign", "ignore"),
+    ("reading_pattern", "positive"),
+)
+"""The device's report-reading policy (connectors.report_text.ReadingPolicy)."""
+
+
 def upgrade() -> None:
     op.add_column("outcomes", sa.Column("section", sa.String(16)))
     op.add_column("outcomes", sa.Column("sentence", sa.String(500)))
     op.add_column("outcomes", sa.Column("qualifiers", sa.String(300)))
+    op.add_column("outcomes", sa.Column("reading", sa.String(16)))
     op.add_column(
         "devices",
         sa.Column("unmentioned", sa.String(16), nullable=False, server_default="pending"),
     )
+    for name, default in _READING_POLICY:
+        op.add_column(
+            "devices", sa.Column(name, sa.String(16), nullable=False, server_default=default)
+        )
     op.add_column("quarantine", sa.Column("target", sa.String(100)))
     op.add_column("quarantine", sa.Column("data_datetime", UTCDateTime()))
     op.create_table(
@@ -57,8 +70,11 @@ def downgrade() -> None:
         batch.drop_column("data_datetime")
         batch.drop_column("target")
     with op.batch_alter_table("devices") as batch:
+        for name, _ in reversed(_READING_POLICY):
+            batch.drop_column(name)
         batch.drop_column("unmentioned")
     with op.batch_alter_table("outcomes") as batch:
+        batch.drop_column("reading")
         batch.drop_column("qualifiers")
         batch.drop_column("sentence")
         batch.drop_column("section")
