@@ -581,6 +581,11 @@ def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1] - 1) for i in range(len(cuts) - 1)]
 
 
+_ANOTHER_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|avec|with|sans|without)(?!\w)")
+"""Between an organ word and a term, a list's conjunction: the organ is another item's
+("épanchement pleural ou nodule", "thyroid goiter and a lung nodule")."""
+
+
 def _segment_around(text: str, term: _Match, begin: int, end: int) -> tuple[int, int]:
     """The comma-separated segment of ``text[begin:end]`` that holds ``term``."""
     first = begin
@@ -841,7 +846,15 @@ def _organ_at(
         lungs = [m for m in lungs if not compiled.lung_weak.fullmatch(text, m.start, m.end)]
     segment = _segment_around(text, term, begin, end)
     nearest = _near(
-        [m for m in lungs + others if segment[0] <= m.start and m.end <= segment[1]], term, 10_000
+        [
+            m
+            for m in lungs + others
+            if segment[0] <= m.start
+            and m.end <= segment[1]
+            and not _ANOTHER_ITEM.search(text, min(m.end, term.end), max(m.start, term.start))
+        ],
+        term,
+        10_000,
     )
     if nearest is None:
         return None, None
