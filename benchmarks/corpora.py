@@ -89,6 +89,7 @@ def load_corpora(folder: Path | None) -> list[Corpus]:
         splits = _committed_splits()
         for loader in (_openi_corpora, _parrot_corpora):
             corpora.extend(loader(folder, splits))
+        corpora.extend(_parrot_heldout_corpora(folder))
     return corpora
 
 
@@ -223,7 +224,9 @@ def _written_corpora() -> list[Corpus]:
                 name=str(data["name"]),
                 language=str(data["language"]),
                 split=str(data["split"]),
-                licence=str(data["licence"]),
+                licence=str(
+                    data.get("licence", "project's own (synthetic, written for the project)")
+                ),
                 origin=str(data["origin"]),
                 notes=" ".join(str(data.get("notes", "")).split()),
                 items=items,
@@ -393,6 +396,51 @@ def _parrot_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]])
         return Corpus(name, "fr", half, PARROT_LICENCE, PARROT_ORIGIN, PARROT_NOTES, tuple(chosen))
 
     return _apply_split("parrot-fr", items, splits, make)
+
+
+PARROT_HELDOUT_NOTES = (
+    "A second, later selection of about 80 French PARROT_v1.0 reports (numbers outside "
+    "2619-2719), transcribed and labelled by a helper who never ran a reader on them, after "
+    "the rules were frozen: the whole set is a test split, never looked at for tuning. "
+    "Labels as parrot-fr (labels_heldout.tsv; committed without notes as "
+    "tests/data/report_corpora/parrot_fr_heldout_labels.tsv)."
+)
+
+
+def _parrot_heldout_corpora(folder: Path) -> list[Corpus]:
+    parrot = folder / "parrot"
+    labels_path = parrot / "labels_heldout.tsv"
+    if not labels_path.exists():
+        labels_path = COMMITTED / "parrot_fr_heldout_labels.tsv"
+    if not labels_path.exists():
+        return []
+    labels = {}
+    with labels_path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for row in reader:
+            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
+    texts: dict[str, str] = {}
+    for name in ("parrot_v1_fr_heldout.jsonl", "PARROT_v1_0.jsonl"):  # original wins
+        path = parrot / name
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    texts[f"v1-{record['no']}"] = str(record["report"])
+    items = tuple(Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts)
+    if not items:
+        return []
+    return [
+        Corpus(
+            "parrot-fr-heldout",
+            "fr",
+            "test",
+            PARROT_LICENCE,
+            PARROT_ORIGIN,
+            PARROT_HELDOUT_NOTES,
+            items,
+        )
+    ]
 
 
 def _parrot_texts(parrot: Path) -> dict[str, str]:

@@ -413,6 +413,7 @@ _TERMINATION: Final = (
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     terms: re.Pattern[str] | None
+    term_stems: re.Pattern[str] | None
     cues: tuple[tuple[str, re.Pattern[str] | None], ...]
     excluded: re.Pattern[str] | None
     normal: re.Pattern[str] | None
@@ -429,6 +430,22 @@ class _Compiled:
     exam_other: re.Pattern[str] | None
 
 
+def _stems(entries: Iterable[str]) -> re.Pattern[str] | None:
+    """A cheap first pass: every match of an entry starts with the first four folded
+    characters of its first word (a ``re:`` entry is kept whole)."""
+    parts = set()
+    for entry in entries:
+        if entry.startswith("re:"):
+            parts.add(f"(?:{entry[3:]})")
+            continue
+        folded = fold_text(entry)[0].strip()
+        first = re.split(r"[\s\-']+", folded)[0] if folded else ""
+        if not first:
+            return None
+        parts.add(re.escape(first[:4]))
+    return re.compile("|".join(sorted(parts))) if parts else None
+
+
 @lru_cache(maxsize=64)
 def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
     chosen = [vocabulary.language(code) for code in languages]
@@ -442,6 +459,7 @@ def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
     organ = _TARGET_ORGAN.get(vocabulary.target)
     return _Compiled(
         terms=_union([*gather("terms"), *gather("pattern")], plural=True),
+        term_stems=_stems([*gather("terms"), *gather("pattern"), *gather("benign")]),
         cues=tuple((category, _union(gather(category))) for category in _CUE_PRIORITY),
         excluded=_union(gather("excluded"), plural=True),
         normal=_union(gather("normal")),
@@ -914,7 +932,10 @@ def _read_sentence(
 ) -> tuple[list[_Mention], _Match | None]:
     """The mentions of one sentence, and its explicit normal statement if it is one."""
     begin, end = sentence
-    terms = _find(compiled.terms, text, begin, end, "term")
+    if compiled.term_stems is not None and not compiled.term_stems.search(text, begin, end):
+        terms = []  # no word of the target starts here: the full term search is skipped
+    else:
+        terms = _find(compiled.terms, text, begin, end, "term")
     if terms and compiled.excluded is not None:
         excluded = _find(compiled.excluded, text, begin, end, "excluded")
         terms = [
