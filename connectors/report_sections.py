@@ -47,7 +47,7 @@ _HEADINGS: Final = {
         r"indications?|renseignements? cliniques?|motif(?: de l'examen| de la demande)?|"
         r"contexte(?: clinique)?|demande|question posee|clinical (?:information|history|"
         r"indications?|details|data|notes?)|reason for (?:exam|examination|study|referral)|"
-        r"indication for (?:exam|examination|study)"
+        r"indication for (?:exam|examination|study)|clinique|clinical|anamnese"
     ),
     "history": r"antecedents?|atcd|history|past (?:medical )?history",
     "technique": r"techniques?|protocoles?|procedures?|acquisition",

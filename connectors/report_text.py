@@ -334,7 +334,8 @@ def _builtin(target: str) -> Vocabulary:
 
 def _phrase_regex(entry: str, plural: bool) -> str:
     if entry.startswith("re:"):
-        return f"(?:{entry[3:]})"
+        # A regex entry is a whole word or phrase too ("re:l[sim][dg]" is not inside "clsid").
+        return rf"(?<!\w)(?:{entry[3:]})(?!\w)"
     normalized = fold_text(entry)[0].strip()
     words = [word for word in re.split(r"[\s\-]+", normalized) if word]
     parts = []
@@ -342,7 +343,10 @@ def _phrase_regex(entry: str, plural: bool) -> str:
         bits = word.split("'")
         last = index == len(words) - 1
         if plural and word[-1:].isalpha() and len(word) > 2 and (last or len(words) > 1):
-            if word.endswith("y") and len(word) > 3 and word[-2] not in "aeiou":
+            if word.endswith("al") and len(word) > 4 and len(bits) == 1:
+                # French adjectives in -al: -aux, and -ale(s) (sous-pleural, sous-pleuraux).
+                piece = re.escape(word[:-2]) + "(?:al|aux|ale|ales|als)"
+            elif word.endswith("y") and len(word) > 3 and word[-2] not in "aeiou":
                 bits[-1] = bits[-1][:-1] + "(?:y|ies)"
                 piece = r"(?:'\s*|\s+)".join(
                     re.escape(bit) if i < len(bits) - 1 else bit for i, bit in enumerate(bits)
@@ -426,6 +430,7 @@ class _Compiled:
     benign_findings: re.Pattern[str] | None
     pattern: re.Pattern[str] | None
     bone: re.Pattern[str] | None
+    soft_tissue: re.Pattern[str] | None
     exam_chest: re.Pattern[str] | None
     exam_other: re.Pattern[str] | None
 
@@ -492,6 +497,11 @@ def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
         benign_findings=_union(gather("benign"), plural=True),
         pattern=_union(gather("pattern"), plural=True),
         bone=_union([e for code in languages for e in anatomy.get(("bone", code), ())], plural=True)
+        if organ is None
+        else None,
+        soft_tissue=_union(
+            [e for code in languages for e in anatomy.get(("soft_tissue", code), ())], plural=True
+        )
         if organ is None
         else None,
         exam_chest=_union([e for code in languages for e in anatomy.get(("exam_chest", code), ())])
@@ -604,6 +614,10 @@ _ANOTHER_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|avec|with|sans
 ("épanchement pleural ou nodule", "thyroid goiter and a lung nodule")."""
 
 
+_NEXT_ITEM: Final = re.compile(r"(?<!\w)(?:et|and|avec|with)(?!\w)")
+"""Between a term and a cue after it: the cue qualifies the next item of a list."""
+
+
 def _segment_around(text: str, term: _Match, begin: int, end: int) -> tuple[int, int]:
     """The comma-separated segment of ``text[begin:end]`` that holds ``term``."""
     first = begin
@@ -613,11 +627,17 @@ def _segment_around(text: str, term: _Match, begin: int, end: int) -> tuple[int,
     return first, found.start() if found else end
 
 
-def _attached(candidates: list[_Match], term: _Match) -> _Match | None:
-    """The device a term is attached to, if any: among device and bone words within 60
-    characters, the first after the term ("fracture of a screw of the tibial plate",
-    "fractured lead"), else the nearest before it ("catheter fracture", "rib fracture");
-    a bone word there means a bone fracture."""
+def _attached(text: str, candidates: list[_Match], term: _Match) -> _Match | None:
+    """The device or soft tissue a term is attached to, if any: among device, soft-tissue
+    and bone words within 60 characters and not in another item of a list ("healed
+    fracture with intact hardware"), the first after the term ("fracture of a screw of
+    the tibial plate", "fractured lead", "fissure du ménisque"), else the nearest before
+    it ("catheter fracture", "rib fracture"); a bone word there means a bone fracture."""
+    candidates = [
+        m
+        for m in candidates
+        if m.end <= term.start or not _ANOTHER_ITEM.search(text, term.end, m.start)
+    ]
     after = [m for m in candidates if m.start >= term.end and m.start - term.end <= 60]
     before = [m for m in candidates if m.end <= term.start and term.start - m.end <= 60]
     if after:
@@ -626,7 +646,7 @@ def _attached(candidates: list[_Match], term: _Match) -> _Match | None:
         chosen = max(before, key=lambda m: m.end)
     else:
         return None
-    return chosen if chosen.category == "device" else None
+    return chosen if chosen.category in ("device", "other_organ") else None
 
 
 def _near(matches: list[_Match], term: _Match, limit: int) -> _Match | None:
@@ -686,6 +706,8 @@ def _analyse_clause(
         return not text[s_begin : cue.start].strip(_EDGE)
 
     def after_applies(cue: _Match, term: _Match) -> bool:
+        if text[cue.start : cue.end] != "?" and _NEXT_ITEM.search(text, term.end, cue.start):
+            return False  # "masse pulmonaire et adénopathie suspecte": another item's
         term_segment, cue_segment = segment_of(term.start), segment_of(cue.start)
         return cue_segment == term_segment or (cue_segment == term_segment + 1 and starts_with(cue))
 
@@ -712,11 +734,14 @@ def _analyse_clause(
         if all(d.end <= t.start or d.start >= t.end for t in terms)
     ]
     bones = _find(compiled.bone, text, begin, end, "bone")
+    tissues = _find(compiled.soft_tissue, text, begin, end, "other_organ")
     found_mentions = []
     for term in terms:
         found = [cue for cue in cues if applies(cue, term)]
         device = _attached(
-            [m for m in devices + bones if segment_of(m.start) == segment_of(term.start)], term
+            text,
+            [m for m in devices + bones + tissues if segment_of(m.start) == segment_of(term.start)],
+            term,
         )
         hypothetical = [c for c in found if c.category.startswith("hypothetical")]
         mimic = [c for c in found if c.category == "mimic"]
@@ -726,7 +751,7 @@ def _analyse_clause(
         before = [c for c in found if c.category in ("negation", "uncertainty")]
         cue: _Match | None
         if device is not None:
-            status, cue = "device", device
+            status, cue = device.category if device.category == "other_organ" else "device", device
         elif hypothetical:
             status, cue = "hypothetical", hypothetical[0]
         elif mimic and not any(c.category.startswith("uncertainty") for c in found):
@@ -792,10 +817,10 @@ _FR_WORDS: Final = frozenset(
         "cette",
         "il",
         "on",
-        "l",
-        "d",
-        "n",
-        "qu",
+        "l'",
+        "d'",
+        "n'",
+        "qu'",
         "ne",
         "pulmonaire",
         "resultat",
@@ -831,13 +856,15 @@ _EN_WORDS: Final = frozenset(
         "seen",
     ]
 )
-_WORD: Final = re.compile(r"[a-z]+")
+_WORD: Final = re.compile(r"[a-z]+'?")
+"""A word, with its apostrophe when it has one: the French elided articles count only so
+("l'", "d'"), never a spine level ("L1")."""
 
 
 def _languages(normalized: str) -> tuple[str, ...]:
     words = _WORD.findall(normalized)
-    french = sum(word in _FR_WORDS for word in words)
-    english = sum(word in _EN_WORDS for word in words)
+    french = sum(word in _FR_WORDS or word.rstrip("'") in _FR_WORDS for word in words)
+    english = sum(word.rstrip("'") in _EN_WORDS for word in words)
     if french > english:
         return ("fr",)
     if english > french:
@@ -846,14 +873,33 @@ def _languages(normalized: str) -> tuple[str, ...]:
 
 
 def _organ_at(
-    text: str, term: _Match, clause: tuple[int, int], compiled: _Compiled
+    text: str,
+    term: _Match,
+    clause: tuple[int, int],
+    compiled: _Compiled,
+    region: str | None = None,
 ) -> tuple[str | None, _Match | None]:
-    """The organ a term is located in by the words of its clause: (organ, word) or (None, None)."""
+    """The organ a term is located in by the words of its clause: (organ, word) or (None, None).
+
+    ``region`` ``other``: the exam covers no lung, and "lobe", "apex" do not place a
+    finding in it (a thyroid lobe)."""
     if compiled.organ is None:
         return None, None
     begin, end = clause
     lungs = _find(compiled.lung, text, begin, end, "lung")
-    others = _find(compiled.other, text, begin, end, "other_organ")
+    if region == "other" and compiled.lung_weak is not None:
+        lungs = [m for m in lungs if not compiled.lung_weak.fullmatch(text, m.start, m.end)]
+    others = [
+        m
+        for m in _find(compiled.other, text, begin, end, "other_organ")
+        # "sous-pleuraux" is the lung's, not the pleura's: the longer word wins.
+        if not any(
+            lung.start <= m.start
+            and m.end <= lung.end
+            and (lung.end - lung.start) > (m.end - m.start)
+            for lung in lungs
+        )
+    ]
     if any(m.start < term.end and m.end > term.start for m in lungs):
         return "lung", None  # "pulmonary nodule": the term names its organ
     inside = [m for m in others if m.start < term.end and m.end > term.start]
@@ -896,6 +942,16 @@ def _leading_organ(text: str, begin: int, end: int, compiled: _Compiled) -> str 
 
 _ORGAN_HEADING: Final = re.compile(r"[^:.]{1,40}:")
 _TITLE_LIMIT: Final = 200
+_TITLE_SCAN: Final = 800
+_EXAM_TYPE: Final = re.compile(
+    r"(?<!\w)(?:scanner|scanographie|tdm|tomodensitometrie|irm|echographie|echo|"
+    r"radiographies?|radio|cliches?|angio\w*|mammographie|scintigraphie|tep|"
+    r"ct|mri|ultrasound|us|x-?rays?|radiographs?|cxr|mammogram|exam(?:en|ination)?)(?!\w)"
+)
+_NOT_TITLE: Final = re.compile(
+    r"\s*[-*#>]*\s*(?:indications?|renseignements?|motif|clinique|contexte|antecedents?|"
+    r"clinical|history|comparaisons?|comparisons?|technique|protocole|demande|question)"
+)
 
 
 def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> str | None:
@@ -903,10 +959,11 @@ def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> st
     (``IRM RENALE``, ``Scanner abdomino-pelvien``), else None (the organ is assumed)."""
     if compiled.exam_other is None or compiled.exam_chest is None:
         return None
-    first_line = text.lstrip()[:_TITLE_LIMIT].split("\n", 1)[0]
-    title = first_line
-    if parts and parts[0].name == "findings" and len(parts) > 1:
-        title += " " + text[parts[0].start : min(parts[0].end, parts[0].start + _TITLE_LIMIT)]
+    lines = [line for line in text.lstrip()[:_TITLE_SCAN].split("\n")[:8] if line.strip()]
+    # The title: the first line naming an exam (it may follow a patient or dose line),
+    # not a line of the indication or history; else the first line.
+    titled = [line for line in lines if _EXAM_TYPE.search(line) and not _NOT_TITLE.match(line)]
+    title = (titled or lines or [""])[0][:_TITLE_LIMIT]
     if compiled.exam_other.search(title) and not compiled.exam_chest.search(title):
         return "other"
     return None
@@ -929,6 +986,7 @@ def _read_sentence(
     section: str,
     compiled: _Compiled,
     context: str | None,
+    region: str | None = None,
 ) -> tuple[list[_Mention], _Match | None]:
     """The mentions of one sentence, and its explicit normal statement if it is one."""
     begin, end = sentence
@@ -966,7 +1024,7 @@ def _read_sentence(
         for term, status, cue, qualifiers in _analyse_clause(
             text, clause[0], clause[1], compiled, inside
         ):
-            organ, word = _organ_at(text, term, clause, compiled)
+            organ, word = _organ_at(text, term, clause, compiled, region)
             if organ is None and compiled.organ is not None:
                 organ = _leading_organ(text, begin, end, compiled) or context
             if organ == "other" and status not in ("device", "hypothetical"):
@@ -1125,7 +1183,9 @@ def extract_outcome(
                 previous = normalized[max(0, line - 1) : line]
                 heading_above = context if previous == "\n" and context_heading else None
                 context, context_line, context_heading = heading_above or region, line, False
-            found, normal = _read_sentence(normalized, sentence, section.name, compiled, context)
+            found, normal = _read_sentence(
+                normalized, sentence, section.name, compiled, context, region
+            )
             mentions.extend(found)
             if normal is not None:
                 normals.append((normal, section.name, sentence))
@@ -1143,6 +1203,12 @@ def extract_outcome(
     ]
     conclusion = [m for m in relevant if m.section == "conclusion"]
     chosen = conclusion or relevant
+    if not conclusion and any(
+        m.section == "conclusion" and m.status == "other_organ" for m in mentions
+    ):
+        # The conclusion places the finding in another organ: a mention the findings do
+        # not locate is that one, not a lung nodule.
+        chosen = [m for m in relevant if m.organ is not None]
     ranked = sorted(
         enumerate(chosen), key=lambda pair: (_RANK[_outcome_of(pair[1].status, policy)], pair[0])
     )

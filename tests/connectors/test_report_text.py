@@ -34,9 +34,6 @@ KNOWN_ERRORS = {
     "en-fracture-083": "'no evidence of healing of the ... fracture' reads as a negated fracture",
     # An 'or' inside the affirmed finding makes the comma continue the negated list.
     "en-fracture-087": "'no dislocation, fracture of the radius or ulna' reads as a list",
-    # Contrastive negations are not cues ('non' alone would negate 'non déplacée').
-    "fr-lung_nodule-083": "'et non à un nodule' is not a negation cue",
-    "en-lung_nodule-086": "'rather than a nodule' is not a negation cue",
 }
 
 OUTCOME_VALUES = ("positive", "negative", "indeterminate", None)
