@@ -925,8 +925,11 @@ def _organ_at(
     return ("lung", nearest) if nearest.category == "lung" else ("other", nearest)
 
 
-def _leading_organ(text: str, begin: int, end: int, compiled: _Compiled) -> str | None:
-    """The organ a sentence (or a heading line) starts with: ``Foie :``, ``The lungs are``."""
+def _leading_organ(
+    text: str, begin: int, end: int, compiled: _Compiled, region: str | None = None
+) -> str | None:
+    """The organ a sentence (or a heading line) starts with: ``Foie :``, ``The lungs are``
+    (a "lobe" is not the lung's in an exam of another region)."""
     head = text[begin : min(end, begin + 40)]
     offset = len(head) - len(head.lstrip(_EDGE + "0123456789)"))
     start = begin + offset
@@ -935,8 +938,15 @@ def _leading_organ(text: str, begin: int, end: int, compiled: _Compiled) -> str 
             start += len(article)
             break
     for organ, pattern in (("lung", compiled.lung), ("other", compiled.other)):
-        if pattern is not None and pattern.match(text, start, end):
-            return organ
+        found = pattern.match(text, start, end) if pattern is not None else None
+        if found is None:
+            continue
+        weak = compiled.lung_weak is not None and compiled.lung_weak.fullmatch(
+            text, found.start(), found.end()
+        )
+        if organ == "lung" and weak and region == "other":
+            continue
+        return organ
     return None
 
 
@@ -1026,7 +1036,7 @@ def _read_sentence(
         ):
             organ, word = _organ_at(text, term, clause, compiled, region)
             if organ is None and compiled.organ is not None:
-                organ = _leading_organ(text, begin, end, compiled) or context
+                organ = _leading_organ(text, begin, end, compiled, region) or context
             if organ == "other" and status not in ("device", "hypothetical"):
                 status = "other_organ"
                 cue = word if word is not None else cue
@@ -1189,7 +1199,7 @@ def extract_outcome(
             mentions.extend(found)
             if normal is not None:
                 normals.append((normal, section.name, sentence))
-            leading = _leading_organ(normalized, sentence[0], sentence[1], compiled)
+            leading = _leading_organ(normalized, sentence[0], sentence[1], compiled, region)
             stripped = normalized[sentence[0] : sentence[1]].strip()
             if leading is not None and _ORGAN_HEADING.match(stripped):
                 # "FOIE :", "Poumons : ...": the organ of what follows on this line and,

@@ -389,3 +389,61 @@ def test_the_evidence_gives_the_sentence_section_and_qualifiers() -> None:
     assert evidence is not None
     assert evidence.sentence == "No acute, displaced rib fractures"
     assert evidence.qualifiers == ("negated: No",)
+
+
+# ------------------------------------------- from the held-out sets' triage
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ÉCHOGRAPHIE THYROÏDIENNE\nLobe droit : nodule de 14 mm, EU-TIRADS 4.",
+        "IRM CÉRÉBRALE\nRésultats : nodule du lobe temporal droit.",
+        "Patient de 54 ans.\nSCANNER ABDOMINO-PELVIEN\nRésultats : nodule hypodense de 9 mm.",
+        "Nodule sous-cutané de la paroi thoracique. Pas d'autre anomalie.",
+    ],
+)
+def test_a_non_chest_exam_or_another_organ_never_makes_a_lung_nodule(text: str) -> None:
+    assert read(text, "lung_nodule") != "positive"
+
+
+def test_a_regex_entry_matches_whole_words_only() -> None:
+    # "lsd" (lobe supérieur droit) is not the "lsd" inside a longer word.
+    result = extract_outcome("Nodule thyroïdien, bilsdi. Pas d'autre anomalie.", "lung_nodule")
+    assert result.outcome != "positive"
+
+
+def test_french_adjectives_in_al_have_their_aux_plural() -> None:
+    result = extract_outcome("Nodules sous-pleuraux bilatéraux de 4 mm.", "lung_nodule")
+    assert (result.outcome, result.evidence and result.evidence.organ) == ("positive", "lung")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Opacité correspondant à une atélectasie et non à un nodule.",
+        "Rounded atelectasis rather than a nodule.",
+    ],
+)
+def test_a_corrective_negation_negates(text: str) -> None:
+    assert read(text, "lung_nodule") == "negative"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Fissure horizontale de la corne postérieure du ménisque interne.", "Meniscal fissure."],
+)
+def test_a_tear_of_soft_tissue_is_not_a_fracture(text: str) -> None:
+    assert read(text, "fracture") is None
+
+
+def test_a_spine_level_does_not_make_an_english_report_french() -> None:
+    text = "Lumbar spine. No acute fracture of L1, L2 or L3. Mild degenerative change at L4-L5."
+    result = extract_outcome(text, "fracture")
+    assert result.method.endswith(" en")
+    assert result.outcome == "negative"
+
+
+def test_vertebral_compression_is_a_fracture() -> None:
+    assert read("Tassement vertébral de L1 d'allure récente.", "fracture") == "positive"
+    assert read("Ancien tassement vertébral de L1.", "fracture") == "negative"
