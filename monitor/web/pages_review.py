@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.report_text import SECTIONS
 from monitor import report_texts as tx
 from monitor import review
 from monitor.errors import MonitorError
@@ -257,16 +258,8 @@ def _words(key: str, lang: str, **fields: object) -> str:
     return translate(key, lang, **fields)
 
 
-_SECTIONS = (
-    "indication",
-    "history",
-    "technique",
-    "comparison",
-    "findings",
-    "conclusion",
-    "body",
-    "full_text",
-)
+_SECTIONS = (*SECTIONS, "body")
+"""The reader's sections, and v1's "body" of outcomes read before v2."""
 _QUALIFIER_TAGS = (
     "negated",
     "uncertain",
