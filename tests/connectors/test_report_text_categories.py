@@ -145,6 +145,8 @@ def test_a_bone_fracture_beside_a_device_still_counts() -> None:
     "text",
     [
         "Small mass in the left lung.",
+        "Masslike opacity in the right upper lobe.",
+        "Rounded density in the left lower lobe.",
         "Nodular opacities in the right lower lobe.",
         "Ill-defined nodular densities at both bases are nodules.",
         "Masse pulmonaire spiculée du lobe supérieur gauche.",
