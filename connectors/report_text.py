@@ -52,6 +52,7 @@ that :func:`load_vocabulary` can extend with the user's own files.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -1148,6 +1149,24 @@ def _evidence(mention: _Mention, original: str, origin: list[int], text: str) ->
     )
 
 
+_REFERENCE: Final = re.compile(
+    r"(?:(?<!\w)(?:ce|cet|cette|ces|ledit|ladite|le|la|les|this|these|that|said|the)\s+|l')$"
+)
+
+
+def _referred(text: str, mention: _Mention, located: list[_Mention]) -> _Mention:
+    """A mention that refers back ("ce nodule", "this nodule") to one placed in an organ
+    earlier in the report is in that organ."""
+    if mention.organ is not None or not located:
+        return mention
+    if not _REFERENCE.search(text, max(0, mention.term.start - 10), mention.term.start):
+        return mention
+    earlier = located[-1]
+    if earlier.organ != "other" or mention.status in ("device", "hypothetical"):
+        return dataclasses.replace(mention, organ=earlier.organ)
+    return dataclasses.replace(mention, organ="other", status="other_organ")
+
+
 def _line_start(text: str, position: int) -> int:
     return text.rfind("\n", 0, position) + 1
 
@@ -1179,6 +1198,7 @@ def extract_outcome(
     mentions: list[_Mention] = []
     normals: list[tuple[_Match, str, tuple[int, int]]] = []
     parts, section_sentences = _layout(text)
+    located: list[_Mention] = []
     region = _exam_region(normalized, parts, compiled)
     for section, its_sentences in zip(parts, section_sentences, strict=True):
         if section.name not in READ_SECTIONS:
@@ -1196,6 +1216,8 @@ def extract_outcome(
             found, normal = _read_sentence(
                 normalized, sentence, section.name, compiled, context, region
             )
+            found = [_referred(normalized, m, located) for m in found]
+            located.extend(m for m in found if m.organ is not None and m.term.category == "term")
             mentions.extend(found)
             if normal is not None:
                 normals.append((normal, section.name, sentence))

@@ -449,3 +449,17 @@ def test_a_spine_level_does_not_make_an_english_report_french() -> None:
 def test_vertebral_compression_is_a_fracture() -> None:
     assert read("Tassement vertébral de L1 d'allure récente.", "fracture") == "positive"
     assert read("Ancien tassement vertébral de L1.", "fracture") == "negative"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Nodule sous-cutané de la paroi thoracique de 12 mm. Ce nodule est stable.", None),
+        ("Thyroid nodule of 2 cm. This nodule is hypoechoic.", None),
+        ("Nodule du lobe supérieur droit. Ce nodule mesure 6 mm.", "positive"),
+    ],
+)
+def test_a_nodule_referred_back_to_is_in_the_organ_named_first(
+    text: str, expected: str | None
+) -> None:
+    assert read(text, "lung_nodule") == expected
