@@ -463,3 +463,17 @@ def test_a_nodule_referred_back_to_is_in_the_organ_named_first(
     text: str, expected: str | None
 ) -> None:
     assert read(text, "lung_nodule") == expected
+
+
+def test_a_clinical_message_saying_mass_in_the_lung_gives_a_lung_nodule_outcome() -> None:
+    """What HL7 and FHIR reports are read with (connectors.decisions.decide_outcome)."""
+    from connectors.decisions import decide_outcome
+
+    (decision,) = decide_outcome(
+        "FINDINGS: small mass in the left lung.", (), source="report", targets=["lung_nodule"]
+    )
+    assert (decision.outcome, decision.reading, decision.section) == (
+        "positive",
+        "affirmed",
+        "findings",
+    )
