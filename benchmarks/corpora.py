@@ -90,6 +90,7 @@ def load_corpora(folder: Path | None) -> list[Corpus]:
         for loader in (_openi_corpora, _parrot_corpora):
             corpora.extend(loader(folder, splits))
         corpora.extend(_parrot_heldout_corpora(folder))
+        corpora.extend(_parrot_english_corpora(folder, splits))
     return corpora
 
 
@@ -443,6 +444,48 @@ def _parrot_heldout_corpora(folder: Path) -> list[Corpus]:
     ]
 
 
+PARROT_EN_NOTES = (
+    "English-language records of PARROT_v1.0 (chest, trauma and a few other exams), "
+    "transcribed and labelled by a helper who never ran a reader on them; split dev/test "
+    "like the others (labels_en.tsv; committed without notes as "
+    "tests/data/report_corpora/parrot_en_labels.tsv)."
+)
+
+
+def _parrot_english_corpora(
+    folder: Path, splits: Mapping[str, Mapping[str, list[str]]]
+) -> list[Corpus]:
+    parrot = folder / "parrot"
+    labels_path = parrot / "labels_en.tsv"
+    if not labels_path.exists():
+        labels_path = COMMITTED / "parrot_en_labels.tsv"
+    if not labels_path.exists():
+        return []
+    labels = {}
+    with labels_path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for row in reader:
+            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
+    texts: dict[str, str] = {}
+    for name in ("parrot_v1_en.jsonl", "PARROT_v1_0.jsonl"):  # original wins
+        path = parrot / name
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    texts[f"v1-{record['no']}"] = str(record["report"])
+    items = [Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts]
+    if not items:
+        return []
+
+    def make(name: str, chosen: list[Item], half: str) -> Corpus:
+        return Corpus(
+            name, "en", half, PARROT_LICENCE, PARROT_ORIGIN, PARROT_EN_NOTES, tuple(chosen)
+        )
+
+    return _apply_split("parrot-en", items, splits, make)
+
+
 def _parrot_texts(parrot: Path) -> dict[str, str]:
     texts = {}
     v0 = parrot / "Fr_sample.json"
@@ -467,22 +510,27 @@ def _parrot_texts(parrot: Path) -> dict[str, str]:
 
 
 def _write_splits(folder: Path) -> None:
-    """Recompute the stratified split of the outside corpora from their gold labels."""
+    """Add the stratified split of outside corpora that have none yet; a split already
+    in the file is never dealt again (its test half must stay the one never tuned on)."""
     data: dict[str, Any] = {
         "_about": (
             "dev/test ids of the corpora without a split of their own; made by "
             "benchmarks/corpora.py make_split (strata: positive per target; SHA-256 of "
-            "'name:id' order; alternating dev/test). Regenerate with "
-            "'python benchmarks/corpora.py --write-splits FOLDER'."
-        )
+            "'name:id' order; alternating dev/test). 'python benchmarks/corpora.py "
+            "--write-splits FOLDER' adds the corpora missing here and keeps the others."
+        ),
+        **_committed_splits(),
     }
     openi = folder / "openi"
-    if (openi / "openi-testset.txt").exists() and (openi / "openi_gld_std14.csv").exists():
+    if "openi-negbio" not in data and (openi / "openi-testset.txt").exists():
         gold = _openi_gold(openi, _openi_ids(openi))  # split from ids and labels, texts or not
         data["openi-negbio"] = make_split("openi-negbio", {i: _stratum(g) for i, g in gold.items()})
-    loaded = _parrot_corpora(folder, {})
-    if loaded:
-        data["parrot-fr"] = {c.split: [i.id for i in c.items] for c in loaded}
+    for name, loader in (("parrot-fr", _parrot_corpora), ("parrot-en", _parrot_english_corpora)):
+        if name in data:
+            continue
+        loaded = loader(folder, {})
+        if loaded:
+            data[name] = {c.split: [i.id for i in c.items] for c in loaded}
     SPLITS_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {SPLITS_FILE}: " + ", ".join(k for k in data if not k.startswith("_")))
 
