@@ -90,7 +90,6 @@ def load_corpora(folder: Path | None) -> list[Corpus]:
         for loader in (_openi_corpora, _parrot_corpora):
             corpora.extend(loader(folder, splits))
         corpora.extend(_parrot_heldout_corpora(folder))
-        corpora.extend(_parrot_english_corpora(folder, splits))
     return corpora
 
 
@@ -444,48 +443,6 @@ def _parrot_heldout_corpora(folder: Path) -> list[Corpus]:
     ]
 
 
-PARROT_EN_NOTES = (
-    "English-language records of PARROT_v1.0 (chest, trauma and a few other exams), "
-    "transcribed and labelled by a helper who never ran a reader on them; split dev/test "
-    "like the others (labels_en.tsv; committed without notes as "
-    "tests/data/report_corpora/parrot_en_labels.tsv)."
-)
-
-
-def _parrot_english_corpora(
-    folder: Path, splits: Mapping[str, Mapping[str, list[str]]]
-) -> list[Corpus]:
-    parrot = folder / "parrot"
-    labels_path = parrot / "labels_en.tsv"
-    if not labels_path.exists():
-        labels_path = COMMITTED / "parrot_en_labels.tsv"
-    if not labels_path.exists():
-        return []
-    labels = {}
-    with labels_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for row in reader:
-            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
-    texts: dict[str, str] = {}
-    for name in ("parrot_v1_en.jsonl", "PARROT_v1_0.jsonl"):  # original wins
-        path = parrot / name
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    record = json.loads(line)
-                    texts[f"v1-{record['no']}"] = str(record["report"])
-    items = [Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts]
-    if not items:
-        return []
-
-    def make(name: str, chosen: list[Item], half: str) -> Corpus:
-        return Corpus(
-            name, "en", half, PARROT_LICENCE, PARROT_ORIGIN, PARROT_EN_NOTES, tuple(chosen)
-        )
-
-    return _apply_split("parrot-en", items, splits, make)
-
-
 def _parrot_texts(parrot: Path) -> dict[str, str]:
     texts = {}
     v0 = parrot / "Fr_sample.json"
@@ -525,12 +482,10 @@ def _write_splits(folder: Path) -> None:
     if "openi-negbio" not in data and (openi / "openi-testset.txt").exists():
         gold = _openi_gold(openi, _openi_ids(openi))  # split from ids and labels, texts or not
         data["openi-negbio"] = make_split("openi-negbio", {i: _stratum(g) for i, g in gold.items()})
-    for name, loader in (("parrot-fr", _parrot_corpora), ("parrot-en", _parrot_english_corpora)):
-        if name in data:
-            continue
-        loaded = loader(folder, {})
+    if "parrot-fr" not in data:
+        loaded = _parrot_corpora(folder, {})
         if loaded:
-            data[name] = {c.split: [i.id for i in c.items] for c in loaded}
+            data["parrot-fr"] = {c.split: [i.id for i in c.items] for c in loaded}
     SPLITS_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {SPLITS_FILE}: " + ", ".join(k for k in data if not k.startswith("_")))
 

@@ -719,7 +719,28 @@ def evaluate(
             device_id=device_id,
             first=first,
         )
+        since = (
+            datetime.combine(first, datetime.min.time(), tzinfo=app.tz)
+            if first is not None
+            else None
+        )
+        months = [] if fmt != "table" else outcome_months(session, since, moment, app.tz)
     _emit_evaluation(results, breakdowns, options, moment, fmt)
+    if fmt == "table" and results:
+        # What the figures rest on: how the ground truth came in, per device and month.
+        rows = [
+            m.record()
+            for m in months
+            if m.device_id is not None and (device_id is None or m.device_id == device_id)
+        ]
+        if since is None and rows:
+            last = max(r["month"] for r in rows)
+            rows = [r for r in rows if r["month"] > f"{int(last[:4]) - 1}{last[4:]}"]
+        if rows:
+            click.echo("")
+            click.echo("ground truth per device and month (outcome date): decided, unmentioned,")
+            click.echo("uncertain, quarantined (`status --outcomes` for every month)")
+            click.echo(render_table(rows, list(rows[0])))
 
 
 def _emit_evaluation(

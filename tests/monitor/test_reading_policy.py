@@ -183,3 +183,16 @@ def test_the_policy_round_trips_through_the_registry_yaml(registered: Database) 
     document: dict[str, Any] = {**spec.to_document(), "report_reading": {"benign": "maybe"}}
     with pytest.raises(ValueError, match=r"report_reading\.benign"):
         DeviceSpec.model_validate(document)
+
+
+def test_evaluate_shows_how_the_ground_truth_came_in_per_device_and_month(
+    ingested: Database,
+) -> None:
+    url = ingested.engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(cli, ["evaluate", "--as-of", "2025-03-31", "--db", url])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    section = result.stdout.split("ground truth per device and month", 1)[1]
+    lines = {line.split()[0]: line.split() for line in section.splitlines() if "2025-03" in line}
+    # device, month, decided, positive, negative, unmentioned, uncertain, quarantined
+    assert lines["frac"][1:] == ["2025-03", "3", "1", "2", "1", "0", "0"]
+    assert lines["nod"][1:] == ["2025-03", "4", "2", "2", "0", "0", "0"]
