@@ -120,6 +120,11 @@ def outage_finding(
     )
 
 
+def _share_severity(share: float, threshold: float) -> str:
+    """*critical* at twice ``threshold`` (capped at 1), else *warning* (share >= threshold)."""
+    return "critical" if share >= min(1.0, 2 * threshold) else "warning"
+
+
 def backlog_finding(
     view: CaseView,
     device_id: str,
@@ -147,7 +152,7 @@ def backlog_finding(
     return FindingDraft(
         device_id=device_id,
         rule="verification_backlog",
-        severity="critical" if share >= min(1.0, 2 * share_threshold) else "warning",
+        severity=_share_severity(share, share_threshold),
         window_start_ns=start,
         window_end_ns=cutoff,
         value=share,
@@ -190,7 +195,7 @@ def threshold_mismatch_finding(
     return FindingDraft(
         device_id=device_id,
         rule="threshold_mismatch",
-        severity="critical" if share >= min(1.0, 2 * share_threshold) else "warning",
+        severity=_share_severity(share, share_threshold),
         window_start_ns=start,
         window_end_ns=view.as_of_ns,
         value=share,

@@ -269,9 +269,18 @@ OPENI_NOTES = (
 )
 
 
-_OPENI_FRACTURE: dict[str, str] = {}
-"""Current-fracture labels of the Open-i items, when ``reports.jsonl`` gives them: from
-the collection's own coded MeSH findings, ``Fractures, Bone`` without ``healed``."""
+def _openi_mesh_fracture(openi: Path) -> dict[str, str]:
+    """Current-fracture labels of the Open-i items that ``reports.jsonl`` gives: from the
+    collection's own coded MeSH findings, ``Fractures, Bone`` without ``healed``."""
+    jsonl = openi / "reports.jsonl"
+    if not jsonl.exists():
+        return {}
+    records = (json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line)
+    return {
+        str(r["id"]): str(r["fracture"])
+        for r in records
+        if r.get("fracture") in ("positive", "negative")
+    }
 
 
 def _openi_ids(openi: Path) -> list[str]:
@@ -289,8 +298,6 @@ def _openi_texts(openi: Path, ids: Iterable[str]) -> dict[str, str]:
                 record = json.loads(line)
                 if str(record["id"]) in wanted:
                     texts[str(record["id"])] = str(record["text"])
-                    if record.get("fracture") in ("positive", "negative"):
-                        _OPENI_FRACTURE[str(record["id"])] = str(record["fracture"])
     reports = openi / "reports"
     for item_id in wanted - texts.keys():
         plain = reports / f"{item_id}.txt"
@@ -323,7 +330,7 @@ def _openi_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]]) 
     texts = _openi_texts(openi, ids)
     if not texts:
         return []
-    for item_id, label in _OPENI_FRACTURE.items():
+    for item_id, label in _openi_mesh_fracture(openi).items():
         if item_id in gold:
             gold[item_id] = {**gold[item_id], "fracture": label}
     curated = openi / "fracture_current.tsv"

@@ -73,6 +73,7 @@ if str(ROOT) not in sys.path:
 
 from connectors.report_text import extract_outcome, load_vocabulary  # noqa: E402
 from connectors.text_folding import fold_text  # noqa: E402
+from monitor.tables import render_table  # noqa: E402
 
 __all__ = ["VARIANTS", "Variant", "make_edsnlp_reader", "make_medspacy_reader"]
 
@@ -702,13 +703,7 @@ def main() -> None:
 
     columns = ["corpus", "split", "language", "target", "reader", "n", "accuracy",
                "sensitivity", "fp_rate", "decided", "per_class"]  # fmt: skip
-    try:
-        from monitor.tables import render_table
-
-        print(render_table([{k: row[k] for k in columns} for row in rows], columns))
-    except ImportError:  # pragma: no cover
-        for row in rows:
-            print(row)
+    print(render_table([{k: row[k] for k in columns} for row in rows], columns))
 
     by_corpus: dict[str, list[_Case]] = defaultdict(list)
     for case in cases:

@@ -55,15 +55,7 @@ _HEADINGS: Final = {
     "findings": r"resultats?|descriptions?|findings?|constatations?|analyse|report|observations?",
     "conclusion": r"en conclusion|au total|conclusions?|impressions?|synthese|summary|opinion",
 }
-_NAME_OF: Final = {
-    group: section
-    for group, section in zip(
-        (f"s{index}" for index in range(len(_HEADINGS))), _HEADINGS, strict=True
-    )
-}
-_ALTERNATIVES: Final = "|".join(
-    f"(?P<s{index}>{pattern})" for index, pattern in enumerate(_HEADINGS.values())
-)
+_ALTERNATIVES: Final = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _HEADINGS.items())
 _LINE_HEADING: Final = re.compile(
     rf"^[ \t\-*#>\u2022]*(?:{_ALTERNATIVES})[ \t]*(?P<mark>:|-(?=[ \t])|$)", re.MULTILINE
 )
@@ -73,6 +65,7 @@ _CONCLUSION_COMMA: Final = re.compile(
     r"impression|synthese)[ \t]*,",
     re.MULTILINE,
 )
+_BLANK_LINE: Final = re.compile(r"\n[ \t]*\n")
 _SKIPPED: Final = frozenset({"indication", "history", "technique", "comparison"})
 
 
@@ -86,10 +79,8 @@ class Section:
 
 
 def _section_of(match: re.Match[str]) -> str:
-    for group, name in _NAME_OF.items():
-        if match.group(group) is not None:
-            return name
-    return "findings"  # pragma: no cover - one group always matches
+    """The section a heading match names (its one matched named group)."""
+    return next(name for name in _HEADINGS if match.group(name) is not None)
 
 
 def sections(text: str) -> list[Section]:
@@ -135,7 +126,7 @@ def _line_end(text: str, start: int, stop: int | None = None) -> int:
 
 
 def _block_end(text: str, start: int, stop: int) -> int:
-    found = re.compile(r"\n[ \t]*\n").search(text, start, stop)
+    found = _BLANK_LINE.search(text, start, stop)
     return stop if found is None else found.start()
 
 

@@ -465,7 +465,7 @@ def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
     organ = _TARGET_ORGAN.get(vocabulary.target)
     return _Compiled(
         terms=_union([*gather("terms"), *gather("pattern")], plural=True),
-        term_stems=_stems([*gather("terms"), *gather("pattern"), *gather("benign")]),
+        term_stems=_stems([*gather("terms"), *gather("pattern")]),
         cues=tuple((category, _union(gather(category))) for category in _CUE_PRIORITY),
         excluded=_union(gather("excluded"), plural=True),
         normal=_union(gather("normal")),
@@ -1134,7 +1134,6 @@ def _evidence(mention: _Mention, original: str, origin: list[int], text: str) ->
     )
     s_begin, s_end = mention.sentence
     sentence = original[origin[s_begin] : origin[s_end]].strip()
-    organ = {"lung": "lung", "other": "other"}.get(mention.organ or "")
     return Evidence(
         start,
         stop,
@@ -1144,7 +1143,7 @@ def _evidence(mention: _Mention, original: str, origin: list[int], text: str) ->
         mention.status,
         sentence,
         qualifiers,
-        organ,
+        mention.organ,
         _side(text, mention.sentence, mention.term),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,16 @@ import pandas as pd
 from connectors import OUTCOME_COLUMNS, PREDICTION_COLUMNS
 
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def write_rows(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> Path:
+    """``rows`` written to ``path`` as a CSV file with the header ``columns`` (keys of a
+    row outside ``columns`` are left out, missing ones empty)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def synthetic_cases(

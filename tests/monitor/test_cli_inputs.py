@@ -4,7 +4,6 @@ their score, outcomes without a prediction, operating points, devices without a 
 from __future__ import annotations
 
 import copy
-import csv
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 from connectors import OUTCOME_COLUMNS, PREDICTION_COLUMNS
 from monitor.cli import cli
 from tests.conftest import registry_document
+from tests.monitor.synthetic import write_rows
 
 
 @pytest.fixture
@@ -27,14 +27,6 @@ def run(db_url: str):  # type: ignore[no-untyped-def]
         return result
 
     return invoke
-
-
-def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(path)
 
 
 @pytest.fixture
@@ -96,8 +88,12 @@ def scored(run, tmp_path: Path):  # type: ignore[no-untyped-def]
             "outcome_datetime": "2025-06-01T01:00:00",
         },
     ]
-    run("ingest", "predictions", _write(tmp_path / "p.csv", PREDICTION_COLUMNS, predictions))
-    run("ingest", "outcomes", _write(tmp_path / "o.csv", OUTCOME_COLUMNS, outcomes))
+    run(
+        "ingest",
+        "predictions",
+        str(write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, predictions)),
+    )
+    run("ingest", "outcomes", str(write_rows(tmp_path / "o.csv", OUTCOME_COLUMNS, outcomes)))
     return run
 
 
@@ -137,6 +133,10 @@ def test_evaluate_gives_sensitivity_and_specificity_at_each_operating_point(scor
     assert (points["specific"]["sensitivity"], points["specific"]["specificity"]) == (0.6, 1.0)
     low, high = points["specific"]["sensitivity_low"], points["specific"]["sensitivity_high"]
     assert low < 0.6 < high
+    # The interval is the configured one (Wilson 95 % by default): statsmodels' for 6 of 10.
+    from statsmodels.stats.proportion import proportion_confint
+
+    assert (low, high) == pytest.approx(proportion_confint(6, 10, 0.05, "wilson"), abs=1e-12)
     table = scored("evaluate", "--device", "frac", "--as-of", "2025-06-30").stdout
     assert "sensitive (0.3): sens 1.000 [" in table
     other = json.loads(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from monitor.ingest import ingest_file
 from monitor.models import IngestionRun, Outcome, Prediction, QuarantinedRow
 from monitor.pseudonym import pseudonymise
 from monitor.storage import Database
+from tests.monitor.synthetic import write_rows
 
 
 def _prediction(i: int, **overrides: str) -> dict[str, str]:
@@ -36,20 +36,12 @@ def _prediction(i: int, **overrides: str) -> dict[str, str]:
     return row
 
 
-def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _thousand_with_three_broken(tmp_path: Path) -> Path:
     rows = [_prediction(i) for i in range(1000)]
     rows[10]["ai_score"] = "1.3"
     rows[500]["exam_datetime"] = "not a date"
     rows[999]["device_id"] = "unknown-device"
-    return _write(tmp_path / "predictions.csv", PREDICTION_COLUMNS, rows)
+    return write_rows(tmp_path / "predictions.csv", PREDICTION_COLUMNS, rows)
 
 
 def _count(db: Database, model: type) -> int:  # type: ignore[type-arg]
@@ -109,8 +101,8 @@ def test_duplicates_within_a_file_and_across_files_count_once(
     registered: Database, tmp_path: Path, pseudonym_key: bytes
 ) -> None:
     rows = [_prediction(i) for i in range(20)]
-    a = _write(tmp_path / "a.csv", PREDICTION_COLUMNS, rows + rows[:5])
-    b = _write(tmp_path / "b.csv", PREDICTION_COLUMNS, [*rows[10:], _prediction(20)])
+    a = write_rows(tmp_path / "a.csv", PREDICTION_COLUMNS, rows + rows[:5])
+    b = write_rows(tmp_path / "b.csv", PREDICTION_COLUMNS, [*rows[10:], _prediction(20)])
     ra = ingest_file(registered, a, "predictions", pseudonym_key=pseudonym_key)
     rb = ingest_file(registered, b, "predictions", pseudonym_key=pseudonym_key)
     assert (ra.accepted, ra.duplicate) == (20, 5)
@@ -162,7 +154,7 @@ def test_patient_ids_are_pseudonymised_and_never_stored_raw(
 ) -> None:
     rows = [_prediction(i) for i in range(30)]
     rows[3]["ai_result"] = "perhaps"  # quarantined: its raw row must not keep the id either
-    path = _write(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
+    path = write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
     ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
     with registered.session() as session:
         stored = session.scalar(
@@ -180,7 +172,7 @@ def test_patient_ids_are_pseudonymised_and_never_stored_raw(
 
 
 def test_patient_ids_without_a_key_are_refused(registered: Database, tmp_path: Path) -> None:
-    path = _write(tmp_path / "p.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(5)])
+    path = write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(5)])
     with pytest.raises(IngestError, match="DMN_MONITOR_PSEUDONYM_KEY"):
         ingest_file(registered, path, "predictions")
     assert _count(registered, Prediction) == 0
@@ -188,7 +180,7 @@ def test_patient_ids_without_a_key_are_refused(registered: Database, tmp_path: P
 
 def test_files_without_patient_ids_need_no_key(registered: Database, tmp_path: Path) -> None:
     rows = [_prediction(i, patient_id="") for i in range(5)]
-    path = _write(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
+    path = write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
     assert ingest_file(registered, path, "predictions").accepted == 5
 
 
@@ -196,7 +188,7 @@ def test_the_target_defaults_to_the_device_target(
     registered: Database, tmp_path: Path, pseudonym_key: bytes
 ) -> None:
     rows = [_prediction(0), _prediction(1, device_id="nod", target="lung_nodule")]
-    path = _write(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
+    path = write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, rows)
     ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
     with registered.session() as session:
         targets = session.execute(
@@ -235,7 +227,7 @@ def test_outcomes_are_idempotent_and_report_text_is_only_hashed(
             "outcome_datetime": "2025-03-05",
         },
     ]
-    path = _write(tmp_path / "o.csv", OUTCOME_COLUMNS, rows)
+    path = write_rows(tmp_path / "o.csv", OUTCOME_COLUMNS, rows)
     first = ingest_file(registered, path, "outcomes")
     second = ingest_file(registered, path, "outcomes")
     assert (first.accepted, first.quarantined) == (3, 1)

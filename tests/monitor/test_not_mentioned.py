@@ -9,7 +9,6 @@ cases. Per device and month: decided, unmentioned, uncertain and quarantined.
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +33,7 @@ from monitor.registry import DeviceSpec, export_registry, get_device, import_reg
 from monitor.report_data import gather_monthly_report
 from monitor.report_render import render_html
 from monitor.storage import Database
+from tests.monitor.synthetic import write_rows
 
 TZ = ZoneInfo("Europe/Paris")
 AS_OF = datetime(2025, 3, 31, 23, 59, 59, tzinfo=TZ)
@@ -85,14 +85,6 @@ OUTCOMES = [
 ]
 
 
-def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture
 def ingested(registered: Database, tmp_path: Path) -> Database:
     predictions = [
@@ -108,12 +100,12 @@ def ingested(registered: Database, tmp_path: Path) -> Database:
     ]
     ingest_file(
         registered,
-        _write(tmp_path / "p.csv", PREDICTION_COLUMNS, predictions),
+        write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, predictions),
         "predictions",
     )
     report = ingest_file(
         registered,
-        _write(tmp_path / "o.csv", OUTCOME_COLUMNS, OUTCOMES),
+        write_rows(tmp_path / "o.csv", OUTCOME_COLUMNS, OUTCOMES),
         "outcomes",
         keep_report_text=True,
     )
@@ -318,7 +310,7 @@ def test_kept_report_texts_are_purged_after_their_retention(ingested: Database) 
 
 
 def test_report_texts_are_not_kept_by_default(registered: Database, tmp_path: Path) -> None:
-    path = _write(tmp_path / "o.csv", OUTCOME_COLUMNS, OUTCOMES[:3])
+    path = write_rows(tmp_path / "o.csv", OUTCOME_COLUMNS, OUTCOMES[:3])
     ingest_file(registered, path, "outcomes")
     with registered.session() as session:
         assert session.scalar(select(func.count()).select_from(ReportText)) == 0

@@ -11,7 +11,6 @@ nodular patterns, says so in ``report_reading``; its cases are recounted when it
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from monitor.linking import linked_cases
 from monitor.models import Outcome
 from monitor.registry import DeviceSpec, export_registry, get_device, import_registry
 from monitor.storage import Database
+from tests.monitor.synthetic import write_rows
 
 TZ = ZoneInfo("Europe/Paris")
 AS_OF = datetime(2025, 3, 31, 23, 59, 59, tzinfo=TZ)
@@ -52,14 +52,6 @@ EXAMS = [
 ]
 
 
-def _write(path: Path, columns: tuple[str, ...], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture
 def ingested(registered: Database, tmp_path: Path) -> Database:
     predictions = [
@@ -73,7 +65,7 @@ def ingested(registered: Database, tmp_path: Path) -> Database:
         for accession, device, result, _ in EXAMS
     ]
     ingest_file(
-        registered, _write(tmp_path / "p.csv", PREDICTION_COLUMNS, predictions), "predictions"
+        registered, write_rows(tmp_path / "p.csv", PREDICTION_COLUMNS, predictions), "predictions"
     )
     outcomes = [
         {
@@ -86,7 +78,7 @@ def ingested(registered: Database, tmp_path: Path) -> Database:
         for accession, device, _, text in EXAMS
     ]
     report = ingest_file(
-        registered, _write(tmp_path / "o.csv", OUTCOME_COLUMNS, outcomes), "outcomes"
+        registered, write_rows(tmp_path / "o.csv", OUTCOME_COLUMNS, outcomes), "outcomes"
     )
     assert (report.accepted, report.quarantined) == (len(EXAMS), 0)
     return registered

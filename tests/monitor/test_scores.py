@@ -47,3 +47,10 @@ def test_a_given_result_agrees_or_contradicts_its_score(
     result: str, score: float | None, threshold: float | None, check: str | None
 ) -> None:
     assert check_result(result, score, threshold) == check
+
+
+@pytest.mark.parametrize("logit", [-800.0, -40.0, -3.2, -1e-9, 0.0, 1e-9, 2.5, 40.0, 800.0])
+def test_a_logit_score_is_the_logistic_function_of_scipy(logit: float) -> None:
+    from scipy.special import expit
+
+    assert to_unit(logit, "logit") == pytest.approx(float(expit(logit)), rel=1e-15, abs=1e-300)
