@@ -14,7 +14,8 @@ from monitor.config import load_config
 from monitor.models import IngestionRun, Prediction, QuarantinedRow
 from monitor.storage import Database
 from monitor.watch import poll_sources
-from tests.monitor.test_ingest import _prediction, _write
+from tests.monitor.synthetic import write_rows
+from tests.monitor.test_ingest import _prediction
 
 
 def _setup(tmp_path: Path, url: str, chunk_size: int = 5000) -> tuple[Path, Path]:
@@ -40,7 +41,7 @@ def test_files_are_set_aside_once_decided(
     inbox, config_path = _setup(tmp_path, db_url)
     rows = [_prediction(i) for i in range(20)]
     rows[3]["ai_result"] = "maybe"
-    _write(inbox / "good.csv", PREDICTION_COLUMNS, rows)
+    write_rows(inbox / "good.csv", PREDICTION_COLUMNS, rows)
     (inbox / "broken.csv").write_text("not,a,prediction\n1,2,3\n", encoding="utf-8")
     config = load_config(config_path)
 
@@ -56,7 +57,7 @@ def test_files_are_set_aside_once_decided(
     assert _count(registered, QuarantinedRow) == 1
 
     # The same content dropped again is known: set aside, nothing added.
-    _write(inbox / "again.csv", PREDICTION_COLUMNS, rows)
+    write_rows(inbox / "again.csv", PREDICTION_COLUMNS, rows)
     report = poll_sources(registered, config, pseudonym_key)
     assert (report.ingested, report.already) == (0, 1)
     assert (inbox / "processed" / "again.csv").is_file()
@@ -79,7 +80,7 @@ def test_a_stop_half_way_leaves_the_file_to_resume(
     registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
 ) -> None:
     inbox, config_path = _setup(tmp_path, db_url, chunk_size=10)
-    _write(inbox / "feed.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(35)])
+    write_rows(inbox / "feed.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(35)])
     config = load_config(config_path)
 
     # Looked at before the file, then after each chunk: stop after the first chunk.
@@ -102,7 +103,7 @@ def test_without_move_files_stay_and_are_not_ingested_twice(
     registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
 ) -> None:
     inbox, config_path = _setup(tmp_path, db_url)
-    _write(inbox / "a.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(5)])
+    write_rows(inbox / "a.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(5)])
     config = load_config(config_path)
     assert poll_sources(registered, config, pseudonym_key, move=False).ingested == 1
     assert poll_sources(registered, config, pseudonym_key, move=False).already == 1
@@ -114,7 +115,7 @@ def test_a_missing_key_leaves_the_file_in_place(
     registered: Database, db_url: str, tmp_path: Path
 ) -> None:
     inbox, config_path = _setup(tmp_path, db_url)
-    _write(inbox / "a.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(5)])
+    write_rows(inbox / "a.csv", PREDICTION_COLUMNS, [_prediction(i) for i in range(5)])
     report = poll_sources(registered, load_config(config_path), None)
     assert report.errors and "a.csv" in report.errors[0]
     assert (inbox / "a.csv").is_file()
