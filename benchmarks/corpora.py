@@ -87,7 +87,7 @@ def load_corpora(folder: Path | None) -> list[Corpus]:
     if folder is not None:
         folder = Path(folder)
         splits = _committed_splits()
-        for loader in (_openi_corpora, _parrot_corpora):
+        for loader in (_openi_corpora, _parrot_corpora, _mtsamples_corpora):
             corpora.extend(loader(folder, splits))
         corpora.extend(_parrot_heldout_corpora(folder))
     return corpora
@@ -470,6 +470,52 @@ def _parrot_texts(parrot: Path) -> dict[str, str]:
     return texts
 
 
+# ------------------------------------------------------------------ MTSamples (English)
+
+MTSAMPLES_LICENCE = (
+    "CC0 as declared by the redistributor (Kaggle tboyle10/medicaltranscriptions, "
+    "copied in kdpsingh/clinspacy); mtsamples.com's own terms unverified - not committed"
+)
+MTSAMPLES_ORIGIN = (
+    "kdpsingh/clinspacy data/mtsamples.rda (commit 2efc73a), the MTSamples transcription "
+    "samples: the 138 diagnostic imaging reports of the Radiology specialty (ids "
+    "mtsamples-<note_id>), in mtsamples_radiology/reports.jsonl"
+)
+MTSAMPLES_NOTES = (
+    "Transcribed English radiology reports (radiographs, CT, MRI, ultrasound, "
+    "mammography, PET), line breaks turned into commas by the scrape. Labels are ours "
+    "(labels.tsv), read blind to the readers: few positives (5 lung nodule, 3 fracture), "
+    "many other-organ masses and negations."
+)
+
+
+def _mtsamples_corpora(
+    folder: Path, splits: Mapping[str, Mapping[str, list[str]]]
+) -> list[Corpus]:
+    base = folder / "mtsamples_radiology"
+    if not (base / "reports.jsonl").exists() or not (base / "labels.tsv").exists():
+        return []
+    labels = {}
+    with (base / "labels.tsv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            labels[row["id"]] = {t: _checked(row[t], base / "labels.tsv") for t in TARGETS}
+    texts = {}
+    for line in (base / "reports.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            texts[str(record["id"])] = str(record["report"])
+    items = [Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts]
+    if not items:
+        return []
+
+    def make(name: str, chosen: list[Item], half: str) -> Corpus:
+        return Corpus(
+            name, "en", half, MTSAMPLES_LICENCE, MTSAMPLES_ORIGIN, MTSAMPLES_NOTES, tuple(chosen)
+        )
+
+    return _apply_split("mtsamples-radiology", items, splits, make)
+
+
 # ------------------------------------------------------------------ command line
 
 
@@ -493,6 +539,10 @@ def _write_splits(folder: Path) -> None:
         loaded = _parrot_corpora(folder, {})
         if loaded:
             data["parrot-fr"] = {c.split: [i.id for i in c.items] for c in loaded}
+    if "mtsamples-radiology" not in data:
+        loaded = _mtsamples_corpora(folder, {})
+        if loaded:
+            data["mtsamples-radiology"] = {c.split: [i.id for i in c.items] for c in loaded}
     SPLITS_FILE.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {SPLITS_FILE}: " + ", ".join(k for k in data if not k.startswith("_")))
 
