@@ -2,7 +2,9 @@
 
 A report is cut into sections by its headers: a known heading at the start of a line
 (after bullets or markup) followed by a colon, a dash or the end of the line, or after
-the end of a sentence followed by a colon; the conclusion's headings (``Conclusion``,
+the end of a sentence followed by a colon, or anywhere in a line when it is written in
+capitals and followed by a colon (``..., FINDINGS: ...`` in a report whose line breaks
+were lost on the way); the conclusion's headings (``Conclusion``,
 ``Au total``, ``En conclusion``, ``Impression``, ``Synthèse``) may also be followed by
 a comma. Each heading belongs to one of :data:`SECTIONS`:
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Final
 
 __all__ = ["READ_SECTIONS", "SECTIONS", "Section", "sections", "sentences"]
@@ -60,6 +63,8 @@ _LINE_HEADING: Final = re.compile(
     rf"^[ \t\-*#>\u2022]*(?:{_ALTERNATIVES})[ \t]*(?P<mark>:|-(?=[ \t])|$)", re.MULTILINE
 )
 _SENTENCE_HEADING: Final = re.compile(rf"(?<=[.!?])[ \t]+(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")
+_INLINE_HEADING: Final = re.compile(rf"(?<=[\s,;])(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")
+"""A heading inside a line: counts only when the original writes it in capitals."""
 _CONCLUSION_COMMA: Final = re.compile(
     r"(?:^|(?<=[.!?])[ \t]+)[ \t\-*#>]*(?P<head>en conclusion|au total|conclusion|"
     r"impression|synthese)[ \t]*,",
@@ -83,8 +88,14 @@ def _section_of(match: re.Match[str]) -> str:
     return next(name for name in _HEADINGS if match.group(name) is not None)
 
 
-def sections(text: str) -> list[Section]:
-    """The sections of folded ``text`` in order, covering it without overlap (see module)."""
+def sections(
+    text: str, original: str | None = None, origin: Sequence[int] | None = None
+) -> list[Section]:
+    """The sections of folded ``text`` in order, covering it without overlap (see module).
+
+    ``original`` and ``origin`` (from :func:`fold_text`) tell whether a heading inside a
+    line is in capitals; without them only headings at a line's or a sentence's start
+    count."""
     heads: list[tuple[int, int, str, bool]] = []  # start, end of heading, name, alone
     for match in _LINE_HEADING.finditer(text):
         alone = (
@@ -96,6 +107,13 @@ def sections(text: str) -> list[Section]:
         heads.append((match.start(), match.end(), _section_of(match), False))
     for match in _CONCLUSION_COMMA.finditer(text):
         heads.append((match.start("head"), match.end(), "conclusion", False))
+    if original is not None and origin is not None:
+        for match in _INLINE_HEADING.finditer(text):
+            name = _section_of(match)
+            before = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
+            written = original[origin[match.start(name)] : origin[match.end(name)]]
+            if before.strip(" \t-*#>\u2022") and written.isupper():
+                heads.append((match.start(), match.end(), name, False))
     heads.sort()
     kept: list[tuple[int, int, str, bool]] = []
     for head in heads:

@@ -1286,5 +1286,5 @@ def _layout(text: str) -> tuple[list[Section], list[list[tuple[int, int]]]]:
     """The sections of a report and the sentences of each (folded offsets), kept like
     :func:`_folded`."""
     normalized, origin = _folded(text)
-    parts = sections(normalized)
+    parts = sections(normalized, text, origin)
     return parts, [sentences(normalized, p.start, p.end, text, origin) for p in parts]

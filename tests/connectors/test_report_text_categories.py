@@ -316,6 +316,11 @@ def test_an_old_fracture_does_not_hide_an_acute_one() -> None:
         "Splenic nodule of 9 mm.",
         "Omental nodules.",
         "Nodule of the left vocal cord.",
+        "There is a lobulated mass lesion of the epiglottis.",
+        "A 9 mm nodule at the tongue base.",
+        "Pleural mass in the anterior sulcus of the right hemithorax.",
+        "Masse de l'épiglotte étendue à la vallécule droite.",
+        "Nodule amygdalien gauche de 11 mm.",
     ],
 )
 def test_a_nodule_of_another_organ_is_not_a_lung_nodule(text: str) -> None:
@@ -331,6 +336,8 @@ def test_a_nodule_of_another_organ_is_not_a_lung_nodule(text: str) -> None:
         "Poumons : nodule de 5 mm du lobe inférieur gauche.",
         "A 6 mm nodule in the right upper lobe.",
         "The lungs: a 4 mm subpleural nodule.",
+        "A 5 mm pleural-based nodule in the right lower lobe.",
+        "Multiple pulmonary nodules along the visceral and parietal pleura.",
     ],
 )
 def test_a_nodule_in_the_lung_counts(text: str) -> None:
@@ -378,6 +385,37 @@ def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
     ],
 )
 def test_indication_history_technique_and_comparison_never_decide(
+    text: str, target: str, expected: str | None
+) -> None:
+    assert read(text, target) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [
+        # Line breaks lost on the way (a flattened feed): the capitals still head sections.
+        (
+            "CLINICAL HISTORY: , lung nodule follow-up.,FINDINGS: , The lungs are clear.,"
+            "IMPRESSION:, No pulmonary nodule.",
+            "lung_nodule",
+            "negative",
+        ),
+        (
+            "CLINICAL HISTORY: cough. TECHNIQUE: CT of the chest, FINDINGS: 8 mm nodule in "
+            "the right upper lobe. IMPRESSION: right upper lobe nodule.",
+            "lung_nodule",
+            "positive",
+        ),
+        (
+            "INDICATION : traumatisme du poignet, RÉSULTATS : fracture du radius distal.",
+            "fracture",
+            "positive",
+        ),
+        # In lower case inside a line it is prose, not a heading: the indication holds.
+        ("INDICATION: rule out fracture, history: fall.", "fracture", None),
+    ],
+)
+def test_capital_headings_inside_a_line_open_their_section(
     text: str, target: str, expected: str | None
 ) -> None:
     assert read(text, target) == expected
