@@ -321,6 +321,10 @@ def test_an_old_fracture_does_not_hide_an_acute_one() -> None:
         "Pleural mass in the anterior sulcus of the right hemithorax.",
         "Masse de l'épiglotte étendue à la vallécule droite.",
         "Nodule amygdalien gauche de 11 mm.",
+        "Testicule gauche : nodule hypoéchogène du pôle supérieur de 17 mm.",
+        "Nodule pariétal de l'oesophage thoracique.",
+        "Left testicular nodule, hypervascular on Doppler.",
+        "Enhancing meningeal nodule along the falx.",
     ],
 )
 def test_a_nodule_of_another_organ_is_not_a_lung_nodule(text: str) -> None:
@@ -441,6 +445,8 @@ def test_the_evidence_gives_the_sentence_section_and_qualifiers() -> None:
         "IRM CÉRÉBRALE\nRésultats : nodule du lobe temporal droit.",
         "Patient de 54 ans.\nSCANNER ABDOMINO-PELVIEN\nRésultats : nodule hypodense de 9 mm.",
         "Nodule sous-cutané de la paroi thoracique. Pas d'autre anomalie.",
+        "Échographie scrotale\nNodule hypoéchogène de 12 mm.",
+        "SCROTAL ULTRASOUND\nA 12 mm hypoechoic nodule.",
     ],
 )
 def test_a_non_chest_exam_or_another_organ_never_makes_a_lung_nodule(text: str) -> None:
