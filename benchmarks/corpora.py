@@ -489,9 +489,7 @@ MTSAMPLES_NOTES = (
 )
 
 
-def _mtsamples_corpora(
-    folder: Path, splits: Mapping[str, Mapping[str, list[str]]]
-) -> list[Corpus]:
+def _mtsamples_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]]) -> list[Corpus]:
     base = folder / "mtsamples_radiology"
     if not (base / "reports.jsonl").exists() or not (base / "labels.tsv").exists():
         return []

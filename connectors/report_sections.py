@@ -27,8 +27,8 @@ the folded text (:func:`connectors.text_folding.fold_text`) and return offsets i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 __all__ = ["READ_SECTIONS", "SECTIONS", "Section", "sections", "sentences"]

@@ -1149,7 +1149,8 @@ def _evidence(mention: _Mention, original: str, origin: list[int], text: str) ->
 
 
 _REFERENCE: Final = re.compile(
-    r"(?:(?<!\w)(?:ce|cet|cette|ces|ledit|ladite|le|la|les|this|these|that|said|the)\s+|l')$"
+    r"(?:(?<!\w)(?:ce|cet|cette|ces|ledit|ladite|le|la|les|du|au|aux|this|these|that|said|the)"
+    r"\s+|l')$"
 )
 
 
@@ -1164,6 +1165,29 @@ def _referred(text: str, mention: _Mention, located: list[_Mention]) -> _Mention
     if earlier.organ != "other" or mention.status in ("device", "hypothetical"):
         return dataclasses.replace(mention, organ=earlier.organ)
     return dataclasses.replace(mention, organ="other", status="other_organ")
+
+
+def _head(text: str, term: _Match) -> str:
+    """A term's first word without its plural ending: ``masses``, ``masse tissulaire``
+    and ``masse`` alike."""
+    words = text[term.start : term.end].split()
+    return words[0].rstrip("sx") if words else ""
+
+
+def _repeated(text: str, mention: _Mention, located: list[_Mention]) -> _Mention:
+    """A conclusion's mention placed in no organ repeats the findings: when the findings
+    placed every mention of the same term in another organ, and none in the lung, it is
+    that one ("Masse pleurale droite" in the findings, "Masse tissulaire droite" in the
+    conclusion)."""
+    if mention.organ is not None or mention.section != "conclusion":
+        return mention
+    if mention.status in ("device", "hypothetical"):
+        return mention
+    head = _head(text, mention.term)
+    same = [m for m in located if m.section != "conclusion" and _head(text, m.term) == head]
+    if same and all(m.organ == "other" for m in same):
+        return dataclasses.replace(mention, organ="other", status="other_organ")
+    return mention
 
 
 def _line_start(text: str, position: int) -> int:
@@ -1215,7 +1239,9 @@ def extract_outcome(
             found, normal = _read_sentence(
                 normalized, sentence, section.name, compiled, context, region
             )
-            found = [_referred(normalized, m, located) for m in found]
+            found = [
+                _repeated(normalized, _referred(normalized, m, located), located) for m in found
+            ]
             located.extend(m for m in found if m.organ is not None and m.term.category == "term")
             mentions.extend(found)
             if normal is not None:

@@ -350,6 +350,34 @@ def test_a_nodule_in_the_lung_counts(text: str) -> None:
     assert result.evidence is not None and result.evidence.organ == "lung"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "du nodule" refers back to the subcutaneous one.
+        "Résultats :\nNodule sous-cutané de 13 mm. Réseau vasculaire au bord inférieur du nodule.",
+        # A conclusion repeats what the findings placed in another organ.
+        "Résultats :\nMasse pleurale antérieure droite de 48 mm.\n"
+        "Conclusion :\nMasse tissulaire antérieure droite.",
+        "FINDINGS: Pleural mass in the right anterior hemithorax.\n"
+        "IMPRESSION: Large right anterior mass.",
+    ],
+)
+def test_a_mention_that_refers_to_another_organs_nodule_is_that_one(text: str) -> None:
+    assert state(text, "lung_nodule") == "unmentioned"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Résultats :\nNodule thyroïdien de 12 mm. Nodule du lobe supérieur droit de 6 mm.\n"
+        "Conclusion :\nNodule de 6 mm.",
+        "FINDINGS: Thyroid nodule. Left upper lobe nodule of 6 mm.\nIMPRESSION: 6 mm nodule.",
+    ],
+)
+def test_a_conclusion_repeating_a_lung_nodule_still_counts(text: str) -> None:
+    assert read(text, "lung_nodule") == "positive"
+
+
 def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
     result = extract_outcome("Nodule thyroïdien gauche de 12 mm.", "lung_nodule")
     assert result.evidence is not None
@@ -488,6 +516,21 @@ def test_a_spine_level_does_not_make_an_english_report_french() -> None:
     result = extract_outcome(text, "fracture")
     assert result.method.endswith(" en")
     assert result.outcome == "negative"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tassement d'allure bénigne ostéoporotique de L1 et L2.", "positive"),
+        ("Tassement ostéoporotique de L3.", "positive"),
+        ("Tassement cunéiforme ancien de T12.", "negative"),
+        ("Tassement discal étagé de L4 et L5.", None),
+    ],
+)
+def test_a_vertebral_compression_named_with_its_kind_before_its_level(
+    text: str, expected: str | None
+) -> None:
+    assert read(text, "fracture") == expected
 
 
 def test_vertebral_compression_is_a_fracture() -> None:
