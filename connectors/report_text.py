@@ -427,6 +427,7 @@ class _Compiled:
     lung: re.Pattern[str] | None
     lung_weak: re.Pattern[str] | None
     other: re.Pattern[str] | None
+    neutral: re.Pattern[str] | None
     organ: str | None
     benign_findings: re.Pattern[str] | None
     pattern: re.Pattern[str] | None
@@ -492,6 +493,9 @@ def _compile(vocabulary: Vocabulary, languages: tuple[str, ...]) -> _Compiled:
             + gather("other_site"),
             plural=True,
         )
+        if organ == "lung"
+        else None,
+        neutral=_union([e for code in languages for e in anatomy.get(("neutral", code), ())], True)
         if organ == "lung"
         else None,
         organ=organ,
@@ -605,8 +609,27 @@ def _clauses(text: str, begin: int, end: int, compiled: _Compiled) -> list[tuple
     return [(first, last) for first, last in spans if text[first:last].strip()]
 
 
+def _commas(text: str, begin: int, end: int) -> list[re.Match[str]]:
+    """The commas of ``text[begin:end]`` that separate segments: not those inside
+    parentheses ("tassements (D7, D9, D11) anciens" is one segment)."""
+    found = list(_COMMA.finditer(text, begin, end))
+    if not found or "(" not in text[begin:end]:
+        return found
+    depth, kept, position = 0, [], begin
+    for comma in found:
+        for char in text[position : comma.start()]:
+            if char == "(":
+                depth += 1
+            elif char == ")" and depth:
+                depth -= 1
+        position = comma.start()
+        if depth == 0:
+            kept.append(comma)
+    return kept
+
+
 def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
-    cuts = [begin] + [m.end() for m in _COMMA.finditer(text, begin, end)] + [end + 1]
+    cuts = [begin] + [m.end() for m in _commas(text, begin, end)] + [end + 1]
     return [(cuts[i], cuts[i + 1] - 1) for i in range(len(cuts) - 1)]
 
 
@@ -621,11 +644,14 @@ _NEXT_ITEM: Final = re.compile(r"(?<!\w)(?:et|and|avec|with)(?!\w)")
 
 def _segment_around(text: str, term: _Match, begin: int, end: int) -> tuple[int, int]:
     """The comma-separated segment of ``text[begin:end]`` that holds ``term``."""
-    first = begin
-    for comma in _COMMA.finditer(text, begin, term.start):
-        first = comma.end()
-    found = _COMMA.search(text, term.end, end)
-    return first, found.start() if found else end
+    first, stop = begin, end
+    for comma in _commas(text, begin, end):
+        if comma.end() <= term.start:
+            first = comma.end()
+        elif comma.start() >= term.end:
+            stop = comma.start()
+            break
+    return first, stop
 
 
 def _attached(text: str, candidates: list[_Match], term: _Match) -> _Match | None:
@@ -887,19 +913,26 @@ def _organ_at(
     if compiled.organ is None:
         return None, None
     begin, end = clause
-    lungs = _find(compiled.lung, text, begin, end, "lung")
+    neutral = _find(compiled.neutral, text, begin, end, "neutral")
+    lungs = [
+        m
+        for m in _find(compiled.lung, text, begin, end, "lung")
+        if not any(n.start <= m.start and m.end <= n.end for n in neutral)
+    ]
     if region == "other" and compiled.lung_weak is not None:
         lungs = [m for m in lungs if not compiled.lung_weak.fullmatch(text, m.start, m.end)]
     others = [
         m
         for m in _find(compiled.other, text, begin, end, "other_organ")
-        # "sous-pleuraux" is the lung's, not the pleura's: the longer word wins.
+        # "sous-pleuraux" is the lung's, not the pleura's: the longer word wins; a
+        # "pleural-based" nodule is neither's.
         if not any(
             lung.start <= m.start
             and m.end <= lung.end
             and (lung.end - lung.start) > (m.end - m.start)
             for lung in lungs
         )
+        and not any(n.start <= m.start and m.end <= n.end for n in neutral)
     ]
     if any(m.start < term.end and m.end > term.start for m in lungs):
         return "lung", None  # "pulmonary nodule": the term names its organ
@@ -934,6 +967,9 @@ def _leading_organ(
     head = text[begin : min(end, begin + 40)]
     offset = len(head) - len(head.lstrip(_EDGE + "0123456789)"))
     start = begin + offset
+    locative = _LOCATIVE.match(text, start, end)
+    if locative is not None:
+        start = locative.end()
     for article in ("the ", "le ", "la ", "les ", "l'"):
         if text.startswith(article, start):
             start += len(article)
@@ -950,6 +986,13 @@ def _leading_organ(
         return organ
     return None
 
+
+_LOCATIVE: Final = re.compile(
+    r"(?:au sein|au niveau|en regard|a hauteur|a l'etage) (?:de |du |des |d')|dans |"
+    r"(?:in|within|at|along|involving) "
+)
+"""A sentence that starts by placing itself ("Au sein de la parotide droite, ...",
+"Within the liver, ...") is in that organ."""
 
 _ORGAN_HEADING: Final = re.compile(r"[^:.]{1,40}:")
 _TITLE_LIMIT: Final = 200
@@ -977,6 +1020,34 @@ def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> st
     title = (titled or lines or [""])[0][:_TITLE_LIMIT]
     if compiled.exam_other.search(title) and not compiled.exam_chest.search(title):
         return "other"
+    return None
+
+
+_EXAM_LABEL: Final = re.compile(r"\s*(?:exam(?:en|ination)?|study|type d'examen)\s*:")
+
+
+def _title_span(normalized: str, original: str, origin: Sequence[int]) -> tuple[int, int] | None:
+    """The exam's title line, when it is one: written in capitals in a report that is
+    not, or labelled ``EXAM:`` ("LOW-DOSE CT CHEST FOR LUNG CANCER SCREENING"). It names
+    the exam and its purpose, never a finding, so it decides nothing. None when there is
+    no such line."""
+    position = len(normalized) - len(normalized.lstrip())
+    for _ in range(8):
+        stop = normalized.find("\n", position)
+        stop = len(normalized) if stop < 0 else stop
+        line = normalized[position:stop]
+        if position >= _TITLE_SCAN:
+            return None
+        if line.strip() and _EXAM_TYPE.search(line) and not _NOT_TITLE.match(line):
+            written = original[origin[position] : origin[stop]]
+            rest = original[origin[stop] :] if stop < len(normalized) else ""
+            capitals = written.upper() == written and rest.upper() != rest
+            if _EXAM_LABEL.match(line) or (capitals and any(c.isalpha() for c in written)):
+                return position, stop
+            return None
+        if stop >= len(normalized):
+            return None
+        position = stop + 1
     return None
 
 
@@ -1038,6 +1109,15 @@ def _read_sentence(
             organ, word = _organ_at(text, term, clause, compiled, region)
             if organ is None and compiled.organ is not None:
                 organ = _leading_organ(text, begin, end, compiled, region) or context
+            elif (
+                organ == "lung"
+                and word is not None
+                and compiled.lung_weak is not None
+                and compiled.lung_weak.fullmatch(text, word.start, word.end)
+                and (_leading_organ(text, begin, end, compiled, region) or context) == "other"
+            ):
+                # "Thyroid: ... a nodule in the right lobe": the lobe is the heading's organ.
+                organ, word = "other", None
             if organ == "other" and status not in ("device", "hypothetical"):
                 status = "other_organ"
                 cue = word if word is not None else cue
@@ -1148,6 +1228,9 @@ def _evidence(mention: _Mention, original: str, origin: list[int], text: str) ->
     )
 
 
+_NOT_STATED: Final = frozenset({"negated", "hypothetical"})
+"""Mentions that state no finding: nothing refers back to them."""
+
 _REFERENCE: Final = re.compile(
     r"(?:(?<!\w)(?:ce|cet|cette|ces|ledit|ladite|le|la|les|du|au|aux|this|these|that|said|the)"
     r"\s+|l')$"
@@ -1161,7 +1244,11 @@ def _referred(text: str, mention: _Mention, located: list[_Mention]) -> _Mention
         return mention
     if not _REFERENCE.search(text, max(0, mention.term.start - 10), mention.term.start):
         return mention
-    earlier = located[-1]
+    # "Pas de masse" is no antecedent: "cette masse" is the last one stated.
+    stated = [m for m in located if m.status not in _NOT_STATED]
+    if not stated:
+        return mention
+    earlier = stated[-1]
     if earlier.organ != "other" or mention.status in ("device", "hypothetical"):
         return dataclasses.replace(mention, organ=earlier.organ)
     return dataclasses.replace(mention, organ="other", status="other_organ")
@@ -1184,7 +1271,11 @@ def _repeated(text: str, mention: _Mention, located: list[_Mention]) -> _Mention
     if mention.status in ("device", "hypothetical"):
         return mention
     head = _head(text, mention.term)
-    same = [m for m in located if m.section != "conclusion" and _head(text, m.term) == head]
+    same = [
+        m
+        for m in located
+        if m.section != "conclusion" and m.status not in _NOT_STATED and _head(text, m.term) == head
+    ]
     if same and all(m.organ == "other" for m in same):
         return dataclasses.replace(mention, organ="other", status="other_organ")
     return mention
@@ -1223,6 +1314,10 @@ def extract_outcome(
     parts, section_sentences = _layout(text)
     located: list[_Mention] = []
     region = _exam_region(normalized, parts, compiled)
+    title = _title_span(normalized, text, origin)
+    if title is not None:
+        # A title ends at the first heading after it (a report on one line).
+        title = (title[0], min([title[1], *(p.start for p in parts if p.start > title[0])]))
     for section, its_sentences in zip(parts, section_sentences, strict=True):
         if section.name not in READ_SECTIONS:
             continue
@@ -1230,6 +1325,8 @@ def extract_outcome(
         context_line = -1
         context_heading = False
         for sentence in its_sentences:
+            if title is not None and title[0] <= sentence[0] and sentence[1] <= title[1]:
+                continue
             line = _line_start(normalized, sentence[0])
             if line != context_line:
                 # A new line keeps the organ of a heading line just above it ("FOIE :").

@@ -378,6 +378,64 @@ def test_a_conclusion_repeating_a_lung_nodule_still_counts(text: str) -> None:
     assert read(text, "lung_nodule") == "positive"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The antecedent is the last nodule stated, not one just negated.
+        "Résultats :\nMasse de la paroi thoracique antérieure gauche de 62 mm.\n"
+        "Parenchyme pulmonaire : pas de nodule, pas de masse.\n"
+        "Conclusion :\nCette masse évoque un chondrosarcome.",
+        # A conclusion repeats the adrenal nodule, whatever the lungs' negation says.
+        "Résultat :\nParenchyme pulmonaire : pas de nodule ni de masse pulmonaire.\n"
+        "Étage sus-mésocolique : nodule de la surrénale gauche de 15 mm.\n"
+        "Conclusion :\nNodule de 15 mm, probablement bénin.",
+        "FINDINGS:\nLungs: No consolidation, nodule or mass.\n"
+        "Chest wall: There is a 2.4 cm irregular enhancing mass in the left breast.\n"
+        "IMPRESSION:\n2.4 cm spiculated mass, suspicious for malignancy.",
+        # A sentence that places itself first: "Au sein de la parotide, ..., formation".
+        "Au sein de la parotide droite, dans le lobe superficiel, formation nodulaire de 18 mm.",
+        "Within the liver, in the right lobe, a 12 mm hypoattenuating nodule.",
+        # A lobe under an organ's heading is that organ's lobe.
+        "FINDINGS:\nThyroid: A 1.5 cm hypoattenuating nodule is present in the right lobe.",
+        # A pleural-based mass is not placed in the lung.
+        "FINDINGS:\nThere is a 3.5 cm pleural-based mass along the left lateral chest wall.\n"
+        "IMPRESSION:\nEnlarging 3.5 cm left pleural-based mass.",
+    ],
+)
+def test_a_nodule_placed_in_another_organ_by_its_context_is_not_a_lung_nodule(
+    text: str,
+) -> None:
+    assert read(text, "lung_nodule") != "positive"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Disparition complète du nodule du LM.", "negative"),
+        ("Complete resolution of the right upper lobe nodule.", "negative"),
+        ("Stable 6 mm nodule in the right upper lobe since 2019.", "positive"),
+        ("Nodule du LSD stable depuis 2019.", "positive"),
+    ],
+)
+def test_resolution_and_stability_of_a_lung_nodule(text: str, expected: str) -> None:
+    assert read(text, "lung_nodule") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EXAM: LOW-DOSE CT CHEST FOR LUNG CANCER SCREENING\nFINDINGS:\nNo pulmonary nodule.",
+        "SCANNER THORACIQUE - RECHERCHE DE NODULE PULMONAIRE\nRésultats :\nPas de nodule.",
+    ],
+)
+def test_the_exam_title_names_a_purpose_and_decides_nothing(text: str) -> None:
+    assert read(text, "lung_nodule") == "negative"
+
+
+def test_the_whole_report_in_capitals_is_not_a_title() -> None:
+    assert read("CT CHEST: 6 MM NODULE IN THE RIGHT UPPER LOBE.", "lung_nodule") == "positive"
+
+
 def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
     result = extract_outcome("Nodule thyroïdien gauche de 12 mm.", "lung_nodule")
     assert result.evidence is not None
@@ -530,6 +588,23 @@ def test_a_spine_level_does_not_make_an_english_report_french() -> None:
 def test_a_vertebral_compression_named_with_its_kind_before_its_level(
     text: str, expected: str | None
 ) -> None:
+    assert read(text, "fracture") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tassements ostéoporotiques anciens de T11 et T12.", "negative"),
+        ("Tassements vertébraux dorsaux étagés (D7, D9, D11) anciens.", "negative"),
+        ("Compression deformity of T8, unchanged since 2019 and therefore chronic.", "negative"),
+        ("Mild compression deformity of T8 which is unchanged since 2019.", "negative"),
+        ("Compression deformity of L1, new since 2019.", "positive"),
+        ("Fracture diaphysaire fémorale non consolidée.", "positive"),
+        ("Non-united fracture of the scaphoid waist.", "positive"),
+        ("Fracture consolidée de la clavicule.", "negative"),
+    ],
+)
+def test_old_and_not_healed_fractures(text: str, expected: str) -> None:
     assert read(text, "fracture") == expected
 
 
