@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib
 import json
 import sys
 import xml.etree.ElementTree as ET
@@ -489,14 +490,44 @@ MTSAMPLES_NOTES = (
 )
 
 
+MTSAMPLES_LABELS = COMMITTED / "mtsamples_radiology_labels.tsv"
+
+
+def mtsamples_from_rda(rda_path: Path, folder: Path) -> int:
+    """Write ``folder/mtsamples_radiology/reports.jsonl`` from the MTSamples table of
+    kdpsingh/clinspacy ``data/mtsamples.rda`` (R data, read with pyreadr: ``pip install
+    pyreadr``), keeping the reports whose ids are in our committed labels (the Radiology
+    specialty's imaging reports). Returns the number of reports written."""
+    try:
+        pyreadr = importlib.import_module("pyreadr")  # optional: this command only
+    except ImportError as error:
+        raise SystemExit("reading an .rda file needs pyreadr: pip install pyreadr") from error
+    with MTSAMPLES_LABELS.open(encoding="utf-8", newline="") as handle:
+        wanted = {row["id"] for row in csv.DictReader(handle, delimiter="\t")}
+    table = pyreadr.read_r(str(rda_path))["mtsamples"]
+    base = folder / "mtsamples_radiology"
+    base.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with (base / "reports.jsonl").open("w", encoding="utf-8") as out:
+        for note_id, text in zip(table["note_id"], table["transcription"], strict=True):
+            item_id = f"mtsamples-{int(note_id)}"
+            if item_id in wanted and isinstance(text, str):
+                out.write(json.dumps({"id": item_id, "report": text}, ensure_ascii=False) + "\n")
+                written += 1
+    return written
+
+
 def _mtsamples_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]]) -> list[Corpus]:
     base = folder / "mtsamples_radiology"
-    if not (base / "reports.jsonl").exists() or not (base / "labels.tsv").exists():
+    if not (base / "reports.jsonl").exists():
         return []
+    labels_path = base / "labels.tsv"
+    if not labels_path.exists():
+        labels_path = MTSAMPLES_LABELS  # our labels, without the notes
     labels = {}
-    with (base / "labels.tsv").open(encoding="utf-8", newline="") as handle:
+    with labels_path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            labels[row["id"]] = {t: _checked(row[t], base / "labels.tsv") for t in TARGETS}
+            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
     texts = {}
     for line in (base / "reports.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -599,7 +630,18 @@ def main() -> None:
         metavar=("CSV", "FOLDER"),
         help="write FOLDER/openi/reports.jsonl from indiana_reports.csv (NegBio's ids only)",
     )
+    parser.add_argument(
+        "--mtsamples-from-rda",
+        nargs=2,
+        type=Path,
+        metavar=("RDA", "FOLDER"),
+        help="write FOLDER/mtsamples_radiology/reports.jsonl from clinspacy's mtsamples.rda",
+    )
     args = parser.parse_args()
+    if args.mtsamples_from_rda is not None:
+        count = mtsamples_from_rda(*args.mtsamples_from_rda)
+        print(f"wrote {args.mtsamples_from_rda[1]}/mtsamples_radiology/reports.jsonl: {count}")
+        return
     if args.openi_from_csv is not None:
         count = openi_from_csv(*args.openi_from_csv)
         print(f"wrote {args.openi_from_csv[1]}/openi/reports.jsonl: {count} reports")
