@@ -634,6 +634,9 @@ def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
 
 
 _ANOTHER_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|avec|with|sans|without)(?!\w)")
+_LIST_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|sans|without)(?!\w)")
+_APPOSITION: Final = 40
+"""The longest comma-separated apposition after a term that may place it in an organ."""
 """Between an organ word and a term, a list's conjunction: the organ is another item's
 ("épanchement pleural ou nodule", "thyroid goiter and a lung nodule")."""
 
@@ -943,17 +946,28 @@ def _organ_at(
         # "lobe", "apex", "base" belong to the lung only when no other organ is named.
         lungs = [m for m in lungs if not compiled.lung_weak.fullmatch(text, m.start, m.end)]
     segment = _segment_around(text, term, begin, end)
-    nearest = _near(
-        [
+
+    def placing(first: int, last: int) -> list[_Match]:
+        # An organ before the term holds what comes "with" it ("pleural thickening with
+        # masses"); an organ after "with" is another item's ("nodule with pleural tag").
+        return [
             m
             for m in lungs + others
-            if segment[0] <= m.start
-            and m.end <= segment[1]
-            and not _ANOTHER_ITEM.search(text, min(m.end, term.end), max(m.start, term.start))
-        ],
-        term,
-        10_000,
-    )
+            if first <= m.start
+            and m.end <= last
+            and not (_LIST_ITEM if m.end <= term.start else _ANOTHER_ITEM).search(
+                text, min(m.end, term.end), max(m.start, term.start)
+            )
+        ]
+
+    nearest = _near(placing(*segment), term, 10_000)
+    if nearest is None and segment[1] < end:
+        # An apposition right after the term may place it: "3.1 cm mass, likely nodal".
+        following = _segment_around(text, _Match(segment[1] + 1, segment[1] + 1, ""), begin, end)
+        if following[1] - following[0] <= _APPOSITION and (
+            compiled.term_stems is None or not compiled.term_stems.search(text, *following)
+        ):
+            nearest = _near(placing(*following), term, 10_000)
     if nearest is None:
         return None, None
     return ("lung", nearest) if nearest.category == "lung" else ("other", nearest)
@@ -1255,27 +1269,25 @@ def _referred(text: str, mention: _Mention, located: list[_Mention]) -> _Mention
 
 
 def _head(text: str, term: _Match) -> str:
-    """A term's first word without its plural ending: ``masses``, ``masse tissulaire``
-    and ``masse`` alike."""
+    """What a term names, to compare two mentions: the first four letters of its first
+    word (``masses``, ``mass``, ``masse tissulaire`` alike; ``micronodule`` is not
+    ``nodule``)."""
     words = text[term.start : term.end].split()
-    return words[0].rstrip("sx") if words else ""
+    return words[0][:4] if words else ""
 
 
 def _repeated(text: str, mention: _Mention, located: list[_Mention]) -> _Mention:
-    """A conclusion's mention placed in no organ repeats the findings: when the findings
-    placed every mention of the same term in another organ, and none in the lung, it is
-    that one ("Masse pleurale droite" in the findings, "Masse tissulaire droite" in the
-    conclusion)."""
+    """A conclusion's mention placed in no organ repeats what came before: when the
+    findings and the conclusion so far placed every stated mention of the same term in
+    another organ, and none in the lung, it is that one ("Masse pleurale droite" in the
+    findings, "Masse tissulaire droite" in the conclusion; "pleural thickening with
+    masses. The largest mass ...")."""
     if mention.organ is not None or mention.section != "conclusion":
         return mention
     if mention.status in ("device", "hypothetical"):
         return mention
     head = _head(text, mention.term)
-    same = [
-        m
-        for m in located
-        if m.section != "conclusion" and m.status not in _NOT_STATED and _head(text, m.term) == head
-    ]
+    same = [m for m in located if m.status not in _NOT_STATED and _head(text, m.term) == head]
     if same and all(m.organ == "other" for m in same):
         return dataclasses.replace(mention, organ="other", status="other_organ")
     return mention

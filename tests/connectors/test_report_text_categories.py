@@ -397,6 +397,10 @@ def test_a_conclusion_repeating_a_lung_nodule_still_counts(text: str) -> None:
         "Within the liver, in the right lobe, a 12 mm hypoattenuating nodule.",
         # A lobe under an organ's heading is that organ's lobe.
         "FINDINGS:\nThyroid: A 1.5 cm hypoattenuating nodule is present in the right lobe.",
+        # What comes "with" an organ's finding is that organ's; an apposition places it.
+        "IMPRESSION: Nodular right pleural thickening with multiple masses. "
+        "The largest mass is amenable to biopsy.",
+        "IMPRESSION: 3.1 cm mass, likely nodal, with additional enlarged nodes.",
         # A pleural-based mass is not placed in the lung.
         "FINDINGS:\nThere is a 3.5 cm pleural-based mass along the left lateral chest wall.\n"
         "IMPRESSION:\nEnlarging 3.5 cm left pleural-based mass.",
@@ -434,6 +438,18 @@ def test_the_exam_title_names_a_purpose_and_decides_nothing(text: str) -> None:
 
 def test_the_whole_report_in_capitals_is_not_a_title() -> None:
     assert read("CT CHEST: 6 MM NODULE IN THE RIGHT UPPER LOBE.", "lung_nodule") == "positive"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Spiculated right upper lobe nodule with pleural retraction.",
+        "Nodule of 8 mm with a pleural tag in the left lower lobe.",
+        "Nodule spiculé de 12 mm, lobe supérieur droit, avec rétraction pleurale.",
+    ],
+)
+def test_an_organ_after_with_does_not_move_a_lung_nodule(text: str) -> None:
+    assert read(text, "lung_nodule") == "positive"
 
 
 def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
