@@ -2,9 +2,9 @@
 
 A report is cut into sections by its headers: a known heading at the start of a line
 (after bullets or markup) followed by a colon, a dash or the end of the line, or after
-the end of a sentence followed by a colon, or anywhere in a line when it is written in
-capitals and followed by a colon (``..., FINDINGS: ...`` in a report whose line breaks
-were lost on the way); the conclusion's headings (``Conclusion``,
+the end of a sentence followed by a colon, or anywhere in a line when it starts with a
+capital and is followed by a colon (``..., FINDINGS: ...``, ``TDM TAP Indication : ...``
+in a report whose line breaks were lost on the way); the conclusion's headings (``Conclusion``,
 ``Au total``, ``En conclusion``, ``Impression``, ``Synthèse``) may also be followed by
 a comma. Each heading belongs to one of :data:`SECTIONS`:
 
@@ -64,7 +64,7 @@ _LINE_HEADING: Final = re.compile(
 )
 _SENTENCE_HEADING: Final = re.compile(rf"(?<=[.!?])[ \t]+(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")
 _INLINE_HEADING: Final = re.compile(rf"(?<=[\s,;])(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")
-"""A heading inside a line: counts only when the original writes it in capitals."""
+"""A heading inside a line: counts only when the original writes it with a capital."""
 _CONCLUSION_COMMA: Final = re.compile(
     r"(?:^|(?<=[.!?])[ \t]+)[ \t\-*#>]*(?P<head>en conclusion|au total|conclusion|"
     r"impression|synthese)[ \t]*,",
@@ -94,7 +94,7 @@ def sections(
     """The sections of folded ``text`` in order, covering it without overlap (see module).
 
     ``original`` and ``origin`` (from :func:`fold_text`) tell whether a heading inside a
-    line is in capitals; without them only headings at a line's or a sentence's start
+    line starts with a capital; without them only headings at a line's or a sentence's start
     count."""
     heads: list[tuple[int, int, str, bool]] = []  # start, end of heading, name, alone
     for match in _LINE_HEADING.finditer(text):
@@ -112,7 +112,7 @@ def sections(
             name = _section_of(match)
             before = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
             written = original[origin[match.start(name)] : origin[match.end(name)]]
-            if before.strip(" \t-*#>\u2022") and written.isupper():
+            if before.strip(" \t-*#>\u2022") and written[:1].isupper():
                 heads.append((match.start(), match.end(), name, False))
     heads.sort()
     kept: list[tuple[int, int, str, bool]] = []

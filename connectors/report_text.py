@@ -749,7 +749,13 @@ def _analyse_clause(
         if cue.category in ("negation_post", "uncertainty_post", "hypothetical_post"):
             return cue.start >= term.end and after_applies(cue, term)
         # historical, benign and mimic cues: before or after the term, in its segment, or in
-        # an apposition after it that names no other finding ("nodule, likely granuloma").
+        # an apposition after it that names no other finding ("nodule, likely granuloma");
+        # never across another term ("tassement récent de L2 et tassements anciens de T7").
+        if any(
+            t is not term and min(cue.end, term.end) <= t.start < max(cue.start, term.start)
+            for t in terms
+        ):
+            return False
         if cue.start >= term.end:
             cue_segment, term_segment = segment_of(cue.start), segment_of(term.start)
             return cue_segment == term_segment or (
@@ -978,6 +984,36 @@ def _leading_organ(
 ) -> str | None:
     """The organ a sentence (or a heading line) starts with: ``Foie :``, ``The lungs are``
     (a "lobe" is not the lung's in an exam of another region)."""
+    found = _leading_organ_word(text, begin, end, compiled, region)
+    return found[0] if found is not None else None
+
+
+def _leading_organ_for(
+    text: str,
+    begin: int,
+    end: int,
+    compiled: _Compiled,
+    term: _Match,
+    region: str | None = None,
+) -> str | None:
+    """The organ a sentence starts with, for one of its terms: not when a list's
+    conjunction separates them ("Adénopathies hilaires et micronodules": the
+    micronodules are another item), unless the organ heads the line ("Foie : kyste et
+    nodule")."""
+    found = _leading_organ_word(text, begin, end, compiled, region)
+    if found is None:
+        return None
+    organ, word_end = found
+    between = text[word_end : term.start]
+    if ":" not in between and _LIST_ITEM.search(between):
+        return None
+    return organ
+
+
+def _leading_organ_word(
+    text: str, begin: int, end: int, compiled: _Compiled, region: str | None = None
+) -> tuple[str, int] | None:
+    """(organ, end of its word) of the organ word a sentence starts with, or None."""
     head = text[begin : min(end, begin + 40)]
     offset = len(head) - len(head.lstrip(_EDGE + "0123456789)"))
     start = begin + offset
@@ -997,7 +1033,7 @@ def _leading_organ(
         )
         if organ == "lung" and weak and region == "other":
             continue
-        return organ
+        return organ, found.end()
     return None
 
 
@@ -1122,7 +1158,7 @@ def _read_sentence(
         ):
             organ, word = _organ_at(text, term, clause, compiled, region)
             if organ is None and compiled.organ is not None:
-                organ = _leading_organ(text, begin, end, compiled, region) or context
+                organ = _leading_organ_for(text, begin, end, compiled, term, region) or context
             elif (
                 organ == "lung"
                 and word is not None

@@ -452,6 +452,24 @@ def test_an_organ_after_with_does_not_move_a_lung_nodule(text: str) -> None:
     assert read(text, "lung_nodule") == "positive"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The second item of a list that starts with another organ's finding.
+        ("Adénopathies hilaires bilatérales et micronodules périlymphatiques.", "positive"),
+        ("Foie : kyste et nodule de 12 mm.", None),
+        # A flattened report whose headings start with a capital: the indication holds.
+        (
+            "TDM THORACO-ABDOMINO-PELVIENNE Indication : suivi de micronodules pulmonaires. "
+            "Résultats : Thorax : les micronodules pulmonaires décrits ne sont plus visibles.",
+            "negative",
+        ),
+    ],
+)
+def test_lists_and_flattened_headings_place_a_nodule(text: str, expected: str | None) -> None:
+    assert read(text, "lung_nodule") == expected
+
+
 def test_the_evidence_names_the_organ_and_side_of_another_organ() -> None:
     result = extract_outcome("Nodule thyroïdien gauche de 12 mm.", "lung_nodule")
     assert result.evidence is not None
@@ -618,6 +636,15 @@ def test_a_vertebral_compression_named_with_its_kind_before_its_level(
         ("Fracture diaphysaire fémorale non consolidée.", "positive"),
         ("Non-united fracture of the scaphoid waist.", "positive"),
         ("Fracture consolidée de la clavicule.", "negative"),
+        # An old cue qualifies its own item of a list, not the one before or after it.
+        ("Tassement récent de L2 et tassements anciens de T7 et T9.", "positive"),
+        ("Ancienne fracture de la clavicule et fracture récente du radius.", "positive"),
+        ("Healed rib fractures and an acute fracture of the left clavicle.", "positive"),
+        # Compressions named by their kind, physeal fractures of children.
+        ("Lésion lytique de T11 compliquée d'un tassement pathologique récent.", "positive"),
+        ("Lyse du corps vertébral de L2 avec tassement du plateau supérieur.", "positive"),
+        ("Décollement épiphysaire du tibia distal de type Salter-Harris II.", "positive"),
+        ("Salter-Harris II injury of the distal radius.", "positive"),
     ],
 )
 def test_old_and_not_healed_fractures(text: str, expected: str) -> None:
