@@ -570,6 +570,7 @@ class _Mention:
     sentence: tuple[int, int]
     section: str
     organ: str | None
+    weak: bool = False  # placed in the lung only by "lobe", "apex", "base"
 
 
 def _find(
@@ -1052,6 +1053,11 @@ _EXAM_TYPE: Final = re.compile(
     r"radiographies?|radio|cliches?|angio\w*|mammographie|scintigraphie|tep|"
     r"ct|mri|ultrasound|us|x-?rays?|radiographs?|cxr|mammogram|exam(?:en|ination)?)(?!\w)"
 )
+_UNTYPED_TITLE: Final = 80
+_SECTION_LINE: Final = re.compile(
+    r"\s*[-*#>]*\s*(?:findings?|impressions?|conclusions?|resultats?|description|observations?|"
+    r"opinion|synthese|au total)\s*:"
+)
 _NOT_TITLE: Final = re.compile(
     r"\s*[-*#>]*\s*(?:indications?|renseignements?|motif|clinique|contexte|antecedents?|"
     r"clinical|history|comparaisons?|comparisons?|technique|protocole|demande|question)"
@@ -1067,7 +1073,13 @@ def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> st
     # The title: the first line naming an exam (it may follow a patient or dose line),
     # not a line of the indication or history; else the first line.
     titled = [line for line in lines if _EXAM_TYPE.search(line) and not _NOT_TITLE.match(line)]
-    title = (titled or lines or [""])[0][:_TITLE_LIMIT]
+    # Else the first line, when it is short and neither the indication nor a section.
+    first = lines[0] if lines else ""
+    if not titled and (
+        len(first) > _UNTYPED_TITLE or _NOT_TITLE.match(first) or _SECTION_LINE.match(first)
+    ):
+        return None
+    title = (titled or [first])[0][:_TITLE_LIMIT]
     if compiled.exam_other.search(title) and not compiled.exam_chest.search(title):
         return "other"
     return None
@@ -1157,6 +1169,12 @@ def _read_sentence(
             text, clause[0], clause[1], compiled, inside
         ):
             organ, word = _organ_at(text, term, clause, compiled, region)
+            weak = (
+                organ == "lung"
+                and word is not None
+                and compiled.lung_weak is not None
+                and compiled.lung_weak.fullmatch(text, word.start, word.end) is not None
+            )
             if organ is None and compiled.organ is not None:
                 organ = _leading_organ_for(text, begin, end, compiled, term, region) or context
             elif (
@@ -1173,7 +1191,18 @@ def _read_sentence(
                 cue = word if word is not None else cue
                 if word is not None:
                     qualifiers = (*qualifiers, word)
-            mentions.append(_Mention(term, status, cue, qualifiers, sentence, section, organ))
+            mentions.append(
+                _Mention(
+                    term,
+                    status,
+                    cue,
+                    qualifiers,
+                    sentence,
+                    section,
+                    organ,
+                    weak and organ == "lung",
+                )
+            )
     return mentions, normal
 
 
@@ -1313,12 +1342,13 @@ def _head(text: str, term: _Match) -> str:
 
 
 def _repeated(text: str, mention: _Mention, located: list[_Mention]) -> _Mention:
-    """A conclusion's mention placed in no organ repeats what came before: when the
-    findings and the conclusion so far placed every stated mention of the same term in
-    another organ, and none in the lung, it is that one ("Masse pleurale droite" in the
-    findings, "Masse tissulaire droite" in the conclusion; "pleural thickening with
-    masses. The largest mass ...")."""
-    if mention.organ is not None or mention.section != "conclusion":
+    """A conclusion's mention placed in no organ (or in the lung by a mere "lobe")
+    repeats what came before: when the findings and the conclusion so far placed every
+    stated mention of the same term in another organ, and none in the lung, it is that
+    one ("Masse pleurale droite" in the findings, "Masse tissulaire droite" in the
+    conclusion; "pleural thickening with masses. The largest mass ..."; "Thyroïde :
+    nodule de 17 mm, lobe gauche", then "nodule de 17 mm du lobe gauche")."""
+    if (mention.organ is not None and not mention.weak) or mention.section != "conclusion":
         return mention
     if mention.status in ("device", "hypothetical"):
         return mention

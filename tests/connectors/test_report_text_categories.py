@@ -446,6 +446,9 @@ def test_the_whole_report_in_capitals_is_not_a_title() -> None:
         "Spiculated right upper lobe nodule with pleural retraction.",
         "Nodule of 8 mm with a pleural tag in the left lower lobe.",
         "Nodule spiculé de 12 mm, lobe supérieur droit, avec rétraction pleurale.",
+        # An indication naming a limb is no exam title.
+        "INDICATION: Bilateral arm pain.\nFINDINGS: Right upper lobe nodule.",
+        "Heart size normal. Right upper lobe nodule of 8 mm.",
     ],
 )
 def test_an_organ_after_with_does_not_move_a_lung_nodule(text: str) -> None:
@@ -567,6 +570,15 @@ def test_the_evidence_gives_the_sentence_section_and_qualifiers() -> None:
         "Nodule sous-cutané de la paroi thoracique. Pas d'autre anomalie.",
         "Échographie scrotale\nNodule hypoéchogène de 12 mm.",
         "SCROTAL ULTRASOUND\nA 12 mm hypoechoic nodule.",
+        "IRM PROSTATIQUE\nZone de transition : nodules d'hyperplasie bénigne.",
+        "ÉCHOGRAPHIE DES PARTIES MOLLES\nFormation nodulaire ovalaire de 32 mm.",
+        "IRM CARDIAQUE\nLes dimensions du nodule sont de 34 x 25 mm.",
+        "IRM DE LA CUISSE DROITE\nMasse de 9 cm du vaste latéral.",
+        "MRI OF THE RIGHT THIGH\nA 9 cm mass of the vastus lateralis.",
+        # A conclusion repeating the thyroid's nodule "du lobe gauche".
+        "SCANNER THORACIQUE\nRésultats :\nThyroïde :\nNodule hypodense de 17 mm, lobe gauche.\n"
+        "Poumons : pas de nodule pulmonaire.\n"
+        "Conclusion : nodule de 17 mm du lobe gauche à explorer en échographie.",
     ],
 )
 def test_a_non_chest_exam_or_another_organ_never_makes_a_lung_nodule(text: str) -> None:
