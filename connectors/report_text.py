@@ -363,11 +363,24 @@ def _phrase_regex(entry: str, plural: bool) -> str:
     return head + body + tail
 
 
+_WORD_START: Final = r"(?<!\w)"
+
+
 def _union(entries: Iterable[str], plural: bool = False) -> re.Pattern[str] | None:
+    """One pattern for all ``entries``, the longest first. The word-start check that
+    most entries begin with is made once for all of them: an alternation whose every
+    branch starts with its own lookbehind is tried branch by branch at every character
+    (twenty times slower on a list of organs)."""
     ordered = sorted(set(entries), key=lambda entry: (-len(entry), entry))
     if not ordered:
         return None
-    return re.compile("|".join(_phrase_regex(entry, plural) for entry in ordered))
+    pieces = [_phrase_regex(entry, plural) for entry in ordered]
+    at_word_start = [p.removeprefix(_WORD_START) for p in pieces if p.startswith(_WORD_START)]
+    others = [p for p in pieces if not p.startswith(_WORD_START)]
+    # A branch at a word start begins with a word character, one of the others with a
+    # sign: they never match at the same place, so their order between them is moot.
+    branches = ([f"{_WORD_START}(?:{'|'.join(at_word_start)})"] if at_word_start else []) + others
+    return re.compile("|".join(branches))
 
 
 _CUE_PRIORITY: Final = (
