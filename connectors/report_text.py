@@ -648,6 +648,12 @@ def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
 
 
 _ANOTHER_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|avec|with|sans|without)(?!\w)")
+_NEW_ITEM: Final = re.compile(
+    r"(?:\s+(?:de|des|du|d'|les|la|le|l'|un|une|a|an|the|some|several|multiple|multiples|"
+    r"quelques|plusieurs|nombreux|numerous|petits?|petites?|small|few|\d+(?:[.,]\d+)?|mm|cm))*\s*"
+)
+"""Between a list's conjunction and a term, only articles, quantities and sizes: the
+term starts a new item of the list."""
 _LIST_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|sans|without)(?!\w)")
 _APPOSITION: Final = 40
 """The longest comma-separated apposition after a term that may place it in an organ."""
@@ -1019,8 +1025,11 @@ def _leading_organ_for(
         return None
     organ, word_end = found
     between = text[word_end : term.start]
-    if ":" not in between and _LIST_ITEM.search(between):
-        return None
+    if ":" in between:
+        return organ
+    conjunctions = list(_LIST_ITEM.finditer(between))
+    if conjunctions and _NEW_ITEM.fullmatch(between, conjunctions[-1].end()):
+        return None  # "... et micronodules": a new item, not "... and contains nodules"
     return organ
 
 

@@ -461,6 +461,12 @@ def test_an_organ_after_with_does_not_move_a_lung_nodule(text: str) -> None:
         # The second item of a list that starts with another organ's finding.
         ("Adénopathies hilaires bilatérales et micronodules périlymphatiques.", "positive"),
         ("Foie : kyste et nodule de 12 mm.", None),
+        # "and" between two things the organ does is no list of findings.
+        (
+            "The thyroid is enlarged with substernal extension and contains multiple "
+            "nodules, the largest 2.7 cm in the right lobe.",
+            None,
+        ),
         # A flattened report whose headings start with a capital: the indication holds.
         (
             "TDM THORACO-ABDOMINO-PELVIENNE Indication : suivi de micronodules pulmonaires. "
