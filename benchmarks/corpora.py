@@ -91,6 +91,7 @@ def load_corpora(folder: Path | None) -> list[Corpus]:
         for loader in (_openi_corpora, _parrot_corpora, _mtsamples_corpora):
             corpora.extend(loader(folder, splits))
         corpora.extend(_parrot_heldout_corpora(folder))
+        corpora.extend(_parrot_translated_corpora(folder))
     return corpora
 
 
@@ -446,6 +447,51 @@ def _parrot_heldout_corpora(folder: Path) -> list[Corpus]:
             PARROT_LICENCE,
             PARROT_ORIGIN,
             PARROT_HELDOUT_NOTES,
+            items,
+        )
+    ]
+
+
+PARROT_TRANSLATED_NOTES = (
+    "The English translations PARROT gives of the French reports of parrot-fr and "
+    "parrot-fr-heldout (field 'English translation' of Fr_sample.json, 'translation' of "
+    "PARROT_v1_0.jsonl, kept for the French records in parrot_v1_fr_translations.jsonl "
+    "as {no, translation}), with the labels of their French originals. The English "
+    "rules were never tuned on them: a test split of whole non-chest-X-ray reports "
+    "(CT, MRI, ultrasound of every region), few positives."
+)
+
+
+def _parrot_translated_corpora(folder: Path) -> list[Corpus]:
+    parrot = folder / "parrot"
+    texts: dict[str, str] = {}
+    v0 = parrot / "Fr_sample.json"
+    if v0.exists():
+        for index, record in enumerate(json.loads(v0.read_text(encoding="utf-8"))):
+            if record.get("English translation"):
+                texts[f"v0-{index:02d}"] = str(record["English translation"])
+    path = parrot / "parrot_v1_fr_translations.jsonl"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                texts[f"v1-{record['no']}"] = str(record["translation"])
+    labels: dict[str, dict[str, str]] = {}
+    for name in ("parrot_fr_labels.tsv", "parrot_fr_heldout_labels.tsv"):
+        with (COMMITTED / name).open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+                labels[row["id"]] = {t: _checked(row[t], COMMITTED / name) for t in TARGETS}
+    items = tuple(Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts)
+    if not items:
+        return []
+    return [
+        Corpus(
+            "parrot-en-translated",
+            "en",
+            "test",
+            PARROT_LICENCE,
+            PARROT_ORIGIN,
+            PARROT_TRANSLATED_NOTES,
             items,
         )
     ]
