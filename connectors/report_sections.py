@@ -60,7 +60,7 @@ _HEADINGS: Final = {
 }
 _ALTERNATIVES: Final = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _HEADINGS.items())
 _LINE_HEADING: Final = re.compile(
-    rf"^[ \t\-*#>\u2022]*(?:{_ALTERNATIVES})[ \t]*(?P<mark>:|-(?=[ \t])|$)", re.MULTILINE
+    rf"^[ \t\-*#>\u2022]*(?:{_ALTERNATIVES})[ \t*_]*(?P<mark>:|-(?=[ \t])|$)", re.MULTILINE
 )
 _SENTENCE_HEADING: Final = re.compile(rf"(?<=[.!?])[ \t]+(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")
 _INLINE_HEADING: Final = re.compile(rf"(?<=[\s,;])(?:{_ALTERNATIVES})[ \t]*(?P<mark>:)")

@@ -965,6 +965,10 @@ def _organ_at(
     ]
     if any(m.start < term.end and m.end > term.start for m in lungs):
         return "lung", None  # "pulmonary nodule": the term names its organ
+    chain = _organ_chain(text, term, lungs + others)
+    if len(chain) > 1 and any(m.category == "lung" for m in chain):
+        # "pulmonary and osseous metastases", "métastases hépatiques et pulmonaires"
+        return "lung", next(m for m in chain if m.category == "lung")
     inside = [m for m in others if m.start < term.end and m.end > term.start]
     if inside:
         return "other", inside[0]
@@ -997,6 +1001,30 @@ def _organ_at(
     if nearest is None:
         return None, None
     return ("lung", nearest) if nearest.category == "lung" else ("other", nearest)
+
+
+_CHAIN_LINK: Final = re.compile(r"\s*(?:,|(?<!\w)(?:and|et|or|ou)(?!\w))?\s*")
+
+
+def _organ_chain(text: str, term: _Match, organs: list[_Match]) -> list[_Match]:
+    """The organ words that qualify a term together, joined by "and", "et", "or", commas
+    or nothing, right before it or right after it: "pulmonary and osseous metastases",
+    "métastases pulmonaires, hépatiques et osseuses"."""
+    ordered = sorted(organs, key=lambda m: m.start)
+    chain: list[_Match] = []
+    edge = term.start  # walk back from the term
+    for m in reversed([m for m in ordered if m.end <= term.start]):
+        if not _CHAIN_LINK.fullmatch(text, m.end, edge):
+            break
+        chain.append(m)
+        edge = m.start
+    edge = term.end  # and forward from it
+    for m in [m for m in ordered if m.start >= term.end]:
+        if not _CHAIN_LINK.fullmatch(text, edge, m.start):
+            break
+        chain.append(m)
+        edge = m.end
+    return chain
 
 
 def _leading_organ(
@@ -1071,7 +1099,7 @@ _ORGAN_HEADING: Final = re.compile(r"[^:.]{1,40}:")
 _TITLE_LIMIT: Final = 200
 _TITLE_SCAN: Final = 800
 _EXAM_TYPE: Final = re.compile(
-    r"(?<!\w)(?:scanner|scanographie|tdm|tomodensitometrie|irm|echographie|echo|"
+    r"(?<!\w)(?:scanner|scan|scanographie|tdm|tomodensitometrie|irm|echographie|echo|"
     r"radiographies?|radio|cliches?|angio\w*|mammographie|scintigraphie|tep|"
     r"ct|mri|ultrasound|us|x-?rays?|radiographs?|cxr|mammogram|exam(?:en|ination)?)(?!\w)"
 )
@@ -1082,7 +1110,8 @@ _SECTION_LINE: Final = re.compile(
 )
 _NOT_TITLE: Final = re.compile(
     r"\s*[-*#>]*\s*(?:indications?|renseignements?|motif|clinique|contexte|antecedents?|"
-    r"clinical|history|comparaisons?|comparisons?|technique|protocole|demande|question)"
+    r"clinical|history|comparaisons?|comparisons?|technique|protocole|demande|question|"
+    r"reason|procedures?)"
 )
 
 

@@ -473,6 +473,23 @@ def test_an_organ_after_with_does_not_move_a_lung_nodule(text: str) -> None:
             "Résultats : Thorax : les micronodules pulmonaires décrits ne sont plus visibles.",
             "negative",
         ),
+        # Organ words joined before or after the term qualify it together.
+        ("Secondary pulmonary and osseous metastases.", "positive"),
+        ("Métastases hépatiques et pulmonaires.", "positive"),
+        ("Métastases hépatiques et osseuses.", None),
+        ("History of breast cancer with bone metastases.", None),
+        # Liver segments in English too; a heading in markdown bold; "scan" is an exam.
+        ("There is a hypervascular nodule in segment IVa.", None),
+        (
+            "**Brain MRI Report**\n**Reason for Exam**\nLung cancer metastatic to the lungs.\n"
+            "**Findings**\nNo mass effect.",
+            None,
+        ),
+        (
+            "ABDOMINO-PELVIC SCAN\nREASON FOR EXAMINATION:\ncirrhosis.\nRESULTS:\n"
+            "A 12 mm hypervascular nodule.",
+            None,
+        ),
     ],
 )
 def test_lists_and_flattened_headings_place_a_nodule(text: str, expected: str | None) -> None:
