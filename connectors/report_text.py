@@ -655,12 +655,19 @@ _NEW_ITEM: Final = re.compile(
 """Between a list's conjunction and a term, only articles, quantities and sizes: the
 term starts a new item of the list."""
 _LIST_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|sans|without)(?!\w)")
+_LINKING: Final = re.compile(
+    r"\s*(?:correspondant|correspond|corresponding|en rapport|related|attributable|"
+    r"traduisant|representing|qui correspond)(?!\w)"
+)
+"""A segment that starts by saying what the clause's finding is ("correspondant à un
+nodule")."""
 _APPOSITION: Final = 40
 """The longest comma-separated apposition after a term that may place it in an organ."""
 """Between an organ word and a term, a list's conjunction: the organ is another item's
 ("épanchement pleural ou nodule", "thyroid goiter and a lung nodule")."""
 
 
+_PARENTHESIS: Final = re.compile(r"\([^()]*\)")
 _NEXT_ITEM: Final = re.compile(r"(?<!\w)(?:et|and|avec|with)(?!\w)")
 """Between a term and a cue after it: the cue qualifies the next item of a list."""
 
@@ -756,8 +763,11 @@ def _analyse_clause(
         return not text[s_begin : cue.start].strip(_EDGE)
 
     def after_applies(cue: _Match, term: _Match) -> bool:
-        if text[cue.start : cue.end] != "?" and _NEXT_ITEM.search(text, term.end, cue.start):
-            return False  # "masse pulmonaire et adénopathie suspecte": another item's
+        between = _PARENTHESIS.sub(" ", text[term.end : cue.start])
+        if text[cue.start : cue.end] != "?" and _NEXT_ITEM.search(between):
+            # "masse pulmonaire et adénopathie suspecte": another item's; not an "et"
+            # inside brackets ("nodules (cibles 1 et 2) ne sont plus visibles").
+            return False
         term_segment, cue_segment = segment_of(term.start), segment_of(cue.start)
         return cue_segment == term_segment or (cue_segment == term_segment + 1 and starts_with(cue))
 
@@ -991,6 +1001,10 @@ def _organ_at(
         ]
 
     nearest = _near(placing(*segment), term, 10_000)
+    if nearest is None and segment[0] > begin and _LINKING.match(text, segment[0], term.start):
+        # "Foyer du lobe thyroïdien droit, SUVmax 8,4, correspondant à un nodule": the
+        # nodule is what the clause began with, where it is.
+        nearest = _near(placing(begin, segment[0]), term, 10_000)
     if nearest is None and segment[1] < end:
         # An apposition right after the term may place it: "3.1 cm mass, likely nodal".
         following = _segment_around(text, _Match(segment[1] + 1, segment[1] + 1, ""), begin, end)

@@ -490,6 +490,22 @@ def test_an_organ_after_with_does_not_move_a_lung_nodule(text: str) -> None:
             "A 12 mm hypervascular nodule.",
             None,
         ),
+        # "et" inside brackets is no list; a linking participle keeps the clause's organ.
+        (
+            "THORAX : les deux nodules pulmonaires du lobe inférieur droit (cibles 1 et 2 "
+            "de l'examen initial) ne sont plus visibles.",
+            "negative",
+        ),
+        (
+            "Foyer hypermétabolique focal du lobe thyroïdien droit, SUVmax 8,4, "
+            "correspondant à un nodule hypodense de 13 mm.",
+            None,
+        ),
+        (
+            "RADIOGRAPHIES DU FÉMUR DROIT\nConclusion : fracture pathologique du fémur droit "
+            "sur métastase lytique.",
+            None,
+        ),
     ],
 )
 def test_lists_and_flattened_headings_place_a_nodule(text: str, expected: str | None) -> None:
