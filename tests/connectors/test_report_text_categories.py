@@ -419,6 +419,9 @@ def test_a_nodule_placed_in_another_organ_by_its_context_is_not_a_lung_nodule(
         ("Complete resolution of the right upper lobe nodule.", "negative"),
         ("Stable 6 mm nodule in the right upper lobe since 2019.", "positive"),
         ("Nodule du LSD stable depuis 2019.", "positive"),
+        ("New 6 mm nodule in the right upper lobe, not present on the prior study.", "positive"),
+        ("Nodule du LSD de 6 mm, non visible sur l'examen précédent.", "positive"),
+        ("The previously seen nodule is not present on the current study.", "negative"),
     ],
 )
 def test_resolution_and_stability_of_a_lung_nodule(text: str, expected: str) -> None:
@@ -696,6 +699,10 @@ def test_a_vertebral_compression_named_with_its_kind_before_its_level(
         ("Lyse du corps vertébral de L2 avec tassement du plateau supérieur.", "positive"),
         ("Décollement épiphysaire du tibia distal de type Salter-Harris II.", "positive"),
         ("Salter-Harris II injury of the distal radius.", "positive"),
+        # A prior exam is a comparison; absent from it is new.
+        ("New L1 compression fracture since the prior study.", "positive"),
+        ("New compression deformity of L1, not present on the prior study.", "positive"),
+        ("Previous fracture of the left radius.", None),
     ],
 )
 def test_old_and_not_healed_fractures(text: str, expected: str) -> None:
