@@ -15,7 +15,9 @@ a comma. Each heading belongs to one of :data:`SECTIONS`:
   the exam was made; they never decide an outcome. A heading of these kinds followed
   by text on its own line covers that line only; a heading alone on its line covers
   the lines below it up to a blank line or the next heading.
-- ``findings`` (résultats, description, findings, report) and ``conclusion``: read.
+- ``findings`` (résultats, description, findings, report) and ``conclusion``: read;
+  ``addendum`` (relecture, addendum, additif, rectificatif, final read): a later
+  reading of the same exam, which decides over the first when it speaks of the target.
   Text before the first heading, when there are headings, is ``findings`` (an exam
   title, a free paragraph); a report without any heading is one ``full_text``.
 
@@ -40,9 +42,10 @@ SECTIONS: Final = (
     "comparison",
     "findings",
     "conclusion",
+    "addendum",
     "full_text",
 )
-READ_SECTIONS: Final = frozenset({"findings", "conclusion", "full_text"})
+READ_SECTIONS: Final = frozenset({"findings", "conclusion", "addendum", "full_text"})
 """The sections whose sentences may decide an outcome."""
 
 _HEADINGS: Final = {
@@ -57,6 +60,10 @@ _HEADINGS: Final = {
     "comparison": r"comparaisons?|comparisons?|examens? (?:anterieurs?|de reference)|priors?",
     "findings": r"resultats?|descriptions?|findings?|constatations?|analyse|report|observations?",
     "conclusion": r"en conclusion|au total|conclusions?|impressions?|synthese|summary|opinion",
+    "addendum": (
+        r"relecture(?: [^:\n]{0,40})?|addendum|additif|rectificatif|complement|"
+        r"correction|amendment|amended report|final read|final report|re-read"
+    ),
 }
 _ALTERNATIVES: Final = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _HEADINGS.items())
 _LINE_HEADING: Final = re.compile(

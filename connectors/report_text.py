@@ -655,9 +655,14 @@ _NEW_ITEM: Final = re.compile(
 """Between a list's conjunction and a term, only articles, quantities and sizes: the
 term starts a new item of the list."""
 _LIST_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|sans|without)(?!\w)")
+_BESIDE: Final = re.compile(
+    r"(?:en regard|au contact|a proximite|adjacent|abutting|overlying|projecting over)"
+    r"\s*(?:de la |du |des |de l'|d'|to the |to |the |of the )?\s*$"
+)
 _LINKING: Final = re.compile(
     r"\s*(?:correspondant|correspond|corresponding|en rapport|related|attributable|"
-    r"traduisant|representing|qui correspond)(?!\w)"
+    r"traduisant|representing|qui correspond|dont|la plus|le plus|les plus|the largest|"
+    r"the biggest|one of which|of which)(?!\w)"
 )
 """A segment that starts by saying what the clause's finding is ("correspondant à un
 nodule")."""
@@ -998,6 +1003,8 @@ def _organ_at(
             and not (_LIST_ITEM if m.end <= term.start else _ANOTHER_ITEM).search(
                 text, min(m.end, term.end), max(m.start, term.start)
             )
+            # "en regard du LIG", "adjacent to the liver": beside an organ, not in it
+            and not _BESIDE.search(text, max(first, m.start - 24), m.start)
         ]
 
     nearest = _near(placing(*segment), term, 10_000)
@@ -1375,6 +1382,12 @@ def _evidence(mention: _Mention, original: str, origin: list[int], text: str) ->
 _NOT_STATED: Final = frozenset({"negated", "hypothetical"})
 """Mentions that state no finding: nothing refers back to them."""
 
+_SENTENCE_REFERENCE: Final = re.compile(
+    r"(?:la plus|le plus|les plus|celle-ci|celui-ci|ceux-ci|celles-ci|elle|il|elles|ils|"
+    r"the largest|the biggest|the latter|it|they)(?!\w)"
+)
+"""A sentence that starts by pointing back ("la plus volumineuse, d'aspect nodulaire,
+..."): its unplaced mention is the one stated before."""
 _REFERENCE: Final = re.compile(
     r"(?:(?<!\w)(?:ce|cet|cette|ces|ledit|ladite|le|la|les|du|au|aux|this|these|that|said|the)"
     r"\s+|l')$"
@@ -1386,7 +1399,12 @@ def _referred(text: str, mention: _Mention, located: list[_Mention]) -> _Mention
     earlier in the report is in that organ."""
     if mention.organ is not None or not located:
         return mention
-    if not _REFERENCE.search(text, max(0, mention.term.start - 10), mention.term.start):
+    start = mention.sentence[0]
+    while start < mention.term.start and text[start] in _EDGE:
+        start += 1
+    if not _REFERENCE.search(
+        text, max(0, mention.term.start - 10), mention.term.start
+    ) and not _SENTENCE_REFERENCE.match(text, start, mention.term.start):
         return mention
     # "Pas de masse" is no antecedent: "cette masse" is the last one stated.
     stated = [m for m in located if m.status not in _NOT_STATED]
@@ -1498,7 +1516,8 @@ def extract_outcome(
         for m in mentions
         if m.status in _RELEVANT or (m.status == "historical" and policy.historical == "positive")
     ]
-    conclusion = [m for m in relevant if m.section == "conclusion"]
+    addendum = [m for m in relevant if m.section == "addendum"]
+    conclusion = addendum or [m for m in relevant if m.section == "conclusion"]
     chosen = conclusion or relevant
     if not conclusion and any(
         m.section == "conclusion" and m.status == "other_organ" for m in mentions

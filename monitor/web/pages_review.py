@@ -214,6 +214,7 @@ register(
         ),
         "review.method.adjudication": ("décision d'un relecteur", "a reviewer's decision"),
         "review.section.conclusion": ("conclusion", "conclusion"),
+        "review.section.addendum": ("relecture / addendum", "addendum / re-reading"),
         "review.section.body": ("corps du texte", "body of the text"),
         "review.section.full_text": ("texte entier", "whole text"),
         "review.section.indication": ("indication", "indication"),

@@ -590,6 +590,59 @@ def test_capital_headings_inside_a_line_open_their_section(
     assert read(text, target) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [
+        # A re-reading or an addendum decides over the first reading when it speaks.
+        (
+            "Thorax : nodule de 5 mm du LSD.\nConclusion : nodule LSD à surveiller.\n\n"
+            "Relecture Dr A : le nodule du LSD correspond à un vaisseau vu en coupe : pas de "
+            "nodule pulmonaire.",
+            "lung_nodule",
+            "negative",
+        ),
+        (
+            "Image de fracture de la base du 5e métatarsien.\nConcl : fracture base 5e MT.\n\n"
+            "Relecture du Dr B : il ne s'agit pas d'une fracture mais d'un os accessoire.",
+            "fracture",
+            "negative",
+        ),
+        (
+            "FINDINGS: No fracture.\nIMPRESSION: No acute osseous abnormality.\n"
+            "ADDENDUM: On review, a nondisplaced fracture of the left fifth rib is present.",
+            "fracture",
+            "positive",
+        ),
+        # The purpose of a follow-up exam is not its finding.
+        (
+            "Contrôle à 3 mois d'un nodule de 9 mm du lobe moyen.\nDisparition du nodule du "
+            "LM. Pas de nodule pulmonaire actuel.",
+            "lung_nodule",
+            "negative",
+        ),
+        # Pointing back, or beside an organ rather than in it.
+        (
+            "Plaques pleurales calcifiées, dont une d'aspect nodulaire de 15 mm en regard du "
+            "LIG.\nConclusion : plaques pleurales ; la plus volumineuse, d'aspect nodulaire, "
+            "est typique.",
+            "lung_nodule",
+            None,
+        ),
+        # A fracture of the testis is not a bone's; a compression known and stable is old.
+        (
+            "Conclusion : fracture testiculaire droite sans rupture de l'albuginée.",
+            "fracture",
+            None,
+        ),
+        ("Tassement L2 connu et stable.", "fracture", "negative"),
+    ],
+)
+def test_re_readings_follow_ups_and_references(
+    text: str, target: str, expected: str | None
+) -> None:
+    assert read(text, target) == expected
+
+
 def test_the_evidence_gives_the_sentence_section_and_qualifiers() -> None:
     text = "INDICATION: trauma.\nFINDINGS: No acute, displaced rib fractures. Lungs clear."
     result = extract_outcome(text, "fracture")
