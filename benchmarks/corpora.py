@@ -237,6 +237,14 @@ def _written_corpora() -> list[Corpus]:
     return corpora
 
 
+def _read_labels(path: Path) -> dict[str, dict[str, str]]:
+    """Our labels of an outside corpus: a TSV with ``id`` and one column per target
+    (other columns, such as a note, ignored); raises ValueError on an unknown label."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return {row["id"]: {t: _checked(row[t], path) for t in TARGETS} for row in reader}
+
+
 def _checked(label: str, where: Path) -> str:
     if label not in LABELS:
         raise ValueError(f"{where}: label {label!r} is not one of {LABELS}")
@@ -391,11 +399,7 @@ def _parrot_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]]])
     labels_path = parrot / "labels.tsv"
     if not labels_path.exists():
         labels_path = COMMITTED / "parrot_fr_labels.tsv"  # our labels, without the notes
-    labels = {}
-    with labels_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for row in reader:
-            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
+    labels = _read_labels(labels_path)
     texts = _parrot_texts(parrot)
     items = [Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts]
     if not items:
@@ -423,11 +427,7 @@ def _parrot_heldout_corpora(folder: Path) -> list[Corpus]:
         labels_path = COMMITTED / "parrot_fr_heldout_labels.tsv"
     if not labels_path.exists():
         return []
-    labels = {}
-    with labels_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for row in reader:
-            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
+    labels = _read_labels(labels_path)
     texts: dict[str, str] = {}
     for name in ("parrot_v1_fr_heldout.jsonl", "PARROT_v1_0.jsonl"):  # original wins
         path = parrot / name
@@ -476,11 +476,10 @@ def _parrot_translated_corpora(folder: Path) -> list[Corpus]:
             if line.strip():
                 record = json.loads(line)
                 texts[f"v1-{record['no']}"] = str(record["translation"])
-    labels: dict[str, dict[str, str]] = {}
-    for name in ("parrot_fr_labels.tsv", "parrot_fr_heldout_labels.tsv"):
-        with (COMMITTED / name).open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-                labels[row["id"]] = {t: _checked(row[t], COMMITTED / name) for t in TARGETS}
+    labels = {
+        **_read_labels(COMMITTED / "parrot_fr_labels.tsv"),
+        **_read_labels(COMMITTED / "parrot_fr_heldout_labels.tsv"),
+    }
     items = tuple(Item(i, texts[i], labels[i]) for i in sorted(labels, key=_natural) if i in texts)
     if not items:
         return []
@@ -570,10 +569,7 @@ def _mtsamples_corpora(folder: Path, splits: Mapping[str, Mapping[str, list[str]
     labels_path = base / "labels.tsv"
     if not labels_path.exists():
         labels_path = MTSAMPLES_LABELS  # our labels, without the notes
-    labels = {}
-    with labels_path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
-            labels[row["id"]] = {t: _checked(row[t], labels_path) for t in TARGETS}
+    labels = _read_labels(labels_path)
     texts = {}
     for line in (base / "reports.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():

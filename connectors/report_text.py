@@ -648,6 +648,8 @@ def _segments(text: str, begin: int, end: int) -> list[tuple[int, int]]:
 
 
 _ANOTHER_ITEM: Final = re.compile(r"(?<!\w)(?:ou|et|ni|or|and|nor|avec|with|sans|without)(?!\w)")
+"""Between an organ word and a term, a list's conjunction: the organ is another item's
+("épanchement pleural ou nodule", "thyroid goiter and a lung nodule")."""
 _NEW_ITEM: Final = re.compile(
     r"(?:\s+(?:de|des|du|d'|les|la|le|l'|un|une|a|an|the|some|several|multiple|multiples|"
     r"quelques|plusieurs|nombreux|numerous|petits?|petites?|small|few|\d+(?:[.,]\d+)?|mm|cm))*\s*"
@@ -668,8 +670,6 @@ _LINKING: Final = re.compile(
 nodule")."""
 _APPOSITION: Final = 40
 """The longest comma-separated apposition after a term that may place it in an organ."""
-"""Between an organ word and a term, a list's conjunction: the organ is another item's
-("épanchement pleural ou nodule", "thyroid goiter and a lung nodule")."""
 
 
 _PARENTHESIS: Final = re.compile(r"\([^()]*\)")
@@ -1125,10 +1125,6 @@ _EXAM_TYPE: Final = re.compile(
     r"ct|mri|ultrasound|us|x-?rays?|radiographs?|cxr|mammogram|exam(?:en|ination)?)(?!\w)"
 )
 _UNTYPED_TITLE: Final = 80
-_SECTION_LINE: Final = re.compile(
-    r"\s*[-*#>]*\s*(?:findings?|impressions?|conclusions?|resultats?|description|observations?|"
-    r"opinion|synthese|au total)\s*:"
-)
 _NOT_TITLE: Final = re.compile(
     r"\s*[-*#>]*\s*(?:indications?|renseignements?|motif|clinique|contexte|antecedents?|"
     r"clinical|history|comparaisons?|comparisons?|technique|protocole|demande|question|"
@@ -1136,23 +1132,57 @@ _NOT_TITLE: Final = re.compile(
 )
 
 
-def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> str | None:
+def _head_lines(text: str) -> list[tuple[int, int]]:
+    """The non-blank lines among the first eight of folded ``text`` (within its first
+    :data:`_TITLE_SCAN` characters), as (start, end) offsets: where a title may be."""
+    position = len(text) - len(text.lstrip())
+    limit = min(len(text), position + _TITLE_SCAN)
+    spans = []
+    for _ in range(8):
+        if position >= limit:
+            break
+        stop = text.find("\n", position, limit)
+        stop = limit if stop < 0 else stop
+        if text[position:stop].strip():
+            spans.append((position, stop))
+        position = stop + 1
+    return spans
+
+
+def _title_line(text: str, lines: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    """The first of ``lines`` naming an exam (it may follow a patient or dose line), not
+    a line of the indication or history; None when none does."""
+    return next(
+        (
+            line
+            for line in lines
+            if _EXAM_TYPE.search(text, *line) and not _NOT_TITLE.match(text, *line)
+        ),
+        None,
+    )
+
+
+def _exam_region(
+    text: str, parts: Sequence[Section], compiled: _Compiled, lines: Sequence[tuple[int, int]]
+) -> str | None:
     """``other`` when the report's title names only regions without the target's organ
-    (``IRM RENALE``, ``Scanner abdomino-pelvien``), else None (the organ is assumed)."""
-    if compiled.exam_other is None or compiled.exam_chest is None:
+    (``IRM RENALE``, ``Scanner abdomino-pelvien``), else None (the organ is assumed).
+    The title is the first line naming an exam, else the first line when it is short and
+    neither the indication nor a line that opens a section."""
+    if compiled.exam_other is None or compiled.exam_chest is None or not lines:
         return None
-    lines = [line for line in text.lstrip()[:_TITLE_SCAN].split("\n")[:8] if line.strip()]
-    # The title: the first line naming an exam (it may follow a patient or dose line),
-    # not a line of the indication or history; else the first line.
-    titled = [line for line in lines if _EXAM_TYPE.search(line) and not _NOT_TITLE.match(line)]
-    # Else the first line, when it is short and neither the indication nor a section.
-    first = lines[0] if lines else ""
-    if not titled and (
-        len(first) > _UNTYPED_TITLE or _NOT_TITLE.match(first) or _SECTION_LINE.match(first)
-    ):
-        return None
-    title = (titled or [first])[0][:_TITLE_LIMIT]
-    if compiled.exam_other.search(title) and not compiled.exam_chest.search(title):
+    title = _title_line(text, lines)
+    if title is None:
+        first = lines[0]
+        if (
+            first[1] - first[0] > _UNTYPED_TITLE
+            or _NOT_TITLE.match(text, *first)
+            or any(first[0] < part.start <= first[1] for part in parts)
+        ):
+            return None
+        title = first
+    words = text[title[0] : min(title[1], title[0] + _TITLE_LIMIT)]
+    if compiled.exam_other.search(words) and not compiled.exam_chest.search(words):
         return "other"
     return None
 
@@ -1160,28 +1190,23 @@ def _exam_region(text: str, parts: Sequence[Section], compiled: _Compiled) -> st
 _EXAM_LABEL: Final = re.compile(r"\s*(?:exam(?:en|ination)?|study|type d'examen)\s*:")
 
 
-def _title_span(normalized: str, original: str, origin: Sequence[int]) -> tuple[int, int] | None:
-    """The exam's title line, when it is one: written in capitals in a report that is
-    not, or labelled ``EXAM:`` ("LOW-DOSE CT CHEST FOR LUNG CANCER SCREENING"). It names
-    the exam and its purpose, never a finding, so it decides nothing. None when there is
-    no such line."""
-    position = len(normalized) - len(normalized.lstrip())
-    for _ in range(8):
-        stop = normalized.find("\n", position)
-        stop = len(normalized) if stop < 0 else stop
-        line = normalized[position:stop]
-        if position >= _TITLE_SCAN:
-            return None
-        if line.strip() and _EXAM_TYPE.search(line) and not _NOT_TITLE.match(line):
-            written = original[origin[position] : origin[stop]]
-            rest = original[origin[stop] :] if stop < len(normalized) else ""
-            capitals = written.upper() == written and rest.upper() != rest
-            if _EXAM_LABEL.match(line) or (capitals and any(c.isalpha() for c in written)):
-                return position, stop
-            return None
-        if stop >= len(normalized):
-            return None
-        position = stop + 1
+def _title_span(
+    normalized: str, original: str, origin: Sequence[int], lines: Sequence[tuple[int, int]]
+) -> tuple[int, int] | None:
+    """The exam's title line when it is one that decides nothing: written in capitals in
+    a report that is not, or labelled ``EXAM:`` ("LOW-DOSE CT CHEST FOR LUNG CANCER
+    SCREENING"): it names the exam and its purpose, never a finding. Else None."""
+    title = _title_line(normalized, lines)
+    if title is None:
+        return None
+    start, stop = title
+    written = original[origin[start] : origin[stop]]
+    rest = original[origin[stop] :]
+    capitals = written.upper() == written and rest.upper() != rest
+    if _EXAM_LABEL.match(normalized, start, stop) or (
+        capitals and any(c.isalpha() for c in written)
+    ):
+        return title
     return None
 
 
@@ -1474,8 +1499,9 @@ def extract_outcome(
     normals: list[tuple[_Match, str, tuple[int, int]]] = []
     parts, section_sentences = _layout(text)
     located: list[_Mention] = []
-    region = _exam_region(normalized, parts, compiled)
-    title = _title_span(normalized, text, origin)
+    lines = _head_lines(normalized)
+    region = _exam_region(normalized, parts, compiled, lines)
+    title = _title_span(normalized, text, origin, lines)
     if title is not None:
         # A title ends at the first heading after it (a report on one line).
         title = (title[0], min([title[1], *(p.start for p in parts if p.start > title[0])]))
