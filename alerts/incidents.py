@@ -33,15 +33,18 @@ version's rate for a version comparison - as a pace per day of the finding's dat
 "version 2.4.0 on Fujifilm images" is narrower than "version 2.4.0", than "Fujifilm
 images" and than the whole device - counted the same way (charts and version
 comparisons count since a start, a change point or a new version; a month judged
-against the claim compares with the same month only) when its pace is at least
-:data:`EXPLAINS` (two thirds) of the broader one's: most of the broader slice's excess
-is in it. The root is, among the findings that explain every broader finding they
-compare with in the incident (at least one), the one with the most conditions, a chart
-first (then a version comparison, then a month), the highest excess per case (the most
-concentrated slice: the Fujifilm images rather than the site that holds them), the
-most severe; without such a finding, the broadest (fewest conditions), a chart first,
-the most severe, the largest excess. Remaining ties are broken by content (version,
-subgroup, rule, window), then id.
+against the claim compares with the same month only) when its pace is more than
+:data:`EXPLAINS` (half) of the broader one's: most of the broader slice's excess is in
+it. The candidates are the findings that explain every broader finding they compare
+with in the incident (at least one); a candidate explained in turn by a narrower
+candidate gives way to it (the version on the Fujifilm images, not the version). Of
+the candidates left, the root is the one counted since a change (a chart, then a
+version comparison, then a month) with the highest excess per case - the narrowest
+population holding the excess: the Fujifilm images rather than the site that holds
+them - then the most conditions, the most severe. Without a candidate the root is the
+broadest finding (fewest conditions), a chart first, the most severe, the largest
+excess. Remaining ties are broken by content (version, subgroup, rule, window), then
+id.
 
 So a new finding keeps the root unless it is a narrower explanation, or a broader
 slice whose drop the root does not explain (the degradation is wider than thought).
@@ -70,8 +73,10 @@ __all__ = [
     "slice_conditions",
 ]
 
-EXPLAINS = 2.0 / 3.0
-"""Share of a broader finding's excess pace a narrower one must hold to explain it."""
+EXPLAINS = 0.5
+"""Share of a broader finding's excess pace a narrower one must exceed to explain it
+("most" of it: its pace is compared, over evidence taken at different dates, so a
+stricter share would let the noise of a few days' counts decide)."""
 
 _CHART_RULES = ("cusum", "ewma")
 _RULE_ORDER = {"cusum": 0, "ewma": 0, "version_comparison": 1, "below_claim": 2}
@@ -254,14 +259,14 @@ def _broader(narrow: Record, broad: Record) -> bool:
 def explains(narrow: Record, broad: Record) -> bool:
     """Whether ``narrow`` holds most of ``broad``'s excess: its slice is strictly
     narrower, the two compare (counted since a start, or the same month) and its excess pace
-    is at least :data:`EXPLAINS` of ``broad``'s (any pace explains a broader slice with
+    is more than :data:`EXPLAINS` of ``broad``'s (any pace explains a broader slice with
     no excess). False when either lacks the counts."""
     if not _broader(narrow, broad) or not _comparable(narrow, broad):
         return False
     mine, theirs = _pace(narrow), _pace(broad)
     if mine is None or theirs is None:
         return False
-    return theirs <= 0 or mine >= EXPLAINS * theirs
+    return theirs <= 0 or mine > EXPLAINS * theirs
 
 
 # --- incidents ---------------------------------------------------------------------------
@@ -301,13 +306,18 @@ def _root(members: Sequence[Record]) -> Record:
         for record in members
         if (above := ancestors(record)) and all(explains(record, other) for other in above)
     ]
-    if candidates:
+    leaves = [
+        record
+        for record in candidates
+        if not any(other is not record and explains(other, record) for other in candidates)
+    ]
+    if leaves:
         return min(
-            candidates,
+            leaves,
             key=lambda r: (
-                -len(slice_conditions(r)),
                 _RULE_ORDER.get(str(r["rule"]), 9),
                 -(_per_case(r) or 0.0),
+                -len(slice_conditions(r)),
                 -_severity(r),
                 _content_key(r),
             ),
