@@ -1,9 +1,16 @@
 """Notifications of findings: routing and message content (pure, no I/O).
 
 Everything here is built from a finding *record* (the JSON shape of
-``monitor.findings.finding_record``) and the device's name. Messages name the
-device, version, subgroup, rule, metric, values, dates and the number of affected
-cases - never a patient or exam identifier (cases stay ``case-<n>`` references in
+``monitor.findings.finding_record``) and the device's name. Messages speak of the
+finding's *incident* first, in plain words (:mod:`alerts.incident_texts`): the
+slice that explains the drop, the metric against the claim in percent, since when,
+how many missed findings or false positives; then which finding this is, its dates
+and its status. Chart statistics, decision limits and p-values stay in ``findings
+show``. A record may carry, as ``monitor.notify`` adds them, ``text`` and
+``incident_summary`` (``{"fr": ..., "en": ...}``, written with the device's registry
+entry), ``incident`` (the id of the incident's root finding) and
+``incident_evidence`` (its other slices); without them the finding's own plain text
+is used. Never a patient or exam identifier (cases stay ``case-<n>`` references in
 the application).
 
 Languages: a channel's ``lang`` is ``fr``, ``en`` or ``fr+en`` (French, then English,
@@ -20,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.findings import SEVERITIES
+from alerts.incident_texts import finding_text
 
 __all__ = [
     "LANGS",
@@ -79,10 +87,6 @@ _SEVERITY: dict[str, tuple[str, str]] = {
     "warning": ("avertissement", "warning"),
     "critical": ("CRITIQUE", "CRITICAL"),
 }
-_METRIC: dict[str, tuple[str, str]] = {
-    "sensitivity": ("sensibilité", "sensitivity"),
-    "specificity": ("spécificité", "specificity"),
-}
 
 
 @dataclass(frozen=True)
@@ -116,13 +120,6 @@ def raised_event(severity: str) -> str:
     return f"raised:{severity}"
 
 
-def _number(value: Any) -> str:
-    if value is None:
-        return "-"
-    number = float(value)
-    return f"{number:.3f}" if abs(number) <= 1 else f"{number:.1f}"
-
-
 def _moment(text: str | None) -> str:
     """A record's local ISO date-time as ``YYYY-MM-DD HH:MM`` (``-`` when absent)."""
     return "-" if not text else text[:16].replace("T", " ")
@@ -151,8 +148,33 @@ def _device(record: Mapping[str, Any], device_name: str) -> str:
     return f"{device_name} ({record['device_id']})" + (f" v{version}" if version else "")
 
 
+_LANG_CODES = ("fr", "en")
+
+
+def _plain(record: Mapping[str, Any], key: str, i: int) -> str | None:
+    """The record's plain text ``key`` (``text``, ``incident_summary``...) in language ``i``."""
+    texts = record.get(key)
+    if isinstance(texts, Mapping) and texts.get(_LANG_CODES[i]):
+        return str(texts[_LANG_CODES[i]])
+    return None
+
+
+def _finding_words(record: Mapping[str, Any], i: int) -> str:
+    return _plain(record, "text", i) or finding_text(record, _LANG_CODES[i])
+
+
+def _incident_words(record: Mapping[str, Any], i: int) -> str:
+    return _plain(record, "incident_summary", i) or _finding_words(record, i)
+
+
+def _incident_id(record: Mapping[str, Any]) -> int:
+    incident = record.get("incident")
+    return int(incident) if isinstance(incident, int) else int(record["id"])
+
+
 def summary(record: Mapping[str, Any], device_name: str, lang: str, event: str) -> str:
-    """One line: severity, device, rule (``lang`` fr, en or fr+en joined by `` / ``)."""
+    """One line: severity, device, the incident in plain words (``lang`` fr, en or fr+en
+    joined by `` / ``)."""
     lines = []
     for i in _texts(lang):
         severity = _SEVERITY[record["severity"]][i]
@@ -162,48 +184,41 @@ def summary(record: Mapping[str, Any], device_name: str, lang: str, event: str) 
             else severity
         )
         sep = " : " if i == 0 else ": "
-        lines.append(f"[{head}] {_device(record, device_name)}{sep}{_rule(record, i)}")
+        lines.append(f"[{head}] {_device(record, device_name)}{sep}{_incident_words(record, i)}")
     return " / ".join(lines)
 
 
 def _body(record: Mapping[str, Any], device_name: str, i: int, event: str) -> list[str]:
     fr = i == 0
     sep = " : " if fr else ": "
-    metric = record.get("metric")
-    metric_name = _METRIC.get(metric, (metric, metric))[i] if metric else None
-    subgroup = record.get("subgroup")
-    evidence = record.get("evidence") or {}
-    affected = evidence.get("affected_cases_total")
     finding_id = record["id"]
+    incident = _incident_id(record)
     status = record["status"]
-    lines = [
-        (f"Constat n° {finding_id}" if fr else f"Finding {finding_id}")
-        + f" - {_SEVERITY[record['severity']][i]}"
-        + ("" if event != RESOLVED else (" - résolu" if fr else " - resolved")),
-        ("Dispositif" if fr else "Device") + sep + _device(record, device_name),
-        ("Sous-groupe" if fr else "Subgroup")
-        + sep
-        + (
-            subgroup_text(subgroup) if subgroup else ("tous les patients" if fr else "all patients")
-        ),
-        ("Règle" if fr else "Rule") + sep + f"{_rule(record, i)} ({record['rule']})",
-    ]
-    if metric_name or record.get("value") is not None:
-        lines.append(
-            ("Valeur" if fr else "Value")
-            + sep
-            + (f"{metric_name} = " if metric_name else "")
-            + _number(record.get("value"))
-            + (f" ({'seuil' if fr else 'threshold'} {_number(record.get('threshold'))})")
+    severity = _SEVERITY[record["severity"]][i]
+    resolved = "" if event != RESOLVED else (" - résolu" if fr else " - resolved")
+    if incident == finding_id:
+        head = f"Incident n° {incident}" if fr else f"Incident {incident}"
+    else:
+        head = (
+            f"Constat n° {finding_id}, élément de l'incident n° {incident}"
+            if fr
+            else f"Finding {finding_id}, evidence of incident {incident}"
         )
+    lines = [
+        f"{head} - {severity}{resolved}",
+        ("Dispositif" if fr else "Device") + sep + _device(record, device_name),
+        _incident_words(record, i),
+    ]
+    evidence = _plain(record, "incident_evidence", i)
+    if evidence:
+        lines.append(evidence)
+    if incident != finding_id:
+        lines.append(("Ce constat" if fr else "This finding") + sep + _finding_words(record, i))
     lines.append(
-        ("Période" if fr else "Window")
+        (f"Constat n° {finding_id}" if fr else f"Finding {finding_id}")
+        + f" ({_rule(record, i)})"
         + sep
-        + f"{_moment(record.get('window_start'))} -> {_moment(record.get('window_end'))}"
-    )
-    lines.append(
-        ("Détecté le" if fr else "Detected")
-        + sep
+        + ("détecté le " if fr else "detected ")
         + _moment(record.get("detected_at"))
         + (
             f" ({'vu' if fr else 'seen'} {record.get('occurrences', 1)} "
@@ -213,8 +228,6 @@ def _body(record: Mapping[str, Any], device_name: str, i: int, event: str) -> li
     )
     if record.get("escalated_at"):
         lines.append(("Aggravé le" if fr else "Escalated") + sep + _moment(record["escalated_at"]))
-    if isinstance(affected, int):
-        lines.append(("Cas concernés" if fr else "Affected cases") + sep + str(affected))
     lines.append(("Statut" if fr else "Status") + sep + str(status))
     if event == RESOLVED:
         lines.append(
@@ -224,11 +237,11 @@ def _body(record: Mapping[str, Any], device_name: str, i: int, event: str) -> li
         )
     else:
         lines.append(
-            f"À faire : examiner le constat (`dmn-monitor findings show {finding_id}`), "
-            "puis l'acquitter."
+            f"À faire : examiner l'incident (`dmn-monitor findings show {finding_id}`, "
+            "chiffres détaillés), puis l'acquitter."
             if fr
-            else f"To do: review the finding (`dmn-monitor findings show {finding_id}`), "
-            "then acknowledge it."
+            else f"To do: review the incident (`dmn-monitor findings show {finding_id}`, "
+            "detailed figures), then acknowledge it."
         )
     return lines
 

@@ -3,9 +3,12 @@
 A *delivery* is one event of one finding to one channel (unique: a finding event is
 delivered at most once per channel, whatever the retries). Events:
 
-- ``raised:<severity>`` for every active finding the channel's route takes; an
-  escalation is a new event. A pending one whose finding was dismissed, closed or
-  escalated before it went out is ``cancelled``.
+- ``raised:<severity>`` for every active finding heading an incident
+  (:mod:`alerts.incidents`) that the channel's route takes: one message per
+  degradation, telling it in plain words with its other slices as evidence (a new
+  root - a narrower explanation - is told anew); an escalation is a new event. A
+  pending one whose finding was dismissed, closed or escalated before it went out is
+  ``cancelled``.
 - ``resolved`` for a dismissed or closed finding, on webhook and Alertmanager
   channels that were told of it (e-mail channels are not).
 
@@ -43,6 +46,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from alerts.incident_texts import LANGS, finding_text, incident_text, supporting_text
+from alerts.incidents import group_incidents
 from alerts.notifications import (
     RESOLVED,
     Email,
@@ -57,6 +62,7 @@ from monitor.findings import finding_record
 from monitor.models import Device, Finding, NotificationAttempt, NotificationDelivery
 from monitor.storage import Database
 from monitor.timeutil import local_iso, utc_now
+from monitor.workflow import finding_incident
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -108,6 +114,12 @@ def _routes(channels: Sequence[NotificationChannelConfig]) -> list[Route]:
     return [Route(c.name, c.min_severity, c.devices) for c in channels]
 
 
+def _incident_roots(active: Sequence[Finding], tz: ZoneInfo) -> set[int]:
+    """The ids of the findings heading an incident (:mod:`alerts.incidents`): the other
+    findings of a degradation are its evidence, told in its root's message."""
+    return {i.id for i in group_incidents(finding_record(f, tz) for f in active)}
+
+
 def _queue(session: Session, config: Config, now: datetime) -> tuple[int, int]:
     channels = {c.name: c for c in config.notifications.channels}
     routes = _routes(config.notifications.channels)
@@ -137,9 +149,15 @@ def _queue(session: Session, config: Config, now: datetime) -> tuple[int, int]:
         )
         queued += 1
 
-    for finding in session.scalars(
-        select(Finding).where(Finding.status.in_(ACTIVE_STATUSES)).order_by(Finding.id)
-    ):
+    active = list(
+        session.scalars(
+            select(Finding).where(Finding.status.in_(ACTIVE_STATUSES)).order_by(Finding.id)
+        )
+    )
+    roots = _incident_roots(active, ZoneInfo(config.time.timezone))
+    for finding in active:
+        if finding.id not in roots:
+            continue
         for route in routes:
             if route.accepts(finding.severity, finding.device_id):
                 add(finding.id, raised_event(finding.severity), route.channel)
@@ -333,6 +351,21 @@ class _Job:
     refresh: bool = False
 
 
+def _incident_record(
+    session: Session, finding: Finding, device: Device | None, tz: ZoneInfo
+) -> dict[str, Any]:
+    """The finding's record with its plain ``text``, its ``incident`` (the root's id),
+    ``incident_summary`` and ``incident_evidence`` (fr, en), as the messages tell them."""
+    record = finding_record(finding, tz)
+    spec = dict(device.spec or {}) if device is not None else {}
+    incident = finding_incident(session, finding, tz)
+    record["text"] = {lang: finding_text(record, lang, spec) for lang in LANGS}
+    record["incident"] = incident.id
+    record["incident_summary"] = {lang: incident_text(incident, lang, spec) for lang in LANGS}
+    record["incident_evidence"] = {lang: supporting_text(incident, lang) for lang in LANGS}
+    return record
+
+
 def _job(session: Session, delivery: NotificationDelivery, attempt: int, tz: ZoneInfo) -> _Job:
     finding = session.get(Finding, delivery.finding_id)
     assert finding is not None
@@ -351,7 +384,7 @@ def _job(session: Session, delivery: NotificationDelivery, attempt: int, tz: Zon
         delivery_id=delivery.id,
         attempt=attempt,
         event=delivery.event,
-        record=finding_record(finding, tz),
+        record=_incident_record(session, finding, device, tz),
         device_name=device.name if device is not None else finding.device_id,
         starts_at=finding.escalated_at or finding.detected_at,
         other_severities=sorted(e.split(":", 1)[1] for e in raised),

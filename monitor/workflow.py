@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.incidents import incidents
+from alerts.incident_texts import LANGS, finding_text, incident_text
+from alerts.incidents import Incident, group_incidents
 from alerts.workflow import (
     ACTION_KINDS,
     ACTIVE_STATUSES,
@@ -28,7 +29,7 @@ from alerts.workflow import (
 from monitor.audit import list_entries
 from monitor.errors import MonitorError
 from monitor.findings import audit_finding, finding_record, get_finding
-from monitor.models import Finding, FindingAction
+from monitor.models import Device, Finding, FindingAction
 from monitor.timeutil import local_iso, utc_now
 
 _UTC = ZoneInfo("UTC")
@@ -45,6 +46,7 @@ __all__ = [
     "dismiss",
     "finding_detail",
     "finding_history",
+    "finding_incident",
     "list_actions",
     "related_findings",
     "reopen",
@@ -136,23 +138,37 @@ def dismiss(
     return finding
 
 
-def related_findings(session: Session, finding: Finding, tz: ZoneInfo = _UTC) -> list[Finding]:
-    """The other active findings of the finding's incident (:mod:`alerts.incidents`):
-    the same degradation seen in other slices or by other rules."""
-    active = list(
-        session.scalars(
+def _incident(
+    session: Session, finding: Finding, tz: ZoneInfo
+) -> tuple[Incident, dict[int, Finding]]:
+    """The incident of ``finding`` among the active findings of its device (with it)."""
+    active = {
+        f.id: f
+        for f in session.scalars(
             select(Finding).where(
                 Finding.device_id == finding.device_id,
                 Finding.status.in_(ACTIVE_STATUSES),
             )
         )
-    )
-    if finding not in active:
-        active.append(finding)
-    groups = incidents(finding_record(f, tz) for f in active)
-    mine = groups[finding.id]
+    }
+    active.setdefault(finding.id, finding)
+    grouped = group_incidents(finding_record(f, tz) for f in active.values())
+    mine = next(i for i in grouped if finding.id in i.finding_ids)
+    return mine, active
+
+
+def finding_incident(session: Session, finding: Finding, tz: ZoneInfo = _UTC) -> Incident:
+    """The incident of ``finding`` among the active findings of its device (with it,
+    whatever its status): its root and supporting finding records."""
+    return _incident(session, finding, tz)[0]
+
+
+def related_findings(session: Session, finding: Finding, tz: ZoneInfo = _UTC) -> list[Finding]:
+    """The other active findings of the finding's incident (:mod:`alerts.incidents`):
+    the same degradation seen in other slices or by other rules."""
+    incident, active = _incident(session, finding, tz)
     return sorted(
-        (f for f in active if f.id != finding.id and groups[f.id] == mine), key=lambda f: f.id
+        (active[fid] for fid in incident.finding_ids if fid != finding.id), key=lambda f: f.id
     )
 
 
@@ -343,9 +359,20 @@ def finding_history(session: Session, finding_id: int, tz: ZoneInfo) -> list[dic
 
 
 def finding_detail(session: Session, finding_id: int, tz: ZoneInfo) -> dict[str, Any]:
-    """A finding with its corrective actions and its audit history (``findings show``)."""
+    """A finding with its corrective actions and its audit history (``findings show``),
+    its plain ``text`` (fr, en), its ``incident`` among the active findings (the root's
+    id), ``incident_root``, ``incident_summary`` (fr, en) and ``related`` (the other
+    findings' ids)."""
     finding = get_finding(session, finding_id)
     record = finding_record(finding, tz)
+    device = session.get(Device, finding.device_id)
+    spec = dict(device.spec or {}) if device is not None else {}
+    incident, _ = _incident(session, finding, tz)
+    record["text"] = {lang: finding_text(record, lang, spec) for lang in LANGS}
+    record["incident"] = incident.id
+    record["incident_root"] = incident.id == finding.id
+    record["incident_summary"] = {lang: incident_text(incident, lang, spec) for lang in LANGS}
+    record["related"] = [fid for fid in incident.finding_ids if fid != finding.id]
     record["actions"] = [action_record(a) for a in list_actions(session, finding_id)]
     record["history"] = finding_history(session, finding_id, tz)
     return record

@@ -22,6 +22,7 @@ from alerts.notifications import (
 )
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+NNBSP = "\u202f"
 
 
 def _record(**changes: Any) -> dict[str, Any]:
@@ -107,8 +108,8 @@ def test_an_alertmanager_alert_fires_until_its_end_and_carries_the_finding_id_as
     assert alert["annotations"]["finding_id"] == "7"
     assert "7" not in alert["labels"].values()
     assert alert["annotations"]["summary"].startswith("[CRITIQUE] Fracture detector (frac) v1.1")
-    assert "Constat n° 7" in alert["annotations"]["description"]
-    assert "Finding 7" not in alert["annotations"]["description"]
+    assert "Incident n° 7" in alert["annotations"]["description"]
+    assert "Incident 7 " not in alert["annotations"]["description"]
     # A start after the end (a check of a future as-of date) is brought back to the end.
     late = alertmanager_alert(
         _record(), "F", lang="en", starts_at=NOW + timedelta(days=1), ends_at=NOW, resolved=True
@@ -123,31 +124,64 @@ def test_an_alertmanager_alert_fires_until_its_end_and_carries_the_finding_id_as
 
 def test_the_email_is_in_french_then_english_and_lists_no_case() -> None:
     mail = email_message(_record(), "Fracture detector", "fr+en", raised_event("critical"))
-    assert mail.subject.startswith("[dmn-monitor] [CRITIQUE] Fracture detector (frac) v1.1")
-    assert "[CRITICAL]" in mail.subject and "CUSUM chart: performance drift" in mail.subject
-    french, english = mail.body.index("Constat n° 7"), mail.body.index("Finding 7")
+    assert mail.subject.startswith(
+        "[dmn-monitor] [CRITIQUE] Fracture detector (frac) v1.1 : Version 1.1 sur le site A : "
+        f"sensibilité 71{NNBSP}%"
+    )
+    assert "[CRITICAL] Fracture detector (frac) v1.1: Version 1.1 at site A" in mail.subject
+    french, english = mail.body.index("Incident n° 7"), mail.body.index("Incident 7")
     assert french < english
     for line in (
-        "Sous-groupe : site=A",
-        "Valeur : sensibilité = 0.712 (seuil 4.2)",
-        "Cas concernés : 2",
-        "Value: sensitivity = 0.712 (threshold 4.2)",
-        "Affected cases: 2",
-        "Window: 2025-05-12 08:00 -> 2025-06-30 23:59",
+        "Dispositif : Fracture detector (frac) v1.1",
+        "Constat n° 7 (Carte CUSUM : dérive de performance) : détecté le 2025-06-30 23:59",
+        "Finding 7 (CUSUM chart: performance drift): detected 2025-06-30 23:59",
+        "Version 1.1 at site A: sensitivity 71%, since 12 May 2025, 2 missed findings",
         "dmn-monitor findings show 7",
     ):
         assert line in mail.body
     assert "case-101" not in mail.body and "case-101" not in mail.subject
+    # Chart statistics and limits stay in `findings show`.
+    assert "4.2" not in mail.body and "seuil" not in mail.body and "threshold" not in mail.body
+
+
+def test_a_finding_of_an_incident_is_told_as_its_evidence() -> None:
+    record = _record(
+        id=9,
+        incident=7,
+        text={"fr": "Site A : sensibilité 71 %", "en": "Site A: sensitivity 71%"},
+        incident_summary={
+            "fr": "Version 1.1 sur les images Fujifilm : sensibilité 63 % pour 91 % revendiqués",
+            "en": "Version 1.1 on Fujifilm images: sensitivity 63% against 91% claimed",
+        },
+        incident_evidence={
+            "fr": None,
+            "en": "Also seen in 1 other slice(s) (1 finding(s)): site A.",
+        },
+    )
+    mail = email_message(record, "Fracture detector", "en", "raised:critical")
+    assert mail.subject == (
+        "[dmn-monitor] [CRITICAL] Fracture detector (frac) v1.1: Version 1.1 on Fujifilm images: "
+        "sensitivity 63% against 91% claimed"
+    )
+    lines = mail.body.splitlines()
+    assert lines[:5] == [
+        "Finding 9, evidence of incident 7 - CRITICAL",
+        "Device: Fracture detector (frac) v1.1",
+        "Version 1.1 on Fujifilm images: sensitivity 63% against 91% claimed",
+        "Also seen in 1 other slice(s) (1 finding(s)): site A.",
+        "This finding: Site A: sensitivity 71%",
+    ]
 
 
 def test_a_single_language_email_has_only_that_language() -> None:
     english = email_message(_record(subgroup=None), "Fracture detector", "en", "raised:critical")
-    assert "Constat" not in english.body and "Subgroup: all patients" in english.body
+    assert "Constat" not in english.body and "Incident 7 - CRITICAL" in english.body
     assert english.subject == (
-        "[dmn-monitor] [CRITICAL] Fracture detector (frac) v1.1: CUSUM chart: performance drift"
+        "[dmn-monitor] [CRITICAL] Fracture detector (frac) v1.1: Version 1.1: sensitivity 71%, "
+        "since 12 May 2025, 2 missed findings"
     )
     french = email_message(_record(), "Fracture detector", "fr", "raised:critical")
-    assert "Finding" not in french.body and "Règle : " in french.body
+    assert "Finding" not in french.body and "Statut : open" in french.body
     with pytest.raises(ValueError, match="unknown language"):
         summary(_record(), "F", "de", "raised:critical")
 
