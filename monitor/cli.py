@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -47,6 +47,9 @@ from monitor.status import device_status, status_record
 from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
 from monitor.tables import render_table
 from monitor.timeutil import local_iso, parse_as_of
+
+if TYPE_CHECKING:
+    from monitor.incident_view import NewSince
 
 __all__ = ["cli", "main"]
 
@@ -885,6 +888,7 @@ def _finding_rows(records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "id": r["id"],
+            "incident": r.get("incident", r["id"]),
             "detected": (r["detected_at"] or "")[:10],
             "device": r["device_id"],
             "version": r["device_version"] or "all",
@@ -892,24 +896,102 @@ def _finding_rows(records_: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "rule": r["rule"],
             "metric": r["metric"] or "-",
             "severity": r["severity"],
-            "value": r["value"],
-            "threshold": r["threshold"],
             "since": (r["window_start"] or "")[:10] or "-",
             "status": r["status"],
-            **({"incident": r["incident"]} if "incident" in r else {}),
         }
         for r in records_
     ]
 
 
-def _emit_findings(found: list[dict[str, Any]], fmt: str) -> None:
-    if fmt == "json":
-        _echo_json(found)
-    elif found:
-        rows = _finding_rows(found)
-        click.echo(render_table(rows, list(rows[0])))
+_CHECK_WORDS: dict[str, tuple[str, str]] = {
+    "new_head": ("Nouveau depuis le dernier contrôle", "New since the last check"),
+    "nothing_new": (
+        "Rien de nouveau depuis le dernier contrôle.",
+        "Nothing new since the last check.",
+    ),
+    "new": ("NOUVEL incident", "NEW incident"),
+    "updated": ("Incident mis à jour", "UPDATED incident"),
+    "new_findings": ("nouveau(x) constat(s)", "new finding(s)"),
+    "information": ("Information", "Information"),
+    "finding": ("constat", "finding"),
+    "more": ("et {n} autre(s)", "and {n} more"),
+    "active": (
+        "Toujours actifs : {incidents} incident(s) ({severities}), {findings} constat(s) au "
+        "total dont {info} d'information. Détails : dmn-monitor findings list, findings show N.",
+        "Still active: {incidents} incident(s) ({severities}), {findings} finding(s) in all, "
+        "{info} informational. Details: dmn-monitor findings list, findings show ID.",
+    ),
+}
+_SEVERITY_WORDS: dict[str, tuple[str, str]] = {
+    "critical": ("critique", "critical"),
+    "warning": ("avertissement", "warning"),
+    "info": ("information", "information"),
+}
+_MAX_NEW_SHOWN = 3
+
+
+def _word(key: str, lang: str, **values: Any) -> str:
+    text = _CHECK_WORDS[key][0 if lang == "fr" else 1]
+    return text.format(**values) if values else text
+
+
+def _check_text(view: NewSince, devices: dict[str, Any], lang: str) -> list[str]:
+    """``check``'s report: the incidents new or updated by the run, then the new
+    informational findings, then one line of what is still active."""
+    from alerts.incident_texts import finding_text, supporting_text
+
+    i = 0 if lang == "fr" else 1
+    touched = view.touched()
+    alarms = [inc for inc in touched if inc.alarm]
+    notes = [inc for inc in touched if not inc.alarm]
+    lines: list[str] = []
+    if not touched:
+        lines.append(_word("nothing_new", lang))
     else:
-        click.echo("no findings")
+        lines.append(_word("new_head", lang) + (" :" if lang == "fr" else ":"))
+    for incident in alarms:
+        device = devices.get(incident.device_id)
+        head = _word("new" if view.is_new(incident) else "updated", lang)
+        severity = _SEVERITY_WORDS[incident.severity][i]
+        lines.append(f"{head} {incident.id} - {incident.device_id} - {severity}")
+        lines.append(f"  {incident.summary(lang, device)}")
+        evidence = supporting_text(incident, lang)
+        if evidence:
+            lines.append(f"  {evidence}")
+        if not view.is_new(incident):
+            fresh = [r for r in incident.findings if int(r["id"]) in view.fresh]
+            lines.append(f"  {len(fresh)} {_word('new_findings', lang)}:")
+            for record in fresh[:_MAX_NEW_SHOWN]:
+                lines.append(f"    #{record['id']} {finding_text(record, lang, device)}")
+            if len(fresh) > _MAX_NEW_SHOWN:
+                lines.append(f"    {_word('more', lang, n=len(fresh) - _MAX_NEW_SHOWN)}")
+    for incident in notes:
+        for record in incident.findings:
+            if int(record["id"]) not in view.fresh:
+                continue
+            text = finding_text(record, lang, devices.get(incident.device_id))
+            lines.append(
+                f"{_word('information', lang)} - {_word('finding', lang)} {record['id']} - "
+                f"{incident.device_id}: {text}"
+            )
+    active = [inc for inc in view.incidents if inc.alarm]
+    counts = {s: sum(1 for inc in active if inc.severity == s) for s in ("critical", "warning")}
+    colon = " : " if lang == "fr" else ": "
+    severities = (
+        ", ".join(f"{_SEVERITY_WORDS[s][i]}{colon}{n}" for s, n in counts.items() if n) or "-"
+    )
+    everything = [r for inc in view.incidents for r in inc.findings]
+    lines.append(
+        _word(
+            "active",
+            lang,
+            incidents=len(active),
+            severities=severities,
+            findings=len(everything),
+            info=sum(1 for r in everything if r.get("severity") == "info"),
+        )
+    )
+    return lines
 
 
 @cli.command("check")
@@ -920,6 +1002,13 @@ def _emit_findings(found: list[dict[str, Any]], fmt: str) -> None:
 @click.option("--step", default="1d", show_default=True, help="Replay step in days, e.g. 1d, 7d.")
 @click.option("--device", "device_id", default=None, help="Only this device.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "fr"]),
+    default="en",
+    show_default=True,
+    help="Language of the incidents' texts.",
+)
 def check(
     as_of: str | None,
     start: str | None,
@@ -927,14 +1016,27 @@ def check(
     step: str,
     device_id: str | None,
     fmt: str,
+    lang: str,
 ) -> None:
     """Run every detection rule as of a date, or as of each date of a replay; store findings.
 
     Each as-of date sees only the data known then. Findings are stored once (one open
-    finding per device, version, subgroup, rule and metric) and printed.
+    finding per device, version, subgroup, rule and metric). Printed: the incidents
+    this run created or updated, in plain words, the new informational findings, and
+    one line of what is still active (``findings list`` shows everything). JSON: the
+    ``incidents`` new or updated by the run, every ``findings`` it raised or saw again
+    (``new`` when it created or escalated them) and the ``active`` counts.
     """
+    from alerts.workflow import ACTIVE_STATUSES
     from monitor.detection import check_dates, run_checks
-    from monitor.findings import finding_record
+    from monitor.findings import finding_record, list_findings
+    from monitor.incident_view import (
+        active_records,
+        annotate,
+        device_entries,
+        incident_json,
+        new_since,
+    )
     from monitor.notify import notify
     from monitor.review import sample_discordant
 
@@ -951,8 +1053,15 @@ def check(
         dates = [parse_as_of(as_of, app.tz)]
     db = app.summarised_db()
     with db.session.begin() as session:
+        before = {
+            f.id: f.severity
+            for f in list_findings(session, device_id=device_id, statuses=list(ACTIVE_STATUSES))
+        }
         found = run_checks(session, app.config, dates, device_id=device_id)
         result = [finding_record(f, app.tz) for f in found]
+        active = active_records(session, app.tz, device_id)
+        devices = device_entries(session)
+    view = new_since(before, result, active)
     click.echo(f"checked {len(dates)} date(s): {len(result)} finding(s)", err=True)
     # The findings are committed; the review queue and the notifications come after
     # and can never undo or block them.
@@ -968,7 +1077,33 @@ def check(
             f"notifications: {report.sent} sent, {report.failed} failed, {report.pending} pending",
             err=True,
         )
-    _emit_findings(result, fmt)
+    if fmt == "json":
+        annotate(result, view.incidents, devices)
+        for record in result:
+            record["new"] = record["id"] in view.fresh
+        alarms = [i for i in view.incidents if i.alarm]
+        _echo_json(
+            {
+                "dates": len(dates),
+                "incidents": [
+                    {
+                        **incident_json(i, devices),
+                        "new": view.is_new(i),
+                        "new_findings": view.fresh_in(i),
+                    }
+                    for i in view.touched()
+                ],
+                "findings": result,
+                "active": {
+                    "incidents": len(alarms),
+                    "critical": sum(1 for i in alarms if i.severity == "critical"),
+                    "warning": sum(1 for i in alarms if i.severity == "warning"),
+                    "findings": sum(len(i.findings) for i in view.incidents),
+                },
+            }
+        )
+        return
+    click.echo("\n".join(_check_text(view, devices, lang)))
 
 
 @cli.group(cls=_Group)
@@ -992,11 +1127,23 @@ _FINDING_STATUS_CHOICES = ["active", *FINDING_STATUSES, "all"]
 )
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def findings_list(device_id: str | None, status_: str, limit: int, fmt: str) -> None:
-    """Findings, newest detection first."""
-    from alerts.incidents import incidents
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "fr"]),
+    default="en",
+    show_default=True,
+    help="Language of the incidents' texts.",
+)
+def findings_list(device_id: str | None, status_: str, limit: int, fmt: str, lang: str) -> None:
+    """Findings by incident: each incident in plain words (its root, the narrowest slice
+    explaining the drop, then the evidence), then the findings, each incident's root
+    first. JSON: the findings, newest detection first, each with its ``incident`` (the
+    root's id), ``incident_root`` and plain ``text`` (fr, en)."""
+    from alerts.incident_texts import supporting_text
+    from alerts.incidents import group_incidents
     from alerts.workflow import ACTIVE_STATUSES
     from monitor.findings import finding_record, list_findings
+    from monitor.incident_view import annotate, device_entries
 
     app = _app()
     statuses: list[str] | None
@@ -1009,13 +1156,33 @@ def findings_list(device_id: str | None, status_: str, limit: int, fmt: str) -> 
     with app.db.session() as session:
         found = list_findings(session, device_id=device_id, statuses=statuses, limit=limit)
         result = [finding_record(f, app.tz) for f in found]
-    groups = incidents(result)
-    for record in result:
-        record["incident"] = groups[record["id"]]
-    _emit_findings(result, fmt)
+        devices = device_entries(session, {r["device_id"] for r in result})
+    grouped = group_incidents(result)
+    annotate(result, grouped, devices)
+    if fmt == "json":
+        _echo_json(result)
+        return
+    if not result:
+        click.echo("no findings")
+        return
+    i = 0 if lang == "fr" else 1
+    for incident in (g for g in grouped if g.alarm):
+        severity = _SEVERITY_WORDS[incident.severity][i]
+        click.echo(
+            f"Incident {incident.id} - {incident.device_id} - {severity} - "
+            f"{len(incident.findings)} {_word('finding', lang)}(s)"
+        )
+        click.echo(f"  {incident.summary(lang, devices.get(incident.device_id))}")
+        evidence = supporting_text(incident, lang)
+        if evidence:
+            click.echo(f"  {evidence}")
+    order = {fid: n for n, g in enumerate(grouped) for fid in g.finding_ids}
+    shown = sorted(result, key=lambda r: (order[r["id"]], not r["incident_root"]))
+    rows = _finding_rows(shown)
+    click.echo(render_table(rows, list(rows[0])))
 
 
-def _show_finding(detail: dict[str, Any]) -> None:
+def _show_finding(detail: dict[str, Any], lang: str = "en") -> None:
     """A finding as text: what it is, its numbers, its actions and its history."""
     subgroup = _subgroup_text(detail["subgroup"]) or "all cases"
     lines = [
@@ -1029,6 +1196,17 @@ def _show_finding(detail: dict[str, Any]) -> None:
     ]
     if detail["dismissal_reason"]:
         lines.append(f"  dismissed as: {detail['dismissal_reason']}")
+    if detail.get("text"):
+        lines.insert(1, f"  {detail['text'][lang]}")
+    if detail.get("incident") is not None:
+        others = len(detail.get("related") or [])
+        if detail.get("incident_root"):
+            lines.append(f"  root of incident {detail['incident']} ({others} other finding(s))")
+        else:
+            lines.append(
+                f"  supports incident {detail['incident']}: "
+                f"{detail['incident_summary'][lang]} ({others} other finding(s))"
+            )
     click.echo("\n".join(lines))
     if detail["actions"]:
         click.echo("corrective actions:")
@@ -1065,7 +1243,14 @@ def _number(value: Any) -> str:
 @common_options
 @click.argument("finding_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def findings_show(finding_id: int, fmt: str) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "fr"]),
+    default="en",
+    show_default=True,
+    help="Language of the plain texts.",
+)
+def findings_show(finding_id: int, fmt: str, lang: str) -> None:
     """One finding with its evidence, corrective actions and audit history."""
     from monitor.workflow import finding_detail
 
@@ -1075,7 +1260,7 @@ def findings_show(finding_id: int, fmt: str) -> None:
     if fmt == "json":
         _echo_json(detail)
     else:
-        _show_finding(detail)
+        _show_finding(detail, lang)
 
 
 def _review_options(func: F) -> F:
