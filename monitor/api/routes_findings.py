@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
-from alerts.incidents import incidents
+from alerts.incidents import group_incidents
 from alerts.workflow import ACTION_KINDS, ACTIVE_STATUSES, DISMISSAL_REASONS
 from monitor import workflow
 from monitor.api.auth import Principal, Require, actor_name
@@ -23,6 +23,7 @@ from monitor.api.errors import ApiError, plain
 from monitor.api.routes_read import parse_day
 from monitor.errors import MonitorError
 from monitor.findings import FINDING_STATUSES, finding_record, list_findings
+from monitor.incident_view import annotate, device_entries
 from monitor.models import Finding, FindingAction
 from monitor.review import (
     REVIEW_STATUSES,
@@ -82,7 +83,9 @@ def findings(
     ] = "active",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
 ) -> list[dict[str, Any]]:
-    """Findings, newest detection first, each with its ``incident`` group."""
+    """Findings, newest detection first, each with its ``incident`` (the id of its
+    incident's root finding: the narrowest slice explaining the drop),
+    ``incident_root``, and plain ``text`` and ``incident_summary`` (``fr``, ``en``)."""
     statuses: list[str] | None
     if status == "all":
         statuses = None
@@ -95,9 +98,8 @@ def findings(
     with state.db.session() as session:
         found = list_findings(session, device_id=device, statuses=statuses, limit=limit)
         result = [finding_record(f, state.tz) for f in found]
-    groups = incidents(result)
-    for record in result:
-        record["incident"] = groups[record["id"]]
+        devices = device_entries(session, {r["device_id"] for r in result})
+    annotate(result, group_incidents(result), devices)
     return [_shown(r, principal) for r in result]
 
 

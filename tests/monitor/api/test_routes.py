@@ -316,3 +316,17 @@ def test_no_response_carries_a_patient_or_exam_identifier(service: Service) -> N
         assert response.status_code == 200, path
         found = set(token.findall(response.text)) & identifiers
         assert not found, (path, sorted(found)[:3])
+
+
+def test_the_findings_list_names_each_findings_incident_in_plain_words(service: Service) -> None:
+    listed = _get(service, "/api/v1/findings", status="all")
+    roots = {f["id"]: f for f in listed if f["incident_root"]}
+    assert roots and all(f["incident"] in roots for f in listed)
+    for finding in listed:
+        root = roots[finding["incident"]]
+        assert finding["incident_summary"] == root["text"]
+        assert set(finding["text"]) == {"fr", "en"}
+    degradation = [f for f in listed if f["incident"] == f["id"] and f["severity"] == "critical"]
+    assert any("missed fractures" in f["text"]["en"] for f in degradation)
+    # The keys of a finding are kept; the incident's come in addition.
+    assert {"id", "rule", "value", "threshold", "evidence", "incident"} <= set(listed[0])
