@@ -32,6 +32,7 @@ from alerts.imdrf import IMDRF_NOTE, IMDRF_RELEASE, CodeSuggestion, imdrf_sugges
 from alerts.vigilance_description import (
     device_version,
     incident_description,
+    incident_paragraph,
     manufacturer_informed,
     measures_text,
     patient_consequences,
@@ -317,8 +318,11 @@ def build_draft(
     if refusal is not None:
         raise ValueError(refusal)
     numbers = key_numbers(finding, device)
-    description = incident_description(finding, device, numbers, lang)
-    covered = related_paragraph(related, lang)
+    description = [
+        incident_paragraph(finding, related, device, lang),
+        *incident_description(finding, device, numbers, lang),
+    ]
+    covered = related_paragraph(related, lang, device)
     if covered is not None:
         description.append(covered)
     consequences, consequences_text = patient_consequences(numbers, cases, lang)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from alerts.incident_texts import finding_text, incident_text
+from alerts.incidents import group_incidents
 from alerts.vigilance_format import format_date, format_interval, format_number, format_percent
 from alerts.vigilance_texts import (
     ACTION_KINDS,
@@ -27,6 +29,7 @@ from alerts.vigilance_texts import (
 __all__ = [
     "device_version",
     "incident_description",
+    "incident_paragraph",
     "manufacturer_informed",
     "measures_text",
     "patient_consequences",
@@ -272,22 +275,24 @@ MAX_RELATED_SHOWN = 8
 """Other findings of the incident named in the description at most (all are counted)."""
 
 
-def related_paragraph(related: Sequence[Mapping[str, Any]], lang: str) -> str | None:
-    """One paragraph naming the other slices and rules of the same incident, or None.
+def related_paragraph(
+    related: Sequence[Mapping[str, Any]],
+    lang: str,
+    device: Mapping[str, Any] | None = None,
+) -> str | None:
+    """One paragraph naming the other slices and rules of the same incident, in plain
+    words (:func:`alerts.incident_texts.finding_text`), or None.
 
-    ``related`` are finding records (``id``, ``rule``, ``device_version``, ``subgroup``,
-    ``value``): the findings covered by this one (dismissed as the same root cause).
+    ``related`` are finding records (``id``, ``rule``, ``metric``, ``device_version``,
+    ``subgroup``, ``value``, ``evidence``...): the findings covered by this one
+    (dismissed as the same root cause); ``device`` the registry entry (claim, target).
     """
     if not related:
         return None
-    shown = []
-    for record in sorted(related, key=lambda r: int(r["id"]))[:MAX_RELATED_SHOWN]:
-        where = subgroup_text(record.get("subgroup"), lang)
-        version = record.get("device_version") or tr(lang, "toutes versions", "all versions")
-        value = record.get("value")
-        value_text = f", {format_percent(value, lang)}" if record.get("metric") and value else ""
-        rule = pick(RULES, record.get("rule"), lang)
-        shown.append(f"{where} ({version}, {rule}{value_text}, #{record['id']})")
+    shown = [
+        f"{finding_text(record, lang, device)} (#{record['id']})"
+        for record in sorted(related, key=lambda r: int(r["id"]))[:MAX_RELATED_SHOWN]
+    ]
     more = len(related) - len(shown)
     tail = tr(lang, f" et {more} autre(s)", f" and {more} more") if more > 0 else ""
     return tr(
@@ -297,3 +302,29 @@ def related_paragraph(related: Sequence[Mapping[str, Any]], lang: str) -> str | 
         f"The same degradation was detected in {len(related)} other subgroup(s) or by other "
         f"rules, grouped under this finding: {'; '.join(shown)}{tail}.",
     )
+
+
+def incident_paragraph(
+    finding: Mapping[str, Any],
+    related: Sequence[Mapping[str, Any]],
+    device: Mapping[str, Any] | None,
+    lang: str,
+) -> str:
+    """The degradation first, in plain words: the incident of ``finding`` among itself
+    and ``related`` (:mod:`alerts.incidents`), named by its root - the narrowest slice
+    that explains the drop - and, when the finding is not that root, what it shows."""
+    grouped = group_incidents([finding, *related])
+    incident = next(i for i in grouped if int(finding["id"]) in i.finding_ids)
+    text = tr(
+        lang,
+        f"Dégradation constatée : {incident_text(incident, lang, device)}.",
+        f"Degradation found: {incident_text(incident, lang, device)}.",
+    )
+    if incident.id != int(finding["id"]):
+        mine = finding_text(finding, lang, device)
+        text += tr(
+            lang,
+            f" Le constat n° {finding['id']} en est un élément de preuve : {mine}.",
+            f" Finding no. {finding['id']} is evidence of it: {mine}.",
+        )
+    return text

@@ -245,15 +245,53 @@ def test_the_description_names_the_other_slices_of_the_incident() -> None:
             "device_version": "2.4.0" if i % 2 else None,
             "subgroup": {"site": f"S{i}"},
             "value": 0.8,
+            "evidence": {"metric_since_change": 0.8, "events_since_change": 12},
         }
         for i in range(10)
     ]
-    english = related_paragraph(related, "en")
+    english = related_paragraph(related, "en", DEVICE)
     assert english is not None
-    assert english.startswith("The same degradation was detected in 10 other subgroup(s)")
-    assert "#20" in english and f"#{20 + MAX_RELATED_SHOWN}" not in english
+    assert english.startswith(
+        "The same degradation was detected in 10 other subgroup(s) or by other rules, grouped "
+        "under this finding: Site S0: sensitivity 80% against 91% claimed, 12 missed fractures "
+        "(#20); Version 2.4.0 at site S1: "
+    )
+    assert f"#{20 + MAX_RELATED_SHOWN}" not in english
     assert english.endswith(f"and {10 - MAX_RELATED_SHOWN} more.")
-    assert "all versions" in english and "80.0" in english
-    french = related_paragraph(related[:1], "fr")
-    assert french is not None and "toutes versions" in french and "1 autre(s)" in french
+    french = related_paragraph(related[:1], "fr", DEVICE)
+    assert french is not None and "Site S0 : sensibilité 80" in french and "1 autre(s)" in french
     assert related_paragraph([], "fr") is None
+
+
+def test_the_draft_speaks_of_the_incident_first() -> None:
+    root = CUSUM
+    covered = {
+        **CUSUM,
+        "id": 14,
+        "device_version": None,
+        "status": "dismissed",
+        "evidence": {**CUSUM["evidence"], "cases_since_change": 70, "events_since_change": 27},
+    }
+    draft = build_draft(
+        root, DEVICE, lang="en", generated_at="2025-07-30T09:00:00+02:00", related=[covered]
+    )
+    assert draft.description[0] == (
+        "Degradation found: Version 2.4.0 on Fujifilm images: sensitivity 63% against 91% "
+        "claimed, since 21 July 2025, 20 missed fractures."
+    )
+    # Confirmed on a broader slice, the draft still names the incident by its root.
+    broader = {**covered, "status": "confirmed"}
+    draft = build_draft(
+        broader,
+        DEVICE,
+        lang="fr",
+        generated_at="2025-07-30T09:00:00+02:00",
+        related=[{**root, "status": "dismissed"}],
+    )
+    assert draft.description[0].startswith(
+        "Dégradation constatée : Version 2.4.0 sur les images Fujifilm : sensibilité 63"
+    )
+    assert (
+        "Le constat n° 14 en est un élément de preuve : Images Fujifilm : "
+        in (draft.description[0])
+    )
