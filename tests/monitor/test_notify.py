@@ -336,6 +336,57 @@ def test_email_and_webhook_deliveries_are_received_by_real_servers(
     assert len(smtp_server.mailbox.messages) == 1
 
 
+def _chart_draft(
+    version: str | None, subgroup: dict[str, str] | None, cases: int, events: int
+) -> FindingDraft:
+    """A CUSUM finding on sensitivity since 2025-06-16 (in-control miss rate 0.09)."""
+    start = int(datetime(2025, 6, 16, 8, tzinfo=UTC).timestamp() * 10**9)
+    return FindingDraft(
+        device_id="frac",
+        rule="cusum",
+        severity="critical",
+        metric="sensitivity",
+        device_version=version,
+        subgroup=subgroup,
+        window_start_ns=start,
+        window_end_ns=int(AS_OF.timestamp() * 10**9),
+        value=1 - events / cases,
+        threshold=4.2,
+        evidence={
+            "in_control_source": "claim",
+            "in_control_rate": 0.09,
+            "cases_since_change": cases,
+            "events_since_change": events,
+            "metric_since_change": 1 - events / cases,
+            "change_point_exam_ns": start,
+            "affected_cases_total": events,
+        },
+    )
+
+
+def test_one_message_per_incident_told_by_its_root_in_plain_words(
+    registered: Database, http_server: _RecordingServer
+) -> None:
+    fuji = {"scanner_manufacturer": "Fujifilm"}
+    drafts = [
+        _chart_draft(None, None, cases=300, events=52),  # the whole device
+        _chart_draft("1.0", fuji, cases=60, events=25),  # the slice that explains it
+        _chart_draft(None, fuji, cases=100, events=30),
+    ]
+    with registered.session.begin() as session:
+        whole, root, _ = (f.id for f in store_findings(session, drafts, AS_OF, PARIS))
+    report = notify(registered, _config(_webhook(http_server.url)), environ={}, now=T0)
+    assert (report.queued, report.sent) == (1, 1)
+    (post,) = http_server.received
+    assert post["body"]["finding"]["id"] == root
+    assert post["body"]["finding"]["incident"] == root
+    assert post["body"]["summary"]["en"] == (
+        "[CRITICAL] Fracture detector (frac) v1.0: Version 1.0 on Fujifilm images: "
+        "sensitivity 58% against 90% claimed, since 16 June 2025, 25 missed fractures"
+    )
+    assert whole != root
+
+
 def test_an_escalation_is_notified_again_and_a_stale_pending_event_is_cancelled(
     registered: Database, http_server: _RecordingServer
 ) -> None:
