@@ -26,7 +26,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from alerts.incidents import incidents
+from alerts.incident_texts import finding_text, incident_text, supporting_text
+from alerts.incidents import group_incidents
 from alerts.vigilance import LANGS as DRAFT_LANGS
 from alerts.vigilance import draft_refusal, key_numbers, number_rows
 from alerts.workflow import (
@@ -42,6 +43,7 @@ from monitor.errors import MonitorError
 from monitor.evaluate_stored import evaluation_options, stored_evaluation
 from monitor.findings import FINDING_STATUSES, finding_record, list_findings
 from monitor.history import load_history
+from monitor.incident_view import device_entries
 from monitor.models import Device, Finding, FindingAction, VigilanceDraft
 from monitor.report_job import report_dir
 from monitor.report_model import TrendPoint
@@ -100,12 +102,49 @@ register(
         ),
         "findings.none": ("Aucun constat ne correspond.", "No finding matches."),
         "findings.table": ("Constats, du plus récent au plus ancien", "Findings, newest first"),
+        "findings.incidents": ("Incidents", "Incidents"),
+        "findings.incidents_note": (
+            "Un incident réunit les constats d'une même dégradation\u00a0; il est nommé par "
+            "le sous-groupe le plus étroit qui l'explique, les autres constats en sont les "
+            "éléments de preuve.",
+            "An incident gathers the findings of one degradation; it is named by the narrowest "
+            "slice that explains it, the other findings are its evidence.",
+        ),
+        "findings.incident_heading": (
+            "Incident n°\u00a0{id} · {device}",
+            "Incident {id} · {device}",
+        ),
+        "findings.open_root": ("Ouvrir le constat racine n°\u00a0{id}", "Open root finding {id}"),
+        "findings.incident_findings": (
+            "Les {n} constats de l'incident (afficher ou masquer)",
+            "The incident's {n} findings (show or hide)",
+        ),
+        "findings.incident_table": (
+            "Constats de l'incident n°\u00a0{id}, la racine en premier",
+            "Findings of incident {id}, the root first",
+        ),
+        "findings.others": ("Autres constats", "Other findings"),
+        "findings.others_table": (
+            "Autres constats (information, exploitation), du plus récent au plus ancien",
+            "Other findings (information, operations), newest first",
+        ),
+        "findings.text": ("En clair", "In words"),
+        "findings.root": ("racine", "root"),
+        "findings.is_root": (
+            "Ce constat est la racine de l'incident n°\u00a0{id}\u00a0: le sous-groupe le plus "
+            "étroit qui explique la dégradation.",
+            "This finding is the root of incident {id}: the narrowest slice that explains the "
+            "degradation.",
+        ),
+        "findings.supports": (
+            "Ce constat est un élément de preuve de l'incident n°\u00a0{id}\u00a0:",
+            "This finding is evidence of incident {id}:",
+        ),
         "findings.id": ("N°", "No."),
         "findings.version": ("Version", "Version"),
         "findings.slice": ("Sous-groupe", "Subgroup"),
         "findings.rule": ("Règle", "Rule"),
         "findings.metric": ("Indicateur", "Metric"),
-        "findings.value_threshold": ("Valeur / seuil", "Value / threshold"),
         "findings.detected": ("Détecté le", "Detected"),
         "findings.last_seen": ("Vu pour la dernière fois", "Last seen"),
         "findings.incident": ("Incident", "Incident"),
@@ -368,10 +407,13 @@ def _threshold_key(rule: str) -> str:
     }.get(rule, "findings.threshold")
 
 
-def _row(record: Mapping[str, Any], lang: str) -> dict[str, Any]:
+def _row(
+    record: Mapping[str, Any], lang: str, device: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """What the list and the related findings show of a finding, in words."""
     metric = record.get("metric")
     return {
+        "text": finding_text(record, lang, device),
         "id": record["id"],
         "device_id": record["device_id"],
         "version": record.get("device_version"),
@@ -386,6 +428,7 @@ def _row(record: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "detected_at": record.get("detected_at"),
         "last_seen_at": record.get("last_seen_at"),
         "incident": record.get("incident"),
+        "root": record.get("incident") == record["id"],
     }
 
 
@@ -426,18 +469,47 @@ def findings_page(request: Request, login: ViewerLogin) -> Response:
             device = ""
         found = list_findings(session, device_id=device or None, statuses=statuses)
         records = [finding_record(f, state.tz) for f in found]
+        entries = device_entries(session, {r["device_id"] for r in records})
     if severity != "all":
         records = [r for r in records if r["severity"] == severity]
-    groups = incidents(records)
+    grouped = group_incidents(records)
+    root_of = {fid: incident.id for incident in grouped for fid in incident.finding_ids}
     for record in records:
-        record["incident"] = groups[record["id"]]
-    rows = [_row(r, lang) for r in records[:LIST_LIMIT]]
+        record["incident"] = root_of[record["id"]]
+    budget = LIST_LIMIT
+    shown_incidents = []
+    for incident in (g for g in grouped if g.alarm):
+        if budget <= 0:
+            break
+        device = entries.get(incident.device_id)
+        rows = [_row(r, lang, device) for r in incident.findings[:budget]]
+        budget -= len(rows)
+        shown_incidents.append(
+            {
+                "id": incident.id,
+                "device_id": incident.device_id,
+                "severity": incident.severity,
+                "severity_text": tx.term(tx.SEVERITIES, incident.severity, lang),
+                "summary": incident_text(incident, lang, device),
+                "evidence": supporting_text(incident, lang),
+                "count": len(incident.findings),
+                "rows": rows,
+            }
+        )
+    others = sorted(
+        (r for g in grouped if not g.alarm for r in g.findings),
+        key=lambda r: (str(r.get("detected_at") or ""), int(r["id"])),
+        reverse=True,
+    )
+    other_rows = [_row(r, lang, entries.get(r["device_id"])) for r in others[: max(budget, 0)]]
     return page(
         request,
         login,
         "findings.html",
         {
-            "rows": rows,
+            "incidents": shown_incidents,
+            "rows": other_rows,
+            "shown": sum(len(i["rows"]) for i in shown_incidents) + len(other_rows),
             "total": len(records),
             "limit": LIST_LIMIT,
             "devices": devices,
@@ -732,15 +804,24 @@ def _finding_page(
             chart = _chart(request, session, finding, lang)
         except MonitorError:  # a device or chart that cannot be rebuilt: the evidence stays
             chart = None
-        related_rows = workflow.related_findings(session, finding, tz)
-        related_rows += [
-            f for f in workflow.covered_findings(session, finding_id) if f not in related_rows
+        incident = workflow.finding_incident(session, finding, tz)
+        related_records = [dict(r) for r in incident.findings if r["id"] != finding_id]
+        known = {r["id"] for r in related_records}
+        related_records += [
+            finding_record(f, tz)
+            for f in workflow.covered_findings(session, finding_id)
+            if f.id not in known
         ]
-        related_records = [finding_record(f, tz) for f in related_rows]
-        groups = incidents([record, *related_records])
-        for item in (record, *related_records):
-            item["incident"] = groups[item["id"]]
-        related = [_row(r, lang) for r in related_records]
+        record["incident"] = incident.id
+        for item in related_records:
+            item["incident"] = incident.id
+        related = [_row(r, lang, spec) for r in related_records]
+        incident_view = {
+            "id": incident.id,
+            "root": incident.id == finding_id,
+            "summary": incident_text(incident, lang, spec),
+            "evidence": supporting_text(incident, lang),
+        }
         cases = finding_cases(session, finding, tz)
         actions = [
             {
@@ -775,7 +856,8 @@ def _finding_page(
         login,
         "finding.html",
         {
-            "f": _row(record, lang),
+            "f": _row(record, lang, spec),
+            "incident": incident_view,
             "status": finding.status,
             "evidence": evidence,
             "chart": chart,
