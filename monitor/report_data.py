@@ -22,7 +22,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.incidents import incidents
+from alerts.incident_texts import LANGS, finding_text, incident_text, supporting_text
+from alerts.incidents import group_incidents
 from alerts.traffic_light import (
     ACTIVE_AT_END,
     FindingState,
@@ -55,6 +56,7 @@ from monitor.report_model import (
     DriftLine,
     EstimateLine,
     FindingLine,
+    IncidentLine,
     InventoryLine,
     Manifest,
     ManifestEntry,
@@ -530,13 +532,21 @@ def _findings(q: _Query, found: list[Finding]) -> list[_Story]:
 
 
 def _finding_lines(
-    q: _Query, device_id: str, stories: list[_Story], every: list[Finding]
-) -> tuple[FindingLine, ...]:
-    incident_of = incidents(finding_record(f, q.tz) for f in every)
+    q: _Query,
+    device_id: str,
+    stories: list[_Story],
+    every: list[Finding],
+    device: dict[str, Any] | None = None,
+) -> tuple[tuple[FindingLine, ...], tuple[IncidentLine, ...]]:
+    """The month's findings, by incident (the root first), and their incidents."""
+    grouped = group_incidents(finding_record(f, q.tz) for f in every)
+    incident_of = {fid: incident for incident in grouped for fid in incident.finding_ids}
     argv = ("findings", "list", "--device", device_id, "--status", "all", "--format", "json")
     lines = []
     for story in stories:
         f = story.finding
+        incident = incident_of.get(f.id)
+        record = incident.findings[incident.finding_ids.index(f.id)] if incident else None
         lines.append(
             FindingLine(
                 finding_id=f.id,
@@ -551,9 +561,29 @@ def _finding_lines(
                 status=story.status,
                 events=story.events,
                 dismissal_reason=f.dismissal_reason if story.status == "dismissed" else None,
-                incident=incident_of.get(f.id, f.id),
+                incident=incident.id if incident else f.id,
+                text={lang: finding_text(record, lang, device) for lang in LANGS}
+                if record is not None
+                else {},
             )
         )
+    mine = {line.finding_id for line in lines}
+    incident_lines = []
+    for incident in grouped:
+        ids = tuple(fid for fid in incident.finding_ids if fid in mine)
+        if not incident.alarm or not ids:
+            continue
+        incident_lines.append(
+            IncidentLine(
+                incident_id=incident.id,
+                severity=incident.severity,
+                summary={lang: incident_text(incident, lang, device) for lang in LANGS},
+                evidence={lang: supporting_text(incident, lang) for lang in LANGS},
+                finding_ids=ids,
+            )
+        )
+    order = {fid: n for n, incident in enumerate(grouped) for fid in incident.finding_ids}
+    lines.sort(key=lambda line: (order.get(line.finding_id, len(order)), line.finding_id))
     raised = [s.finding.id for s in stories if s.raised_in_month]
     q.record(
         f"{device_id}/findings/raised_in_month",
@@ -573,7 +603,7 @@ def _finding_lines(
                 {"id": line.finding_id},
                 field="value",
             )
-    return tuple(lines)
+    return tuple(lines), tuple(incident_lines)
 
 
 def _actions(q: _Query, stories: list[_Story]) -> tuple[ActionLine, ...]:
@@ -895,6 +925,9 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
     estimates, estimate_note = _estimates(q, history)
     light = _light(q, volume, rows, metrics, stories, gaps)
     versions = sorted({str(v) for v in history.as_of(to_ns(q.as_of)).cases["device_version"]})
+    findings, incident_lines = _finding_lines(
+        q, device_id, stories, every, spec.model_dump(mode="json")
+    )
     return DeviceMonth(
         device_id=device_id,
         name=spec.name,
@@ -912,7 +945,8 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
         drift_note=drift_note,
         estimates=estimates,
         estimate_note=estimate_note,
-        findings=_finding_lines(q, device_id, stories, every),
+        findings=findings,
+        incidents=incident_lines,
         actions=_actions(q, stories),
         vigilance=_vigilance(q, device_id),
         review=_review(q, device_id),

@@ -25,6 +25,7 @@ __all__ = [
     "DriftLine",
     "EstimateLine",
     "FindingLine",
+    "IncidentLine",
     "InventoryLine",
     "Light",
     "Manifest",
@@ -199,6 +200,23 @@ class FindingLine:
     events: tuple[tuple[str, date], ...]
     dismissal_reason: str | None
     incident: int
+    text: dict[str, str] = field(default_factory=dict)
+    """The finding in plain words, by language (:func:`alerts.incident_texts.finding_text`)."""
+
+
+@dataclass(frozen=True)
+class IncidentLine:
+    """An incident the month's findings belong to: one degradation, named by its root
+    finding (the narrowest slice that explains it) with the findings supporting it.
+    ``summary`` and ``evidence`` (None for a lone finding) are plain texts by language;
+    ``finding_ids`` are the month's findings of the incident, the root first when it is
+    one of them."""
+
+    incident_id: int
+    severity: str
+    summary: dict[str, str]
+    evidence: dict[str, str | None]
+    finding_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -269,6 +287,8 @@ class DeviceMonth:
     vigilance: tuple[VigilanceLine, ...]
     review: ReviewSummary
     outcomes: OutcomeCounts | None = None
+    incidents: tuple[IncidentLine, ...] = ()
+    """The incidents (warning or critical) of the month's findings, most severe first."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from monitor.files import write_atomic
 from monitor.report_model import (
     CusumPanel,
     DeviceMonth,
+    FindingLine,
+    IncidentLine,
     InventoryLine,
     MonthlyReport,
     TrendPoint,
@@ -471,7 +473,39 @@ def _estimates(dm: DeviceMonth, lang: str) -> _Sub:
     return sub
 
 
+def _finding_row(f: FindingLine, lang: str) -> _Row:
+    return _Row(
+        (
+            _c(str(f.finding_id)),
+            _c(tx.day(f.detected, lang)),
+            _c(tx.term(tx.RULES, f.rule, lang)),
+            _c(tx.term(tx.METRICS, f.metric, lang) if f.metric else tx.DASH),
+            _c(tx.slice_text(f.slice_label, lang)),
+            _c(tx.term(tx.SEVERITIES, f.severity, lang), bold=f.severity == "critical"),
+            _c(tx.term(tx.STATUSES, f.status, lang)),
+            _c(*(f"{tx.day(d, lang)} {tx.term(tx.EVENTS, e, lang)}" for e, d in f.events))
+            if f.events
+            else _c(tx.DASH),
+            _c(
+                tx.term(tx.DISMISSAL_REASONS, f.dismissal_reason, lang)
+                if f.dismissal_reason
+                else tx.DASH
+            ),
+        ),
+        flagged=f.severity == "critical",
+    )
+
+
+def _incident_head(incident: IncidentLine, lang: str) -> str:
+    severity = tx.term(tx.SEVERITIES, incident.severity, lang)
+    return tx.label("incident_head", lang).format(
+        nbsp=tx.NBSP, id=incident.incident_id, severity=severity
+    )
+
+
 def _findings(dm: DeviceMonth, lang: str) -> _Sub:
+    """The month's incidents in plain words, then its findings grouped under them."""
+
     def t(key: str) -> str:
         return tx.label(key, lang)
 
@@ -479,29 +513,29 @@ def _findings(dm: DeviceMonth, lang: str) -> _Sub:
     if not dm.findings:
         sub.blocks.append(_Para(t("no_findings"), "note"))
     else:
-        rows = tuple(
-            _Row(
-                (
-                    _c(str(f.finding_id)),
-                    _c(tx.day(f.detected, lang)),
-                    _c(tx.term(tx.RULES, f.rule, lang)),
-                    _c(tx.term(tx.METRICS, f.metric, lang) if f.metric else tx.DASH),
-                    _c(tx.slice_text(f.slice_label, lang)),
-                    _c(tx.term(tx.SEVERITIES, f.severity, lang), bold=f.severity == "critical"),
-                    _c(tx.term(tx.STATUSES, f.status, lang)),
-                    _c(*(f"{tx.day(d, lang)} {tx.term(tx.EVENTS, e, lang)}" for e, d in f.events))
-                    if f.events
-                    else _c(tx.DASH),
-                    _c(
-                        tx.term(tx.DISMISSAL_REASONS, f.dismissal_reason, lang)
-                        if f.dismissal_reason
-                        else tx.DASH
-                    ),
-                ),
-                flagged=f.severity == "critical",
-            )
-            for f in dm.findings
-        )
+        if dm.incidents:
+            sub.blocks.append(_Para(t("incidents_note"), "note"))
+        colon = " : " if lang == "fr" else ": "
+        for incident in dm.incidents:
+            head = _incident_head(incident, lang)
+            sub.blocks.append(_Para(f"{head}{colon}{incident.summary[lang]}", "strong"))
+            evidence = incident.evidence.get(lang)
+            if evidence:
+                sub.blocks.append(_Para(evidence))
+        by_id = {f.finding_id: f for f in dm.findings}
+        grouped: list[_Row] = []
+        placed: set[int] = set()
+        for incident in dm.incidents:
+            grouped.append(_Row(group=_incident_head(incident, lang)))
+            for fid in incident.finding_ids:
+                if fid in by_id and fid not in placed:
+                    grouped.append(_finding_row(by_id[fid], lang))
+                    placed.add(fid)
+        rest = [f for f in dm.findings if f.finding_id not in placed]
+        if rest and dm.incidents:
+            grouped.append(_Row(group=t("other_findings")))
+        grouped += [_finding_row(f, lang) for f in rest]
+        rows = tuple(grouped)
         sub.blocks.append(
             _Table(
                 tuple(

@@ -513,6 +513,16 @@ LABELS: dict[str, _Pair] = {
     "events": ("Étapes du mois", "Steps in the month"),
     "dismissal": ("Motif d'écart", "Dismissal reason"),
     "no_findings": ("Aucun constat ce mois-ci.", "No finding this month."),
+    "incident_head": ("Incident n°{nbsp}{id} ({severity})", "Incident {id} ({severity})"),
+    "incidents_note": (
+        "Un incident réunit les constats d'une même dégradation : il est nommé par le "
+        "sous-groupe le plus étroit qui l'explique, les autres constats en sont les preuves "
+        "(listés sous lui dans le tableau).",
+        "An incident gathers the findings of one degradation: it is named by the narrowest "
+        "slice that explains it, the other findings are its evidence (listed under it in the "
+        "table).",
+    ),
+    "other_findings": ("Autres constats", "Other findings"),
     "actions_title": ("Actions correctives", "Corrective actions"),
     "finding": ("Constat", "Finding"),
     "kind": ("Type", "Kind"),

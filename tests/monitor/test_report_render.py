@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from monitor import report_render as rr
 from monitor import report_texts as tx
-from monitor.report_model import MonthlyReport
+from monitor.report_model import IncidentLine, MonthlyReport
 from tests.monitor.report_sample import FRACTURE, sample_report
 
 N = tx.NNBSP
@@ -369,3 +369,31 @@ def test_a_light_with_many_reasons_lists_the_first_and_counts_the_rest() -> None
     assert f"and {hidden} more reasons" in text
     text_fr = " ".join(_parse(rr.render_html(report, "fr")).text)
     assert f"et {hidden} autres motifs" in text_fr
+
+
+def test_the_findings_section_speaks_in_incidents_first(report: MonthlyReport) -> None:
+    incident = IncidentLine(
+        incident_id=12,
+        severity="critical",
+        summary={
+            "fr": "Version 3.3.1 sur les images Fujifilm : sensibilité 63 % pour 91 % "
+            "revendiqués, depuis le 2 août 2025, 24 fractures manquées",
+            "en": "Version 3.3.1 on Fujifilm images: sensitivity 63% against 91% claimed, "
+            "since 2 August 2025, 24 missed fractures <b>",
+        },
+        evidence={"fr": None, "en": "Also seen in 1 other slice(s) (1 finding(s)): all exams."},
+        finding_ids=(12,),
+    )
+    device = replace(report.devices[0], incidents=(incident,))
+    sample = replace(report, devices=(device, *report.devices[1:]))
+    page = rr.render_html(sample, "en").decode("utf-8")
+    section = page[page.index("Findings of the month") :]
+    head = "Incident 12 (critical): Version 3.3.1 on Fujifilm images: sensitivity 63%"
+    assert section.index(head) < section.index("Also seen in 1 other slice(s)")
+    assert section.index("Also seen in") < section.index('class="group"')
+    assert "<b>" not in section and "&lt;b&gt;" in section  # texts are escaped
+    rows = re.findall(r'<th scope="rowgroup" class="group"[^>]*>([^<]*)</th>', section)
+    assert rows[:2] == ["Incident 12 (critical)", "Other findings"]  # then the drift finding
+    french = rr.render_html(sample, "fr").decode("utf-8")
+    assert "Incident n°\u00a012 (critique) : Version 3.3.1 sur les images Fujifilm" in french
+    assert rr.render_pdf(sample, "fr").startswith(b"%PDF")
