@@ -14,6 +14,7 @@ __all__ = [
     "CaseView",
     "Scope",
     "ScopeParts",
+    "TruthChanges",
     "scope_parts",
     "scopes_of",
 ]
@@ -37,6 +38,29 @@ NS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass(frozen=True)
+class TruthChanges:
+    """Each change of a case's best-known truth, in arrival order (UTC ns).
+
+    The first change of a case is its first determinate outcome (``previous`` -1);
+    a later one is a stronger or newer source that says otherwise (a pathology
+    correcting a report). Changes that keep the same truth are left out.
+    """
+
+    case: np.ndarray
+    ns: np.ndarray
+    truth: np.ndarray
+    previous: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.case.size)
+
+    def cut(self, cases: int, as_of_ns: int) -> TruthChanges:
+        """The changes known at ``as_of_ns`` of the first ``cases`` cases."""
+        keep = (self.ns <= as_of_ns) & (self.case < cases)
+        return TruthChanges(self.case[keep], self.ns[keep], self.truth[keep], self.previous[keep])
+
+
+@dataclass(frozen=True)
 class CaseView:
     """The cases of a device with an exam by ``as_of_ns``, and their truth as known then.
 
@@ -51,9 +75,34 @@ class CaseView:
     verified_ns: np.ndarray
     truth: np.ndarray
     as_of_ns: int
+    independent: np.ndarray | None = None
+    """Whether each case's truth then rests on an independent reference (adjudication,
+    pathology or follow-up) rather than a routine report; None: not known."""
+    changes: TruthChanges | None = None
+    """How each truth arrived and changed (None: once, at ``verified_ns``; see
+    :meth:`truth_changes`)."""
+    first_truth: np.ndarray | None = None
+    """Each case's first determinate truth (-1 none); None: the same as ``truth``."""
 
     def __len__(self) -> int:
         return len(self.cases)
+
+    def truth_changes(self) -> TruthChanges:
+        """The truth changes known at ``as_of_ns``; without a recorded history, one per
+        verified case: its truth arriving at ``verified_ns``."""
+        if self.changes is not None:
+            return self.changes
+        case = np.flatnonzero(self.truth >= 0)
+        order = np.argsort(self.verified_ns[case], kind="stable")
+        case = case[order]
+        return TruthChanges(
+            case, self.verified_ns[case], self.truth[case], np.full(case.size, -1, np.int8)
+        )
+
+    @property
+    def earliest_truth(self) -> np.ndarray:
+        """Each case's first determinate truth (1, 0, or -1 none yet)."""
+        return self.truth if self.first_truth is None else self.first_truth
 
     @property
     def verified(self) -> np.ndarray:

@@ -2,35 +2,46 @@
 
 Two charts per slice (:func:`alerts.cases.scopes_of`): misses among verified
 positives (sensitivity) and false positives among verified negatives
-(specificity). Observations are taken in outcome-arrival order: a case enters its
-charts when its first determinate outcome arrives, with its truth as best known at
-the as-of time. In-control rates come from the claimed performance (or a pinned
-baseline); the chart is tuned to detect ``ratio`` times that rate.
+(specificity). Observations are taken in outcome-arrival order, with the earliest
+truth: a case enters its chart when its first determinate outcome (often the
+routine report) arrives, with that outcome's truth. A later outcome that changes
+the case's truth (pathology, follow-up, adjudication) corrects the chart when it
+arrives: the case's first observation is taken back (its weight retracted) and it
+enters the other metric's charts. Nothing of the past is rewritten, so a chart's
+state only ever grows by what arrived since.
 
-The decision limit is computed, never hand-tuned: the device's yearly false-alarm
-budget for charts is split equally among its active charts (those with an
-observation in the last year), and each chart's limit gives it an in-control
-average run length of ``observations per year x charts / budget`` observations
-(:func:`metrics.sequential.arl0_for_budget`).
+The in-control rates are the device's own level once established locally, else
+the claim (:class:`InControl`); the CUSUM is tuned to a clinically meaningful
+drop: ``design_drop`` points of sensitivity or specificity below that level
+(``p1 = p0 + drop``). Decision limits are calibrated jointly over the device's
+family of charts so that its false alarms spend its budget exactly
+(:mod:`alerts.chart_family`); the EWMA chart keeps a per-chart share of the budget
+(``observations per year x charts / budget``, :func:`metrics.sequential.arl0_for_budget`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from alerts.cases import NS_PER_DAY, CaseView, Scope, scopes_of
+from alerts.chart_family import (
+    CALIBRATIONS,
+    CalibrationCache,
+    FamilyCalibration,
+    FamilyChart,
+    FamilyStream,
+    chart_weight,
+    cusum_limit,
+)
 from alerts.findings import FindingDraft, case_refs
 from metrics.proportions import proportion_ci
 from metrics.sequential import (
     CusumSignal,
     arl0_for_budget,
-    bernoulli_cusum_limit,
-    bernoulli_cusum_path,
-    bernoulli_cusum_signal,
     bernoulli_ewma_limit,
     bernoulli_ewma_path,
     bernoulli_ewma_signal,
@@ -47,8 +58,12 @@ __all__ = [
 ]
 
 CHART_METRICS = ("sensitivity", "specificity")
-MIN_SPAN_DAYS = 90.0
-"""A chart's observation rate is counted over at least this many days (young charts)."""
+MIN_SPAN_DAYS = 7.0
+"""A chart's observation rate is counted over at least this many days (young charts).
+
+Short: a rate counted over a longer span than the chart has lived underestimates its
+volume, and a chart credited with too few observations a year gets too low a limit
+(at 9 days old, a 90-day floor made it false-alarm at ten times its share)."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +73,61 @@ class InControl:
     miss_rate: float
     false_positive_rate: float
     source: str
-    """``claim`` or ``baseline YYYY-MM-DD..YYYY-MM-DD``."""
+    """``claim``, ``baseline YYYY-MM-DD..YYYY-MM-DD`` (pinned) or ``local ...``."""
+    sources: Mapping[str, str] | None = None
+    """Per metric, when the two rates come from different places (else ``source``)."""
+    baselines: Mapping[str, np.ndarray] | None = None
+    """Per metric with a local level, the cases (indices into the view) it was measured
+    on: a slice significantly worse on them is charted from its own level."""
 
     def rate(self, metric: str) -> float:
         return self.miss_rate if metric == "sensitivity" else self.false_positive_rate
+
+    def source_of(self, metric: str) -> str:
+        return (self.sources or {}).get(metric, self.source)
+
+
+SLICE_Z = 2.0
+"""A slice whose error rate on the baseline cases exceeds the device's by this many
+standard errors is charted from its own level (a harder body part, a site whose
+reports are worse): a standing difference is not a change."""
+SLICE_MIN_CASES = 30
+
+
+def upper_rate(events: int, n: int, z: float = 1.2816) -> float:
+    """The one-sided upper bound of an event rate (Wilson; default 90 %): a level is
+    never credited with better performance than its sample supports (a chart whose
+    in-control rate is set a little too low false-alarms far more than its budget)."""
+    p = events / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return min(centre + half, 0.99)
+
+
+def grid_up(rate: float) -> float:
+    """Up to the next of 100 log-spaced values a decade (2.3 % steps), within
+    [0.005, 0.95]: limits are computed once per step."""
+    rate = max(rate, 0.005)
+    step = math.ceil(math.log10(rate) * 100 - 1e-9)
+    return min(float(10.0 ** (step / 100)), 0.95)
+
+
+def _slice_rate(scope: Scope, metric: str, in_control: InControl, call: np.ndarray) -> float:
+    """The in-control rate of one slice's chart (see :data:`SLICE_Z`)."""
+    p0 = in_control.rate(metric)
+    base = (in_control.baselines or {}).get(metric)
+    if base is None or (scope.subgroup is None and scope.version is None):
+        return p0
+    event_call = 0 if metric == "sensitivity" else 1
+    events = call[base] == event_call
+    inside = scope.mask[base]
+    n = int(np.count_nonzero(inside))
+    if n < SLICE_MIN_CASES or n == base.size:
+        return p0
+    device = float(events.mean())
+    mine = int(np.count_nonzero(events & inside))
+    z = (mine / n - device) / math.sqrt(max(device * (1 - device), 1e-9) / n)
+    return max(p0, grid_up(upper_rate(mine, n))) if z > SLICE_Z else p0
 
 
 @dataclass(frozen=True)
@@ -70,7 +136,17 @@ class ChartSettings:
     false_alarms_per_year: float = 0.08
     """The charts' share of the device's budget."""
     ratio: float = 2.0
+    """EWMA only: the out-of-control rate it reports, as a multiple of p0."""
     ewma_lambda: float = 0.05
+    design_drop: float = 0.10
+    """CUSUM: the drop of sensitivity or specificity (0..1) each chart is tuned to."""
+    calibrations: CalibrationCache = field(default=CALIBRATIONS, compare=False)
+
+    def out_of_control(self, p0: float) -> float:
+        """The event rate a chart is tuned to detect."""
+        if self.chart == "ewma":
+            return p0 * self.ratio
+        return min(p0 + self.design_drop, 0.99)
 
 
 def chart_key(version: str | None, subgroup: tuple[str, str] | None, metric: str) -> str:
@@ -93,24 +169,60 @@ def _round_up(value: float) -> float:
 
 @dataclass(frozen=True)
 class _Stream:
-    """One metric's observations of the whole device, in arrival order."""
+    """One metric's observations of the whole device, in arrival order.
+
+    Each item is a case entering the stream (``sign`` +1, at its first outcome or a
+    correction into this metric) or taken back (-1, a correction out of it).
+    """
 
     metric: str
     case_index: np.ndarray
     arrival_ns: np.ndarray
     event: np.ndarray
+    sign: np.ndarray
 
 
 def _streams(view: CaseView) -> list[_Stream]:
-    verified = view.verified
-    call = view.cases["ai_call"].to_numpy()
+    changes = view.truth_changes()
+    call = np.asarray(view.cases["ai_call"].to_numpy())
+    counted = call[changes.case] >= 0
     streams = []
     for metric, truth, event_call in (("sensitivity", 1, 0), ("specificity", 0, 1)):
-        index = np.flatnonzero(verified & (view.truth == truth))
-        order = np.argsort(view.verified_ns[index], kind="stable")
-        index = index[order]
-        streams.append(_Stream(metric, index, view.verified_ns[index], (call[index] == event_call)))
+        enter = counted & (changes.truth == truth)
+        leave = counted & (changes.previous == truth)
+        items = np.flatnonzero(enter | leave)
+        case = changes.case[items]
+        streams.append(
+            _Stream(
+                metric,
+                case,
+                changes.ns[items],
+                call[case] == event_call,
+                np.where(enter[items], 1, -1).astype(np.int8),
+            )
+        )
     return streams
+
+
+def _cusum_path(x: np.ndarray, sign: np.ndarray, p0: float, p1: float) -> np.ndarray:
+    """``S_t = max(0, S_{t-1} + sign_t w(x_t))`` with the log-likelihood-ratio weights."""
+    up, down = math.log(p1 / p0), math.log1p(-p1) - math.log1p(-p0)
+    c = np.cumsum(np.where(x == 1, up, down) * sign)
+    if c.size == 0:
+        return c
+    return np.asarray(c - np.minimum(np.minimum.accumulate(c), 0.0), dtype=np.float64)
+
+
+def _cusum_signal(path: np.ndarray, limit: float) -> CusumSignal:
+    if path.size == 0:
+        return CusumSignal(None, None, 0.0, 0.0)
+    hits = np.flatnonzero(path >= limit)
+    if hits.size == 0:
+        return CusumSignal(None, None, float(path[-1]), float(path.max()))
+    index = int(hits[0])
+    floors = np.flatnonzero(path[:index] == 0.0)
+    change = int(floors[-1]) + 1 if floors.size else 0
+    return CusumSignal(index, change, float(path[index]), float(path.max()))
 
 
 @dataclass(frozen=True)
@@ -122,16 +234,26 @@ class _Plan:
     inside: np.ndarray
     key: str
     per_year: float
+    weight: float = 1.0
+    p0: float = 0.0
 
 
-def _plans(view: CaseView, scopes: Sequence[Scope]) -> list[_Plan]:
+def _plans(view: CaseView, scopes: Sequence[Scope], in_control: InControl) -> list[_Plan]:
     """Every active chart of the device (an observation in the last year)."""
+    call = np.asarray(view.cases["ai_call"].to_numpy())
     year_ago = view.as_of_ns - 365 * NS_PER_DAY
+    versions = {s.version for s in scopes if s.version is not None}
+    values: dict[str, set[str]] = {}
+    for scope in scopes:
+        if scope.subgroup is not None:
+            values.setdefault(scope.subgroup[0], set()).add(scope.subgroup[1])
+    counts = {dimension: len(v) for dimension, v in values.items()}
     plans = []
     for stream in _streams(view):
+        entering = stream.sign > 0
         for scope in scopes:
             inside = scope.mask[stream.case_index]
-            arrival = stream.arrival_ns[inside]
+            arrival = stream.arrival_ns[inside & entering]
             if arrival.size == 0:
                 continue
             key = chart_key(scope.version, scope.subgroup, stream.metric)
@@ -140,8 +262,32 @@ def _plans(view: CaseView, scopes: Sequence[Scope]) -> list[_Plan]:
                 continue
             span_days = min(365.0, max(MIN_SPAN_DAYS, (view.as_of_ns - arrival[0]) / NS_PER_DAY))
             per_year = recent * 365.0 / span_days
-            plans.append(_Plan(stream, scope, inside, key, per_year))
+            weight = chart_weight(scope.version, scope.subgroup, len(versions), counts)
+            p0 = _slice_rate(scope, stream.metric, in_control, call)
+            plans.append(_Plan(stream, scope, inside, key, per_year, weight, p0))
     return plans
+
+
+def _family(
+    view: CaseView, plans: Sequence[_Plan], in_control: InControl, settings: ChartSettings
+) -> FamilyCalibration:
+    """The plans' joint calibration: their last year of arrivals as the simulated year
+    (a young device's history repeated to a year's volume)."""
+    year_ago = view.as_of_ns - 365 * NS_PER_DAY
+    streams = []
+    for metric in dict.fromkeys(p.stream.metric for p in plans):
+        mine = [p for p in plans if p.stream.metric == metric]
+        stream = mine[0].stream
+        base = np.flatnonzero((stream.sign > 0) & (stream.arrival_ns > year_ago))
+        whole = max(p.per_year for p in mine)
+        length = max(round(whole), base.size)
+        tiled = base[np.arange(length) % base.size] if base.size else base
+        p0 = in_control.rate(stream.metric)
+        charts = tuple(
+            FamilyChart(p.key, p.weight, p.per_year, np.flatnonzero(p.inside[tiled])) for p in mine
+        )
+        streams.append(FamilyStream(stream.metric, p0, settings.out_of_control(p0), length, charts))
+    return settings.calibrations.get(streams, settings.false_alarms_per_year)
 
 
 @dataclass(frozen=True)
@@ -150,10 +296,12 @@ class _Run:
 
     keep: np.ndarray
     x: np.ndarray
+    sign: np.ndarray
     p0: float
     p1: float
     limit: float
     arl0: float
+    path: np.ndarray
     signal: CusumSignal
 
 
@@ -163,6 +311,7 @@ def _run(
     in_control: InControl,
     settings: ChartSettings,
     restarts: Mapping[str, int],
+    family: FamilyCalibration | None,
 ) -> _Run | None:
     stream = plan.stream
     start = restarts.get(plan.key)
@@ -170,19 +319,27 @@ def _run(
     if start is not None:
         keep[plan.inside] = stream.arrival_ns[plan.inside] > start
     x = stream.event[keep].astype(np.int8)
+    sign = stream.sign[keep]
     if x.size == 0:
         return None
-    p0 = in_control.rate(stream.metric)
-    arl0 = _round_up(arl0_for_budget(plan.per_year, charts, settings.false_alarms_per_year))
+    p0 = plan.p0
+    p1 = settings.out_of_control(p0)
     if settings.chart == "ewma":
+        arl0 = _round_up(arl0_for_budget(plan.per_year, charts, settings.false_alarms_per_year))
         limit = bernoulli_ewma_limit(p0, settings.ewma_lambda, arl0)
-        signal = bernoulli_ewma_signal(x, p0, settings.ewma_lambda, limit)
-        p1 = p0 * settings.ratio
+        entering = x[sign > 0]
+        path = bernoulli_ewma_path(entering, p0, settings.ewma_lambda)
+        signal = bernoulli_ewma_signal(entering, p0, settings.ewma_lambda, limit)
+        keep = keep.copy()
+        keep[np.flatnonzero(keep)[sign < 0]] = False
+        x, sign = entering, np.ones(entering.size, np.int8)
     else:
-        p1 = min(p0 * settings.ratio, 0.99)
-        limit = bernoulli_cusum_limit(p0, p1, arl0)
-        signal = bernoulli_cusum_signal(x, p0, p1, limit)
-    return _Run(keep, x, p0, p1, float(limit), arl0, signal)
+        assert family is not None
+        arl0 = family.arl0(plan.per_year, plan.weight)
+        limit = cusum_limit(p0, p1, arl0)
+        path = _cusum_path(x, sign, p0, p1)
+        signal = _cusum_signal(path, limit)
+    return _Run(keep, x, sign, p0, p1, float(limit), arl0, path, signal)
 
 
 @dataclass(frozen=True)
@@ -219,20 +376,20 @@ def chart_paths(
     since their restart) are left out; the order of ``keys`` is kept."""
     restarts = restarts or {}
     scopes = scopes if scopes is not None else scopes_of(view.cases, dimensions)
-    plans = _plans(view, scopes)
+    plans = _plans(view, scopes, in_control)
     by_key = {plan.key: plan for plan in plans}
+    family = (
+        _family(view, plans, in_control, settings) if plans and settings.chart != "ewma" else None
+    )
     paths = []
     for key in dict.fromkeys(keys):
         plan = by_key.get(key)
         if plan is None:
             continue
-        run = _run(plan, len(plans), in_control, settings, restarts)
+        run = _run(plan, len(plans), in_control, settings, restarts, family)
         if run is None:
             continue
-        if settings.chart == "ewma":
-            statistic = bernoulli_ewma_path(run.x, run.p0, settings.ewma_lambda)
-        else:
-            statistic = bernoulli_cusum_path(run.x, run.p0, run.p1)
+        statistic = run.path
         paths.append(
             ChartPath(
                 key=key,
@@ -250,6 +407,25 @@ def chart_paths(
             )
         )
     return paths
+
+
+def _still_counted(cases: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """The cases entered (+1) and not taken back (-1) afterwards, in entry order."""
+    unique, first, inverse = np.unique(cases, return_index=True, return_inverse=True)
+    total = np.bincount(inverse, weights=sign, minlength=unique.size)
+    kept = np.flatnonzero(total > 0)
+    return np.asarray(unique[kept[np.argsort(first[kept], kind="stable")]], dtype=np.int64)
+
+
+def _family_evidence(family: FamilyCalibration) -> dict[str, object]:
+    return {
+        "family_charts": family.charts,
+        "family_budget_per_year": family.budget,
+        "family_false_alarms_per_year": family.realised,
+        "family_false_alarms_interval": list(family.realised_interval),
+        "family_if_independent_per_year": family.bonferroni,
+        "family_replicates": family.replicates,
+    }
 
 
 def chart_findings(
@@ -270,11 +446,14 @@ def chart_findings(
     """
     restarts = restarts or {}
     scopes = scopes if scopes is not None else scopes_of(view.cases, dimensions)
-    plans = _plans(view, scopes)
+    plans = _plans(view, scopes, in_control)
     charts = len(plans)
+    family = (
+        _family(view, plans, in_control, settings) if plans and settings.chart != "ewma" else None
+    )
     drafts = []
     for plan in plans:
-        run = _run(plan, charts, in_control, settings, restarts)
+        run = _run(plan, charts, in_control, settings, restarts, family)
         if run is None or run.signal.index is None:
             continue
         stream, scope, keep, x = plan.stream, plan.scope, run.keep, run.x
@@ -284,16 +463,18 @@ def chart_findings(
         cases = view.cases
         chosen = stream.case_index[keep]
         change = signal.change_index if signal.change_index is not None else 0
-        since = chosen[change:]
-        events = int(x[change:].sum())
-        n_since = int(since.size)
+        # The cases counted since the change: entered since, not taken back by now.
+        since = _still_counted(chosen[change:], run.sign[change:])
+        call = np.asarray(view.cases["ai_call"].to_numpy())
+        event_cases = since[call[since] == (0 if stream.metric == "sensitivity" else 1)]
+        events = int(event_cases.size)
+        n_since = max(int(since.size), 1)
         rate = events / n_since
         low, high = proportion_ci(events, n_since)
         critical = low > p1
         metric_value = 1.0 - rate
         versions = sorted(set(cases["device_version"].to_numpy()[since]))
         exam_ns = cases["exam_ns"].to_numpy()
-        event_cases = since[x[change:].astype(bool)]
         drafts.append(
             FindingDraft(
                 device_id=device_id,
@@ -309,7 +490,7 @@ def chart_findings(
                 evidence={
                     "chart": settings.chart,
                     "slice": scope.label,
-                    "in_control_source": in_control.source,
+                    "in_control_source": in_control.source_of(stream.metric),
                     "in_control_rate": p0,
                     "out_of_control_rate": p1,
                     "event": "miss" if stream.metric == "sensitivity" else "false positive",
@@ -317,6 +498,8 @@ def chart_findings(
                     "arl0_observations": arl0,
                     "observations_per_year": per_year,
                     "charts_of_device": charts,
+                    "chart_weight": plan.weight,
+                    **(_family_evidence(family) if family is not None else {}),
                     "statistic": float(signal.statistic),
                     "max_statistic": float(signal.max_statistic),
                     "observations": int(x.size),

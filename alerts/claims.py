@@ -7,6 +7,17 @@ tests a year is known and the false-alarm share of this rule is divided among th
 rejects the claim at that adjusted level raises a *warning*; one whose ordinary
 interval (the evaluation's confidence) lies wholly below the claim, as a monthly
 review table would flag it, raises *info* only.
+
+The answer names the reference it rests on. Routine reports disagree with the
+eventual truth on a few percent of exams, more than the manufacturer's expert
+reference did, which alone can put a device performing as claimed below its claim.
+So when independent references (adjudication, pathology, follow-up) decided at
+least ``min_cases`` of the device's verified cases of the month, a cell is judged on
+them alone where it has ``min_cases`` of them, at the same adjusted level; a cell
+that falls short of the claim only with reports counted, or has too few
+independent references to tell, is *info*, with how often reports disagreed with
+the later references. A device whose
+truth rests on reports only is judged on reports, and says so.
 """
 
 from __future__ import annotations
@@ -48,6 +59,18 @@ def below_claim_findings(
     in_window = (exam >= window[0]) & (exam < window[1]) & view.verified
     call = view.cases["ai_call"].to_numpy()
     ids = view.cases["prediction_id"].to_numpy()
+    independent = (
+        view.independent if view.independent is not None else np.zeros(len(view), dtype=bool)
+    )
+    referenced = in_window & independent
+    uses_references = int(np.count_nonzero(referenced)) >= min_cases
+    first = view.earliest_truth
+    disagree = referenced & (first >= 0) & (first != view.truth)
+    disagreement = (
+        float(np.count_nonzero(disagree) / np.count_nonzero(referenced))
+        if uses_references
+        else None
+    )
     tests = []
     for metric, (truth, error_call) in _COUNTED.items():
         if metric not in claims:
@@ -59,17 +82,39 @@ def below_claim_findings(
             if n < min_cases:
                 continue
             errors = cell & (call == error_call)
-            tests.append((metric, scope, n, n - int(np.count_nonzero(errors)), errors))
+            tests.append((metric, scope, n, n - int(np.count_nonzero(errors)), errors, cell))
     if not tests:
         return []
     alpha = false_alarms_per_year / (windows_per_year * len(tests))
     drafts = []
-    for metric, scope, n, k, errors in tests:
+    for metric, scope, n, k, errors, cell in tests:
+        error_call = _COUNTED[metric][1]
         claimed = claims[metric]
         ordinary = compare_to_claim(k, n, claimed, confidence=confidence, method=method)
         adjusted = ordinary.p_value < alpha
         if not (adjusted or ordinary.below_claim):
             continue
+        reference: dict[str, object] = {"reference": "reports" if not uses_references else "all"}
+        if uses_references:
+            mine = cell & independent
+            n_ref = int(np.count_nonzero(mine))
+            reference["report_disagreement"] = disagreement
+            reference["independent_n"] = n_ref
+            confirmed = False
+            if n_ref >= min_cases:
+                k_ref = n_ref - int(np.count_nonzero(mine & (call == error_call)))
+                on_references = compare_to_claim(
+                    k_ref, n_ref, claimed, confidence=confidence, method=method
+                )
+                reference["reference"] = "independent"
+                reference["independent_observed"] = on_references.estimate
+                reference["independent_interval"] = [on_references.low, on_references.high]
+                reference["independent_p_value"] = on_references.p_value
+                confirmed = on_references.p_value < alpha
+            # Short of the claim with reports counted, but not on the references alone at
+            # the same level (or too few of them to tell): the reports' own disagreement
+            # may be why.
+            adjusted = adjusted and confirmed
         drafts.append(
             FindingDraft(
                 device_id=device_id,
@@ -94,6 +139,7 @@ def below_claim_findings(
                     "adjusted_alpha": alpha,
                     "tests_in_window": len(tests),
                     "judged_as_of_ns": view.as_of_ns,
+                    **reference,
                     "affected_cases": case_refs(ids[errors]),
                     "affected_cases_total": int(np.count_nonzero(errors)),
                 },

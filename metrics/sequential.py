@@ -39,6 +39,7 @@ __all__ = [
     "CusumSignal",
     "arl0_for_budget",
     "bernoulli_cusum_arl",
+    "bernoulli_cusum_arl_curve",
     "bernoulli_cusum_limit",
     "bernoulli_cusum_path",
     "bernoulli_cusum_signal",
@@ -272,6 +273,44 @@ def bernoulli_cusum_arl(
         raise ValueError(f"resolution must be an integer >= 1, got {resolution}")
     up, down, unit = _lattice(p0, p1, int(resolution))
     return _lattice_arl(p, up, down, _states(h, unit))
+
+
+def bernoulli_cusum_arl_curve(
+    p0: float, p1: float, h_max: float = 30.0, points: int = 121
+) -> tuple[FloatArray, FloatArray]:
+    """In-control ARL of the Bernoulli CUSUM at ``points`` limits from h_max / points to
+    ``h_max``: ``(h, arl)``, both increasing, to interpolate ``log(arl)`` against h
+    either way (limit for an ARL, ARL for a statistic) without a chain per value.
+
+    Each point is :func:`bernoulli_cusum_arl` on a lattice of 1 000 units per h_max
+    (a coarser resolution than the limit search, about 1 % on the ARL at large h);
+    the curve is memoised per (p0, p1, h_max, points). ValueError as
+    :func:`bernoulli_cusum_arl`, or for points < 2.
+    """
+    p0, p1 = _check_rates(p0, p1)
+    h_max = _check_positive(h_max, "h_max")
+    if points < 2:
+        raise ValueError(f"points must be >= 2, got {points}")
+    h, arl = _cusum_arl_curve_cached(p0, p1, float(h_max), int(points))
+    return h.copy(), arl.copy()
+
+
+@lru_cache(maxsize=256)
+def _cusum_arl_curve_cached(
+    p0: float, p1: float, h_max: float, points: int
+) -> tuple[FloatArray, FloatArray]:
+    up, down, unit = _lattice(p0, p1, CUSUM_RESOLUTION)
+    # A coarser lattice than the limit search: about 1 000 states per h_max.
+    scale = max(1, math.floor(h_max / unit / 1000.0 / max(down, 1)))
+    if scale > 1:
+        up, down, unit = (
+            max(1, round(up / scale)),
+            max(1, round(down / scale)),
+            unit * scale,
+        )
+    h = np.linspace(h_max / points, h_max, points)
+    arl = np.array([_lattice_arl(p0, up, down, _states(v, unit)) for v in h])
+    return h, np.maximum.accumulate(arl)
 
 
 def bernoulli_cusum_limit(p0: float, p1: float, arl0: float) -> float:

@@ -218,8 +218,38 @@ class DetectionConfig(_Section):
         gt=1.0,
         le=10.0,
         description=(
-            "Miss or false-positive rate a chart is tuned to detect, as a multiple of the "
-            "in-control rate (2 = twice the claimed miss rate)."
+            "EWMA chart only: the miss or false-positive rate it reports as out of control, "
+            "as a multiple of the in-control rate."
+        ),
+    )
+    design_drop: float = Field(
+        0.10,
+        gt=0.0,
+        le=0.5,
+        description=(
+            "The smallest drop of sensitivity or specificity that matters clinically (0.10 = "
+            "10 points): each CUSUM chart is tuned to find a drop of this size fastest, "
+            "from the device's in-control level."
+        ),
+    )
+    local_baseline_cases: int = Field(
+        1000,
+        ge=30,
+        description=(
+            "The device's own level is established on its first this many verified "
+            "positives (for sensitivity) or negatives (for specificity), by the earliest "
+            "truth of each: from then on the charts watch for change from that level. "
+            "Until then they watch from the claim, or from the level seen so far if worse."
+        ),
+    )
+    baseline_lag_days: int = Field(
+        60,
+        ge=7,
+        le=730,
+        description=(
+            "The device's own level counts every verified case whose first outcome "
+            "arrived at least this many days before the check (at least the first "
+            "local_baseline_cases): a change is judged against what came before it."
         ),
     )
     ewma_lambda: float = Field(

@@ -79,6 +79,7 @@ def device_chart_paths(
         false_alarms_per_year=detection.false_alarms_per_device_year * BUDGET_SHARES["charts"],
         ratio=detection.out_of_control_ratio,
         ewma_lambda=detection.ewma_lambda,
+        design_drop=detection.design_drop,
     )
     in_control = in_control_rates(history, config, as_of_ns, tz)
     if in_control is None:  # no claim and no pinned baseline: nothing is charted

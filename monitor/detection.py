@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from alerts.cases import NS_PER_DAY, CaseView, ScopeParts, scope_parts
-from alerts.charts import ChartSettings, InControl, chart_findings
+from alerts.charts import ChartSettings, InControl, chart_findings, grid_up, upper_rate
 from alerts.claims import below_claim_findings
 from alerts.drift import EncodedCases, drift_findings, encode_cases, encoded_drift_table
 from alerts.estimation import estimation_findings, reference_calibrator
@@ -83,15 +83,43 @@ def _local_days(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
 def in_control_rates(
     history: DeviceHistory, config: Config, as_of_ns: int, tz: ZoneInfo
 ) -> InControl | None:
-    """From the pinned baseline period if the device has one, else from the claim;
-    None for a device with neither (under evaluation: nothing to chart against)."""
+    """The level the charts watch for change from.
+
+    A pinned baseline period if the device has one; else, per metric, the device's
+    own level (:func:`_local_rates`: the cases verified ``baseline_lag_days`` ago, at
+    least its first ``detection.local_baseline_cases``), by the earliest truth of
+    each case (what the charts observe), as the 90 % upper bound of its error rate;
+    before that, the claim, or the level seen so far when it is worse (routine
+    reports disagreeing with the manufacturer's reference must not read as a change).
+    None for a device without a claim or a pinned baseline (under evaluation:
+    nothing to chart against).
+    """
     device = history.device
     pinned = config.detection.baselines.get(device.id)
     if pinned is None:
         claim = device.claimed_performance
         if claim is None:
             return None
-        return InControl(1.0 - claim.sensitivity, 1.0 - claim.specificity, "claim")
+        local = _local_rates(history, config, as_of_ns, tz)
+        claimed = {"sensitivity": 1.0 - claim.sensitivity, "specificity": 1.0 - claim.specificity}
+        rates: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        baselines: dict[str, np.ndarray] = {}
+        for metric in ("sensitivity", "specificity"):
+            rate, label, established, cases = local.get(metric, (None, "", False, None))
+            if rate is not None and established and cases is not None:
+                rates[metric], sources[metric] = rate, label
+                baselines[metric] = cases
+            elif rate is not None and rate > claimed[metric]:
+                rates[metric], sources[metric] = rate, f"{label} (so far)"
+            else:
+                rates[metric], sources[metric] = claimed[metric], "claim"
+        # A claim of 100 % cannot be charted: floor the rate at 0.5 %. Rates are rounded
+        # up on a grid (100 steps a decade) so that limits are computed once per step.
+        rates = {m: grid_up(max(r, 0.005)) for m, r in rates.items()}
+        kinds = {label.split(" ")[0] for label in sources.values()}
+        source = kinds.pop() if len(kinds) == 1 else "claim/local"
+        return InControl(rates["sensitivity"], rates["specificity"], source, sources, baselines)
     first, last = pinned
     start, end = _local_days(first, last, tz)
     view = history.as_of(as_of_ns)
@@ -111,6 +139,46 @@ def in_control_rates(
     miss = max(miss, 0.5 / float(positives.sum()))
     false_positive = max(false_positive, 0.5 / float(negatives.sum()))
     return InControl(miss, false_positive, f"baseline {first}..{last}")
+
+
+LOCAL_MIN_CASES = 30
+"""Cases a metric needs before the level seen so far can replace a better claim."""
+
+
+def _local_rates(
+    history: DeviceHistory, config: Config, as_of_ns: int, tz: ZoneInfo
+) -> dict[str, tuple[float, str, bool, np.ndarray]]:
+    """Per metric with at least :data:`LOCAL_MIN_CASES` verified cases: the upper bound
+    of the error rate, by earliest truth, of the cases whose first outcome arrived
+    ``baseline_lag_days`` before ``as_of_ns`` (at least the first
+    ``local_baseline_cases``; all so far while there are fewer), a label naming
+    them, whether the level is established, and the cases it was measured on."""
+    wanted = config.detection.local_baseline_cases
+    cut = as_of_ns - config.detection.baseline_lag_days * NS_PER_DAY
+    view = history.as_of(as_of_ns)
+    changes = view.truth_changes()
+    call = view.cases["ai_call"].to_numpy()
+    opening = (changes.previous < 0) & (call[changes.case] >= 0)
+    exam = view.cases["exam_ns"].to_numpy()
+    found = {}
+    for metric, truth, event_call in (("sensitivity", 1, 0), ("specificity", 0, 1)):
+        mine = opening & (changes.truth == truth)
+        before = int(np.count_nonzero(mine & (changes.ns <= cut)))
+        first = changes.case[mine][: max(wanted, before)]
+        if first.size < LOCAL_MIN_CASES:
+            continue
+        events = int(np.count_nonzero(call[first] == event_call))
+        days = [
+            pd.Timestamp(int(t), tz="UTC").tz_convert(tz).date()
+            for t in (exam[first].min(), exam[first].max())
+        ]
+        found[metric] = (
+            upper_rate(events, int(first.size)),
+            f"local {days[0]}..{days[1]}",
+            first.size >= wanted,
+            first,
+        )
+    return found
 
 
 def reference_window(history: DeviceHistory, config: Config, tz: ZoneInfo) -> tuple[int, int]:
@@ -204,6 +272,7 @@ class DeviceChecker:
             false_alarms_per_year=self._budget("charts"),
             ratio=detection.out_of_control_ratio,
             ewma_lambda=detection.ewma_lambda,
+            design_drop=detection.design_drop,
         )
         found = (
             chart_findings(

@@ -14,19 +14,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView
-from monitor.linking import outcome_events
+from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView, TruthChanges
+from monitor.linking import SOURCE_PRECEDENCE, outcome_events
 from monitor.models import Prediction
 from monitor.registry import DeviceSpec
 from monitor.subgroups import add_age_band
 
-__all__ = ["DeviceHistory", "load_history", "to_ns"]
+__all__ = ["REPORT_RANK", "DeviceHistory", "load_history", "to_ns"]
+
+REPORT_RANK = SOURCE_PRECEDENCE.index("report")
+"""Source rank of a routine report: lower ranks are independent references."""
 
 _PREDICTION_COLUMNS = (
     "id",
@@ -64,6 +68,39 @@ class DeviceHistory:
     event_case: np.ndarray
     event_truth: np.ndarray
     event_ns: np.ndarray
+    event_rank: np.ndarray | None = None
+    """Each event's source rank (index in :data:`monitor.linking.SOURCE_PRECEDENCE`,
+    0 adjudication .. 3 report; higher for unmentioned outcomes); None: all reports."""
+
+    @cached_property
+    def truth_changes(self) -> TruthChanges:
+        """Every change of a case's best truth as its outcome events arrive.
+
+        An event becomes a case's best truth when it arrives if no stronger source has
+        arrived before it (a newer event of the same source replaces an older one), as
+        :meth:`as_of` decides at any instant; events of one instant count once.
+        """
+        n = self.event_case.size
+        rank = self.event_rank if self.event_rank is not None else np.zeros(n, np.int64)
+        events = pd.DataFrame(
+            {"case": self.event_case, "ns": self.event_ns, "truth": self.event_truth, "rank": rank}
+        )
+        # Arrival order; at one instant the strongest event last, so it is the one kept.
+        events = events.sort_values(
+            ["case", "ns", "rank"], ascending=[True, True, False], kind="stable"
+        )
+        best = events[events["rank"].to_numpy() == events.groupby("case")["rank"].cummin()]
+        best = best.drop_duplicates(["case", "ns"], keep="last")
+        previous = best.groupby("case")["truth"].shift(1).fillna(-1).to_numpy(np.int8)
+        truth = best["truth"].to_numpy(np.int8)
+        changed = truth != previous
+        order = np.argsort(best["ns"].to_numpy()[changed], kind="stable")
+        return TruthChanges(
+            case=best["case"].to_numpy(np.int64)[changed][order],
+            ns=best["ns"].to_numpy(np.int64)[changed][order],
+            truth=truth[changed][order],
+            previous=previous[changed][order],
+        )
 
     def as_of(self, as_of_ns: int) -> CaseView:
         """The cases with an exam by ``as_of_ns``, and their truth as known then."""
@@ -75,8 +112,21 @@ class DeviceHistory:
         truth = np.full(n, -1, dtype=np.int8)
         first = np.unique(case_index, return_index=True)[1]
         truth[case_index[first]] = self.event_truth[known][first]
+        independent = np.zeros(n, dtype=bool)
+        if self.event_rank is not None:
+            independent[case_index[first]] = self.event_rank[known][first] < REPORT_RANK
+        changes = self.truth_changes.cut(n, as_of_ns)
+        first_truth = np.full(n, -1, dtype=np.int8)
+        opening = changes.previous < 0
+        first_truth[changes.case[opening]] = changes.truth[opening]
         return CaseView(
-            cases=self.cases.iloc[:n], verified_ns=verified_ns, truth=truth, as_of_ns=as_of_ns
+            cases=self.cases.iloc[:n],
+            verified_ns=verified_ns,
+            truth=truth,
+            as_of_ns=as_of_ns,
+            independent=independent,
+            changes=changes,
+            first_truth=first_truth,
         )
 
 
@@ -126,4 +176,5 @@ def load_history(
         event_case=events["case"].to_numpy(dtype=np.int64),
         event_truth=(events["outcome"] == "positive").to_numpy(dtype=np.int8),
         event_ns=events["ns"].to_numpy(dtype=np.int64),
+        event_rank=events["source_rank"].to_numpy(dtype=np.int64),
     )
