@@ -58,7 +58,7 @@ MIN_REPLICATES, MAX_REPLICATES = 200, 500
 
 
 def _curve(p0: float, p1: float) -> tuple[np.ndarray, np.ndarray]:
-    h, arl = bernoulli_cusum_arl_curve(p0, p1, H_MAX, points=61)
+    h, arl = bernoulli_cusum_arl_curve(p0, p1, H_MAX, points=121)
     return h, np.log(arl)
 
 
