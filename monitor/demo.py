@@ -20,13 +20,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.findings import PERFORMANCE_RULES
-from alerts.incidents import incidents
+from alerts.incident_texts import supporting_text
+from alerts.incidents import group_incidents
 from monitor.config import Config, load_config
 from monitor.demo_data import Degradation, DemoParameters, generate_demo, write_demo_files
 from monitor.detection import check_dates, run_checks
 from monitor.errors import MonitorError
 from monitor.evaluation import evaluate_cases
 from monitor.findings import finding_record
+from monitor.incident_view import device_entries
 from monitor.linking import linked_cases
 from monitor.pseudonym import generate_key
 from monitor.registry import import_registry, list_devices, load_registry_file
@@ -246,29 +248,39 @@ def run_demo(
 
 
 def _replay_detection(config: Config, params: DemoParameters, tz: ZoneInfo, echo: Echo) -> None:
-    """Replay every detection rule day by day over the year; print the alarms by date."""
+    """Replay every detection rule day by day over the year; print the incidents in plain
+    words, then the first alarms by date as their evidence."""
     dates = check_dates(params.start, params.start + timedelta(days=params.days - 1), 1, tz)
     db = open_database(config.database.url)
     try:
         with db.session.begin() as session:
             found = run_checks(session, config, dates)
             records = [finding_record(f, tz) for f in found]
+            devices = device_entries(session)
     finally:
         db.dispose()
     alarms = sorted(
         (r for r in records if r["rule"] in PERFORMANCE_RULES and r["severity"] != "info"),
         key=lambda r: r["escalated_at"] or r["detected_at"],
     )
-    groups = incidents(records)
-    alarm_incidents = sorted({groups[r["id"]] for r in alarms})
+    grouped = [i for i in group_incidents(records) if i.alarm]
     echo(
         f"\nDetection, replayed day by day: {len(records)} findings stored, "
         f"{len(alarms)} performance alarms (warning or critical) in "
-        f"{len(alarm_incidents)} incident(s), first ones:"
+        f"{len(grouped)} incident(s):"
     )
     if not alarms:
         echo("  none")
         return
+    for incident in grouped:
+        echo(
+            f"  incident {incident.id} - {incident.device_id} - {incident.severity}: "
+            f"{incident.summary('en', devices.get(incident.device_id))}"
+        )
+        evidence = supporting_text(incident, "en")
+        if evidence:
+            echo(f"    {evidence}")
+    echo("\nFirst alarms, by date:")
     echo(
         render_table(
             [
@@ -299,11 +311,11 @@ def _replay_detection(config: Config, params: DemoParameters, tz: ZoneInfo, echo
             ],
         )
     )
-    first = alarms[0]
+    root = grouped[0].id if grouped else alarms[0]["id"]
     echo(
-        "\nReview an incident: `dmn-monitor findings list` (column incident), then "
-        f"`findings ack {first['id']}`, `findings cases {first['id']} --discordant`, "
-        f"`findings confirm {first['id']} --with-related`, `findings act ...`, "
-        f"`vigilance draft {first['id']} --lang fr --format pdf --out FILE` "
+        "\nReview an incident: `dmn-monitor findings list` (incidents first), then "
+        f"`findings ack {root}`, `findings cases {root} --discordant`, "
+        f"`findings confirm {root} --with-related`, `findings act ...`, "
+        f"`vigilance draft {root} --lang fr --format pdf --out FILE` "
         "(each with --config demo-output/dmn-monitor.toml and --user/--comment)."
     )

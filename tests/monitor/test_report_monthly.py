@@ -110,6 +110,12 @@ def test_the_degraded_month_in_data(replayed_demo: Replayed) -> None:
     assert max(fuji.statistic) >= fuji.limit
     raised = [f for f in fracture.findings if ("opened", f.detected) in f.events]
     assert raised and all(f.detected.month == 8 for f in raised)
+    # ...under one incident, named by the slice that explains the drop.
+    (incident,) = fracture.incidents
+    assert incident.summary["en"].startswith("Version 2.4.0 on Fujifilm images: sensitivity ")
+    assert incident.summary["fr"].startswith("Version 2.4.0 sur les images Fujifilm : ")
+    assert {f.incident for f in raised} == {incident.incident_id}
+    assert nodule.incidents == ()
     assert fracture.drift_note is None and fracture.drift
     assert fracture.estimate_note is not None  # the fracture export carries no scores
     assert nodule.estimates and nodule.estimate_note is None
