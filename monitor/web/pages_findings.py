@@ -477,20 +477,22 @@ def findings_page(request: Request, login: ViewerLogin) -> Response:
     for record in records:
         record["incident"] = root_of[record["id"]]
     budget = LIST_LIMIT
+    shown = 0
     shown_incidents = []
     for incident in (g for g in grouped if g.alarm):
         if budget <= 0:
             break
-        device = entries.get(incident.device_id)
-        rows = [_row(r, lang, device) for r in incident.findings[:budget]]
+        spec = entries.get(incident.device_id)
+        rows = [_row(r, lang, spec) for r in incident.findings[:budget]]
         budget -= len(rows)
+        shown += len(rows)
         shown_incidents.append(
             {
                 "id": incident.id,
                 "device_id": incident.device_id,
                 "severity": incident.severity,
                 "severity_text": tx.term(tx.SEVERITIES, incident.severity, lang),
-                "summary": incident_text(incident, lang, device),
+                "summary": incident_text(incident, lang, spec),
                 "evidence": supporting_text(incident, lang),
                 "count": len(incident.findings),
                 "rows": rows,
@@ -509,7 +511,7 @@ def findings_page(request: Request, login: ViewerLogin) -> Response:
         {
             "incidents": shown_incidents,
             "rows": other_rows,
-            "shown": sum(len(i["rows"]) for i in shown_incidents) + len(other_rows),
+            "shown": shown + len(other_rows),
             "total": len(records),
             "limit": LIST_LIMIT,
             "devices": devices,

@@ -70,6 +70,9 @@ def test_the_list_and_a_findings_page_show_the_demo_incident(console: Console) -
     only_drift = browser.get("/findings?device=nodule-ct&severity=info&status=all").text
     assert f'href="/findings/{drift}"' in only_drift
     assert f'href="/findings/{critical}"' not in only_drift
+    assert '<option value="nodule-ct" selected>' in only_drift  # the filter is kept
+    with_incident = browser.get("/findings?device=fracture-xr").text
+    assert '<option value="fracture-xr" selected>' in with_incident
 
     page = browser.get(f"/findings/{critical}")
     assert page.status_code == 200
