@@ -122,15 +122,63 @@ def _span(record: Record) -> tuple[datetime, datetime] | None:
     return start, max(known)
 
 
-def _overlap_days(a: Record, b: Record) -> float | None:
+class _Facts:
+    """What grouping reads of each record - span, slice, excess - computed once per
+    record (records are compared pairwise)."""
+
+    def __init__(self) -> None:
+        self._spans: dict[int, tuple[datetime, datetime] | None] = {}
+        self._conditions: dict[int, frozenset[tuple[str, str]]] = {}
+        self._paces: dict[int, float | None] = {}
+        self._keys: dict[int, tuple[Any, ...]] = {}
+
+    def span(self, record: Record) -> tuple[datetime, datetime] | None:
+        key = id(record)
+        if key not in self._spans:
+            self._spans[key] = _span(record)
+        return self._spans[key]
+
+    def conditions(self, record: Record) -> frozenset[tuple[str, str]]:
+        key = id(record)
+        if key not in self._conditions:
+            self._conditions[key] = slice_conditions(record)
+        return self._conditions[key]
+
+    def pace(self, record: Record) -> float | None:
+        key = id(record)
+        if key not in self._paces:
+            self._paces[key] = _pace(record)
+        return self._paces[key]
+
+    def key(self, record: Record) -> tuple[Any, ...]:
+        key = id(record)
+        if key not in self._keys:
+            self._keys[key] = _content_key(record)
+        return self._keys[key]
+
+
+def _overlap_days(facts: _Facts, a: Record, b: Record) -> float | None:
     """Days the spans of ``a`` and ``b`` share (0 when they only touch); None if apart."""
-    one, two = _span(a), _span(b)
+    one, two = facts.span(a), facts.span(b)
     if one is None or two is None:
         return None
     start, end = max(one[0], two[0]), min(one[1], two[1])
     if start > end:
         return None
     return (end - start).total_seconds() / _SECONDS_PER_DAY
+
+
+def _related(facts: _Facts, a: Record, b: Record) -> bool:
+    if a.get("id") is not None and a.get("id") == b.get("id"):
+        return False
+    if a.get("rule") not in PERFORMANCE_RULES or b.get("rule") not in PERFORMANCE_RULES:
+        return False
+    if a.get("device_id") != b.get("device_id") or a.get("metric") != b.get("metric"):
+        return False
+    versions = (a.get("device_version"), b.get("device_version"))
+    if None not in versions and versions[0] != versions[1]:
+        return False
+    return _overlap_days(facts, a, b) is not None
 
 
 def related(a: Record, b: Record) -> bool:
@@ -142,16 +190,7 @@ def related(a: Record, b: Record) -> bool:
     ``window_end`` and ``last_seen_at`` (aware datetimes or ISO 8601 texts); a finding
     without a window is related to nothing. Symmetric; severity plays no part.
     """
-    if a.get("id") is not None and a.get("id") == b.get("id"):
-        return False
-    if a.get("rule") not in PERFORMANCE_RULES or b.get("rule") not in PERFORMANCE_RULES:
-        return False
-    if a.get("device_id") != b.get("device_id") or a.get("metric") != b.get("metric"):
-        return False
-    versions = (a.get("device_version"), b.get("device_version"))
-    if None not in versions and versions[0] != versions[1]:
-        return False
-    return _overlap_days(a, b) is not None
+    return _related(_Facts(), a, b)
 
 
 def same_incident(primary: Record, other: Record) -> bool:
@@ -252,21 +291,25 @@ def _comparable(narrow: Record, broad: Record) -> bool:
     return _moment(narrow.get("window_start")) == _moment(broad.get("window_start"))
 
 
-def _broader(narrow: Record, broad: Record) -> bool:
-    return slice_conditions(broad) < slice_conditions(narrow)
+def _broader(facts: _Facts, narrow: Record, broad: Record) -> bool:
+    return facts.conditions(broad) < facts.conditions(narrow)
+
+
+def _explains(facts: _Facts, narrow: Record, broad: Record) -> bool:
+    if not _broader(facts, narrow, broad) or not _comparable(narrow, broad):
+        return False
+    mine, theirs = facts.pace(narrow), facts.pace(broad)
+    if mine is None or theirs is None:
+        return False
+    return theirs <= 0 or mine > EXPLAINS * theirs
 
 
 def explains(narrow: Record, broad: Record) -> bool:
     """Whether ``narrow`` holds most of ``broad``'s excess: its slice is strictly
-    narrower, the two compare (counted since a start, or the same month) and its excess pace
-    is more than :data:`EXPLAINS` of ``broad``'s (any pace explains a broader slice with
-    no excess). False when either lacks the counts."""
-    if not _broader(narrow, broad) or not _comparable(narrow, broad):
-        return False
-    mine, theirs = _pace(narrow), _pace(broad)
-    if mine is None or theirs is None:
-        return False
-    return theirs <= 0 or mine > EXPLAINS * theirs
+    narrower, the two compare (counted since a start, or the same month) and its excess
+    pace is more than :data:`EXPLAINS` of ``broad``'s (any pace explains a broader slice
+    with no excess). False when either lacks the counts."""
+    return _explains(_Facts(), narrow, broad)
 
 
 # --- incidents ---------------------------------------------------------------------------
@@ -291,25 +334,25 @@ def _content_key(record: Record) -> tuple[Any, ...]:
     )
 
 
-def _root(members: Sequence[Record]) -> Record:
+def _root(facts: _Facts, members: Sequence[Record]) -> Record:
     """The root of an incident's alarms (see the module's docstring)."""
 
     def ancestors(record: Record) -> list[Record]:
         return [
             other
             for other in members
-            if other is not record and _broader(record, other) and _comparable(record, other)
+            if other is not record and _broader(facts, record, other) and _comparable(record, other)
         ]
 
     candidates = [
         record
         for record in members
-        if (above := ancestors(record)) and all(explains(record, other) for other in above)
+        if (above := ancestors(record)) and all(_explains(facts, record, other) for other in above)
     ]
     leaves = [
         record
         for record in candidates
-        if not any(other is not record and explains(other, record) for other in candidates)
+        if not any(other is not record and _explains(facts, other, record) for other in candidates)
     ]
     if leaves:
         return min(
@@ -317,19 +360,19 @@ def _root(members: Sequence[Record]) -> Record:
             key=lambda r: (
                 _RULE_ORDER.get(str(r["rule"]), 9),
                 -(_per_case(r) or 0.0),
-                -len(slice_conditions(r)),
+                -len(facts.conditions(r)),
                 -_severity(r),
-                _content_key(r),
+                facts.key(r),
             ),
         )
     return min(
         members,
         key=lambda r: (
-            len(slice_conditions(r)),
+            len(facts.conditions(r)),
             _RULE_ORDER.get(str(r["rule"]), 9),
             -_severity(r),
             -(excess_events(r) or 0.0),
-            _content_key(r),
+            facts.key(r),
         ),
     )
 
@@ -405,7 +448,7 @@ def _incident_order(incident: Incident) -> tuple[Any, ...]:
     )
 
 
-def _components(alarms: Sequence[Record]) -> list[list[Record]]:
+def _components(facts: _Facts, alarms: Sequence[Record]) -> list[list[Record]]:
     """Connected components of :func:`related` among ``alarms`` (order-free)."""
     parent = list(range(len(alarms)))
 
@@ -417,7 +460,7 @@ def _components(alarms: Sequence[Record]) -> list[list[Record]]:
 
     for i in range(len(alarms)):
         for j in range(i + 1, len(alarms)):
-            if related(alarms[i], alarms[j]):
+            if find(i) != find(j) and _related(facts, alarms[i], alarms[j]):
                 parent[find(i)] = find(j)
     groups: dict[int, list[Record]] = {}
     for i, record in enumerate(alarms):
@@ -430,15 +473,14 @@ def group_incidents(records: Iterable[Record]) -> list[Incident]:
     severe first, then by start and content. A record needs ``id``, ``device_id``,
     ``rule``, ``severity``, ``metric``, ``device_version``, ``subgroup``, the window
     and ``last_seen_at``; ``evidence`` decides the root (see the module's docstring)."""
+    facts = _Facts()
     unique: dict[int, Record] = {}
     for record in records:
         unique.setdefault(int(record["id"]), record)
-    everything = sorted(unique.values(), key=_content_key)
-    alarms = [r for r in everything if is_alarm(r) and _span(r) is not None]
+    everything = sorted(unique.values(), key=facts.key)
+    alarms = [r for r in everything if is_alarm(r) and facts.span(r) is not None]
     alarm_ids = {int(r["id"]) for r in alarms}
-    heads = []
-    for component in _components(alarms):
-        heads.append((_root(component), component))
+    heads = [(_root(facts, component), component) for component in _components(facts, alarms)]
     joined: dict[int, list[Record]] = {id(root): [] for root, _ in heads}
     alone: list[Record] = []
     for record in everything:
@@ -451,12 +493,12 @@ def group_incidents(records: Iterable[Record]) -> list[Incident]:
                 overlaps = [
                     days
                     for member in component
-                    if related(record, member)
-                    and (days := _overlap_days(record, member)) is not None
+                    if _related(facts, record, member)
+                    and (days := _overlap_days(facts, record, member)) is not None
                 ]
                 if not overlaps:
                     continue
-                key = (-max(overlaps), _content_key(root))
+                key = (-max(overlaps), facts.key(root))
                 if best is None or key < best:
                     best, owner = key, root
         if owner is None:
