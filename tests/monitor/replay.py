@@ -34,8 +34,9 @@ class Replayed:
         return f"sqlite:///{copy}"
 
 
-def replayed_year(folder: Path, params: DemoParameters) -> Replayed:
-    """Write the demo's files, ingest them and run detection as of every day of the year."""
+def replayed_year(folder: Path, params: DemoParameters, step_days: int = 1) -> Replayed:
+    """Write the demo's files, ingest them and run detection as of every day of the year
+    (every ``step_days``-th day, and the last)."""
     files = write_demo_files(generate_demo(params), folder)
     config = load_config(files.config)
     db = open_database(config.database.url)
@@ -45,7 +46,9 @@ def replayed_year(folder: Path, params: DemoParameters) -> Replayed:
         for path, report in ingest_sources(db, config, KEY, skip_ingested=False):
             assert not isinstance(report, Exception), (path, report)
         with db.session.begin() as session:
-            found = run_checks(session, config, check_dates(params.start, params.end, 1, PARIS))
+            dates = check_dates(params.start, params.end, step_days, PARIS)
+            last = check_dates(params.end, params.end, 1, PARIS)
+            found = run_checks(session, config, sorted(set(dates + last)))
             records = [finding_record(f, PARIS) for f in found]
     finally:
         db.dispose()
