@@ -52,6 +52,12 @@ __all__ = [
 
 H_MAX = 30.0
 """Largest decision limit the ARL curves cover (ARL far beyond any budget)."""
+SIMULATED_MAX = 60_000
+"""Observations of a stream's simulated year at most: a busier year is sampled (every
+k-th arrival, order and slices kept). Theta is a rate per year per unit of weight,
+and a chart's maximum over n observations grows like log n as its ARL grows like n,
+so it barely depends on the volume; the cost and memory of a calibration then stop
+growing with the device's."""
 MAX_CELLS = 1.5e8
 """Replicates x charted observations simulated at most per calibration."""
 MIN_REPLICATES, MAX_REPLICATES = 200, 500
@@ -222,7 +228,8 @@ def calibrate_family(
                 continue
             arl = _arl_at(*chart.rates(stream), maxima[:, j])
             with np.errstate(divide="ignore"):
-                theta_j = chart.per_year / (chart.weight * np.maximum(arl, 1.0))
+                # Observations in the simulated year: the real year, or a sample of it.
+                theta_j = chart.positions.size / (chart.weight * np.maximum(arl, 1.0))
             first_theta = np.minimum(first_theta, theta_j)
     target = 1.0 - math.exp(-budget)
     theta = float(np.quantile(first_theta, target, method="inverted_cdf"))

@@ -30,6 +30,7 @@ import numpy as np
 from alerts.cases import NS_PER_DAY, CaseView, Scope, scopes_of
 from alerts.chart_family import (
     CALIBRATIONS,
+    SIMULATED_MAX,
     CalibrationCache,
     FamilyCalibration,
     FamilyChart,
@@ -280,13 +281,31 @@ def _family(
         stream = mine[0].stream
         base = np.flatnonzero((stream.sign > 0) & (stream.arrival_ns > year_ago))
         whole = max(p.per_year for p in mine)
-        length = max(round(whole), base.size)
-        tiled = base[np.arange(length) % base.size] if base.size else base
+        length = min(max(round(whole), base.size), SIMULATED_MAX)
+        if base.size >= length:  # a sample of the year, in order
+            tiled = base[np.linspace(0, base.size - 1, length).astype(np.int64)]
+        else:  # a young device's history repeated to a year
+            tiled = base[np.arange(length) % base.size] if base.size else base
         p0 = in_control.rate(stream.metric)
-        charts = tuple(
-            FamilyChart(p.key, p.weight, p.per_year, np.flatnonzero(p.inside[tiled])) for p in mine
+        rates = np.full(length, p0)
+        charts = []
+        for p in mine:
+            positions = np.flatnonzero(p.inside[tiled])
+            own = p.p0 if p.p0 != p0 else None
+            if own is not None:  # its cases are drawn at its own, worse level
+                rates[positions] = np.maximum(rates[positions], own)
+            p1 = settings.out_of_control(own) if own is not None else None
+            charts.append(FamilyChart(p.key, p.weight, p.per_year, positions, own, p1))
+        streams.append(
+            FamilyStream(
+                stream.metric,
+                p0,
+                settings.out_of_control(p0),
+                length,
+                tuple(charts),
+                rates if (rates != p0).any() else None,
+            )
         )
-        streams.append(FamilyStream(stream.metric, p0, settings.out_of_control(p0), length, charts))
     return settings.calibrations.get(streams, settings.false_alarms_per_year)
 
 

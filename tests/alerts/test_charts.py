@@ -108,3 +108,38 @@ def test_scopes_cover_versions_and_subgroup_values(dimensions: list[str]) -> Non
         cell = next(s for s in scopes if s.label == "device_version=2, scanner_manufacturer=B")
         assert cell.mask.tolist() == [False, False, False, True]
     assert len(scopes) == 3 * (1 + 2 * len(dimensions))
+
+
+def test_a_slice_standing_below_the_device_is_watched_from_its_own_level() -> None:
+    # Fujifilm images always do worse (sensitivity 0.80 against 0.92): no change, no
+    # alarm; the same slice dropping to 0.55 later is found in that slice.
+    rng = np.random.default_rng(8)
+    n = 30_000
+    days = np.sort(rng.uniform(0, 300, n))
+    manufacturer = np.where(rng.random(n) < 0.2, "Fujifilm", "GE")
+    fuji = manufacturer == "Fujifilm"
+    truth = (rng.random(n) < 0.3).astype(np.int8)
+
+    def findings(sensitivity: np.ndarray) -> list:  # type: ignore[type-arg]
+        call = np.where(truth == 1, rng.random(n) < sensitivity, rng.random(n) < 0.12)
+        view = view_of(truth, call.astype(np.int8), exam_day=days, manufacturer=manufacturer)
+        base = np.flatnonzero(view.verified & (days < 60))
+        local = InControl(
+            0.11,
+            0.13,
+            "local",
+            baselines={
+                "sensitivity": base[view.truth[base] == 1],
+                "specificity": base[view.truth[base] == 0],
+            },
+        )
+        return chart_findings(view, "d", ["scanner_manufacturer"], local, ChartSettings())
+
+    standing = np.where(fuji, 0.80, 0.92)
+    assert findings(standing) == []
+    dropped = np.where(fuji & (days >= 200), 0.55, standing)
+    found = findings(dropped)
+    assert {tuple((f.subgroup or {}).items()) for f in found} >= {
+        (("scanner_manufacturer", "Fujifilm"),)
+    }
+    assert not [f for f in found if f.subgroup == {"scanner_manufacturer": "GE"}]
