@@ -50,7 +50,7 @@ def _json(config: Path, *args: str) -> Any:
 
 
 def test_check_prints_a_new_incident_once_then_only_what_a_run_adds(ingested: Path) -> None:
-    first = _check(ingested, "--as-of", "2025-07-27")
+    first = _check(ingested, "--as-of", "2025-07-31")
     assert first.startswith("New since the last check:")
     heads = re.findall(r"^NEW incident (\d+) - fracture-xr - (critical|warning)$", first, re.M)
     assert len(heads) == 1, first  # one degradation, one incident
@@ -67,12 +67,12 @@ def test_check_prints_a_new_incident_once_then_only_what_a_run_adds(ingested: Pa
     assert "threshold" not in first and "limit" not in first and "p =" not in first
     assert first.splitlines()[-1].startswith("Still active: 1 incident(s)")
 
-    again = _check(ingested, "--as-of", "2025-07-27")
+    again = _check(ingested, "--as-of", "2025-07-31")
     assert again.splitlines()[0] == "Nothing new since the last check."
     assert "incident " not in again.replace("1 incident(s)", "")
     assert again.splitlines()[-1] == first.splitlines()[-1]
 
-    later = _json(ingested, "--as-of", "2025-08-20")
+    later = _json(ingested, "--as-of", "2025-08-24")
     fresh = {f["id"] for f in later["findings"] if f["new"]}
     assert fresh, "three more weeks of a degradation raise new findings"
     seen_again = {f["id"] for f in later["findings"] if not f["new"]}
@@ -83,7 +83,7 @@ def test_check_prints_a_new_incident_once_then_only_what_a_run_adds(ingested: Pa
     assert " pour 91\u202f% revendiqués, depuis le " in updated["summary"]["fr"]
     assert later["active"]["incidents"] >= 1
 
-    quiet = _check(ingested, "--as-of", "2025-08-20", "--lang", "fr")
+    quiet = _check(ingested, "--as-of", "2025-08-24", "--lang", "fr")
     assert quiet.splitlines()[0] == "Rien de nouveau depuis le dernier contrôle."
     assert quiet.splitlines()[-1].startswith("Toujours actifs : ")
 
