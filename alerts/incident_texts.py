@@ -44,7 +44,7 @@ NNBSP = "\u202f"
 
 _Pair = tuple[str, str]
 
-_MONTHS: dict[str, tuple[str, ...]] = {
+MONTHS: dict[str, tuple[str, ...]] = {
     "fr": (
         "janvier",
         "février",
@@ -209,7 +209,7 @@ def _day(value: Any) -> date | None:
 
 def _date_text(d: date, lang: str) -> str:
     """``21 July 2025`` / ``21 juillet 2025`` (``1er juillet 2025``)."""
-    month = _MONTHS[lang][d.month - 1]
+    month = MONTHS[lang][d.month - 1]
     if lang == "fr":
         return f"{'1er' if d.day == 1 else d.day} {month} {d.year}"
     return f"{d.day} {month} {d.year}"
@@ -220,7 +220,7 @@ def _since(d: date, lang: str) -> str:
 
 
 def _month_text(d: date, lang: str) -> str:
-    month = _MONTHS[lang][d.month - 1]
+    month = MONTHS[lang][d.month - 1]
     return f"en {month} {d.year}" if lang == "fr" else f"in {month} {d.year}"
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from alerts.incident_texts import MONTHS
 from monitor.report_model import Reason
 
 __all__ = [
@@ -151,42 +152,10 @@ def p_value(p: float | None, lang: str) -> str:
     return text.replace(".", ",") if _lang(lang) == 0 else text
 
 
-_MONTHS = {
-    "fr": (
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ),
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-}
-
-
 def month_name(d: date, lang: str) -> str:
     """The month of ``d`` in words: "août 2025" / "August 2025"."""
     _lang(lang)
-    return f"{_MONTHS[lang][d.month - 1]} {d.year}"
+    return f"{MONTHS[lang][d.month - 1]} {d.year}"
 
 
 def day(d: date | None, lang: str) -> str:
