@@ -250,11 +250,30 @@ def calibrate_family(
 
 
 class CalibrationCache:
-    """Calibrations by signature, most recent kept (a process-wide memo)."""
+    """Calibrations by signature, most recent kept (a process-wide memo).
+
+    ``used`` holds, by signature, the ones asked for since it was last emptied (for
+    storage to keep); :meth:`put` adds one computed elsewhere (read back)."""
 
     def __init__(self, size: int = 64) -> None:
         self._items: OrderedDict[str, FamilyCalibration] = OrderedDict()
         self._size = size
+        self.used: dict[str, FamilyCalibration] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def clear(self) -> None:
+        """Forget every calibration (as a new process starts)."""
+        self._items.clear()
+        self.used = {}
+
+    def put(self, calibration: FamilyCalibration) -> None:
+        """Remember ``calibration`` under its signature."""
+        self._items[calibration.signature] = calibration
+        self._items.move_to_end(calibration.signature)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
 
     def get(self, streams: Sequence[FamilyStream], budget: float) -> FamilyCalibration:
         """The family's calibration, simulated once per signature (seeded by it)."""
@@ -262,11 +281,10 @@ class CalibrationCache:
         found = self._items.get(key)
         if found is None:
             found = calibrate_family(streams, budget, seed=int(key[:8], 16))
-            self._items[key] = found
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
+            self.put(found)
         else:
             self._items.move_to_end(key)
+        self.used[key] = found
         return found
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from alerts.cases import NS_PER_DAY, CaseView, ScopeParts, scope_parts
+from alerts.chart_family import CALIBRATIONS
 from alerts.charts import ChartSettings, InControl, chart_findings, grid_up, upper_rate
 from alerts.claims import below_claim_findings
 from alerts.drift import EncodedCases, drift_findings, encode_cases, encoded_drift_table
@@ -40,10 +41,17 @@ from alerts.operational import (
 from alerts.versions import first_seen, version_change_findings, version_comparison
 from alerts.versions import version_look_time as _version_look_time
 from monitor.config import Config
+from monitor.detection_state import (
+    checked_ns,
+    read_calibrations,
+    record_check,
+    save_calibrations,
+)
 from monitor.errors import MonitorError
 from monitor.findings import chart_restarts, store_findings
-from monitor.history import DeviceHistory, load_history, to_ns
+from monitor.history import DeviceHistory, to_ns
 from monitor.holidays import holidays_between
+from monitor.kept_history import kept_history
 from monitor.models import Finding
 from monitor.registry import DeviceSpec, list_devices
 from monitor.timeutil import end_of_day
@@ -390,7 +398,7 @@ def _checkers(
             raise MonitorError(f"unknown device {device_id!r}: `dmn-monitor devices list`")
     checkers = []
     for device in devices:
-        history = load_history(session, device, until, config.subgroups.age_bands)
+        history, _ = kept_history(session, device, until, config.subgroups.age_bands)
         if len(history.cases):
             first = pd.Timestamp(int(history.cases["exam_ns"].iloc[0]), tz="UTC")
             holidays = holidays_between(
@@ -423,6 +431,13 @@ def run_checks(
     ordered = sorted(dates)
     tz = ZoneInfo(config.time.timezone)
     checkers = _checkers(session, config, ordered[-1], device_id)
+    first_ns = to_ns(ordered[0])
+    for checker in checkers:
+        # Months and versions judged by an earlier check are not judged again, unless
+        # this run goes back before it (a replay of the past judges them as it goes).
+        last = checked_ns(session, checker.device.id)
+        checker.last_ns = last if last is not None and last < first_ns else None
+    read_calibrations(session, CALIBRATIONS)
     raised: dict[int, Finding] = {}
     for as_of in ordered:
         as_of_ns = to_ns(as_of)
@@ -432,4 +447,7 @@ def run_checks(
             raised.setdefault(finding.id, finding)
         if progress is not None:
             progress(as_of, len(stored))
+    for checker in checkers:
+        record_check(session, checker.device.id, to_ns(ordered[-1]))
+    save_calibrations(session, CALIBRATIONS)
     return list(raised.values())

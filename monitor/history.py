@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,12 +23,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView, TruthChanges
-from monitor.linking import SOURCE_PRECEDENCE, outcome_events
+from monitor.linking import SOURCE_PRECEDENCE, IdWindow, outcome_events
 from monitor.models import Prediction
 from monitor.registry import DeviceSpec
 from monitor.subgroups import add_age_band
 
-__all__ = ["REPORT_RANK", "DeviceHistory", "load_history", "to_ns"]
+__all__ = [
+    "REPORT_RANK",
+    "DeviceHistory",
+    "assemble",
+    "load_history",
+    "read_cases",
+    "read_events",
+    "to_ns",
+]
 
 REPORT_RANK = SOURCE_PRECEDENCE.index("report")
 """Source rank of a routine report: lower ranks are independent references."""
@@ -130,51 +139,100 @@ class DeviceHistory:
         )
 
 
+def read_cases(session: Session, *conditions: Any) -> pd.DataFrame:
+    """Predictions matching ``conditions`` as :func:`assemble` takes them: one row
+    each, in id order, with ``exam_ns`` (UTC nanoseconds) for the exam time."""
+    query = (
+        select(*(getattr(Prediction, c) for c in _PREDICTION_COLUMNS))
+        .where(*conditions)
+        .order_by(Prediction.id)
+    )
+    cases = pd.DataFrame.from_records(session.execute(query).all(), columns=_PREDICTION_COLUMNS)
+    cases = cases.rename(columns={"id": "prediction_id"})
+    exam = pd.to_datetime(cases["exam_datetime"], utc=True).astype("datetime64[ns, UTC]")
+    cases["exam_ns"] = exam.astype("int64")
+    cases["ai_score"] = pd.to_numeric(cases["ai_score"], errors="coerce").astype(np.float64)
+    cases["patient_age"] = pd.to_numeric(cases["patient_age"], errors="coerce").astype(np.float64)
+    for column in SUBGROUP_DIMENSIONS:
+        if column in cases:  # age_band is derived by assemble
+            values = cases[column]
+            cases[column] = values.astype(object).where(values.notna() & (values != ""), None)
+    return cases.drop(columns="exam_datetime")
+
+
+def read_events(
+    session: Session,
+    device_id: str,
+    until: datetime | None = None,
+    arrived: IdWindow | None = None,
+) -> pd.DataFrame:
+    """The device's outcome events (:func:`monitor.linking.outcome_events`) as
+    :func:`assemble` takes them: ``prediction_id``, ``truth`` (1 positive),
+    ``rank`` (source rank) and ``ns`` (UTC nanoseconds)."""
+    events = outcome_events(session, until, device_id=device_id, arrived=arrived)
+    return pd.DataFrame(
+        {
+            "prediction_id": events["prediction_id"].to_numpy(np.int64),
+            "truth": (events["outcome"] == "positive").to_numpy(np.int8),
+            "rank": events["source_rank"].to_numpy(np.int64),
+            "ns": events["outcome_datetime"]
+            .astype("datetime64[ns, UTC]")
+            .astype("int64")
+            .to_numpy(np.int64),
+        }
+    )
+
+
+def assemble(
+    device: DeviceSpec,
+    cases: pd.DataFrame,
+    events: pd.DataFrame,
+    until_ns: int,
+    age_bands: Sequence[float],
+) -> DeviceHistory:
+    """A :class:`DeviceHistory` from the rows :func:`read_cases` and :func:`read_events`
+    give (any order), cut to exams and outcomes by ``until_ns``. A ``None`` AI result
+    is indeterminate (the device's policy decides its call)."""
+    exam, ids = cases["exam_ns"].to_numpy(), cases["prediction_id"].to_numpy()
+    order = np.lexsort((ids, exam))
+    order = order[exam[order] <= until_ns]
+    if order.size != exam.size or np.any(order != np.arange(order.size)):
+        cases = cases.take(order)
+    cases = cases.reset_index(drop=True)
+    add_age_band(cases, age_bands)
+    result = cases["ai_result"].to_numpy(dtype=object)
+    policy = {"positive": 1, "negative": 0, "exclude": -1}[device.indeterminate_policy]
+    call = np.where(result == "positive", 1, np.where(result == "negative", 0, policy))
+    cases["ai_call"] = call.astype(np.int8)
+
+    events = events[events["ns"].to_numpy() <= until_ns]
+    position = pd.Series(np.arange(len(cases)), index=cases["prediction_id"].to_numpy())
+    events = events.assign(case=position.reindex(events["prediction_id"].to_numpy()).to_numpy())
+    events = events.dropna(subset=["case"])
+    events = events.sort_values(
+        ["case", "rank", "ns"], ascending=[True, True, False], kind="stable"
+    )
+    return DeviceHistory(
+        device=device,
+        cases=cases,
+        event_case=events["case"].to_numpy(dtype=np.int64),
+        event_truth=events["truth"].to_numpy(dtype=np.int8),
+        event_ns=events["ns"].to_numpy(dtype=np.int64),
+        event_rank=events["rank"].to_numpy(dtype=np.int64),
+    )
+
+
 def load_history(
     session: Session,
     device: DeviceSpec,
     until: datetime,
     age_bands: Sequence[float],
 ) -> DeviceHistory:
-    """Read ``device``'s predictions with an exam by ``until`` and their outcome events."""
-    query = (
-        select(*(getattr(Prediction, c) for c in _PREDICTION_COLUMNS))
-        .where(Prediction.device_id == device.id, Prediction.exam_datetime <= until)
-        .order_by(Prediction.exam_datetime, Prediction.id)
+    """Read ``device``'s predictions with an exam by ``until`` and their outcome events
+    (everything, from the tables; :func:`monitor.kept_history.kept_history` reads only
+    what arrived since the last check)."""
+    cases = read_cases(
+        session, Prediction.device_id == device.id, Prediction.exam_datetime <= until
     )
-    cases = pd.DataFrame.from_records(session.execute(query).all(), columns=_PREDICTION_COLUMNS)
-    cases = cases.rename(columns={"id": "prediction_id"})
-    exam = pd.to_datetime(cases["exam_datetime"], utc=True).astype("datetime64[ns, UTC]")
-    cases["exam_ns"] = exam.astype("int64")
-    cases = cases.drop(columns="exam_datetime")
-    cases["ai_score"] = pd.to_numeric(cases["ai_score"], errors="coerce")
-    cases["patient_age"] = pd.to_numeric(cases["patient_age"], errors="coerce")
-    add_age_band(cases, age_bands)
-    policy = device.indeterminate_policy
-    call = cases["ai_result"].map({"positive": 1, "negative": 0})
-    if policy != "exclude":
-        call = call.fillna(1 if policy == "positive" else 0)
-    cases["ai_call"] = call.fillna(-1).astype(np.int8)
-    for column in SUBGROUP_DIMENSIONS:
-        values = cases[column]
-        cases[column] = values.astype(object).where(values.notna() & (values != ""), None)
-    cases = cases.reset_index(drop=True)
-
-    events = outcome_events(session, until, device_id=device.id)
-    position = pd.Series(np.arange(len(cases)), index=cases["prediction_id"].to_numpy())
-    events["case"] = position.reindex(events["prediction_id"].to_numpy()).to_numpy()
-    events = events.dropna(subset=["case"])
-    events["ns"] = (
-        events["outcome_datetime"].astype("datetime64[ns, UTC]").astype("int64").to_numpy()
-    )
-    events = events.sort_values(
-        ["case", "source_rank", "ns"], ascending=[True, True, False], kind="stable"
-    )
-    return DeviceHistory(
-        device=device,
-        cases=cases,
-        event_case=events["case"].to_numpy(dtype=np.int64),
-        event_truth=(events["outcome"] == "positive").to_numpy(dtype=np.int8),
-        event_ns=events["ns"].to_numpy(dtype=np.int64),
-        event_rank=events["source_rank"].to_numpy(dtype=np.int64),
-    )
+    events = read_events(session, device.id, until)
+    return assemble(device, cases, events, to_ns(until), age_bands)

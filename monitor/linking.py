@@ -23,6 +23,7 @@ leaves the case out of the confusion counts.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "CASE_STATUSES",
     "NOT_MENTIONED",
     "SOURCE_PRECEDENCE",
+    "IdWindow",
     "device_outcomes",
     "linked_cases",
     "outcome_events",
@@ -51,6 +53,18 @@ SOURCE_PRECEDENCE = ("adjudication", "pathology", "follow_up", "report")
 
 CASE_STATUSES = ("tp", "fp", "tn", "fn", "pending", "excluded")
 """``excluded``: indeterminate AI output under an ``exclude`` policy."""
+
+
+@dataclass(frozen=True)
+class IdWindow:
+    """Rows stored between two points of the tables' insertion order (row ids: a row
+    after ``*_after``, up to ``*_upto``, both by id)."""
+
+    predictions_after: int
+    predictions_upto: int
+    outcomes_after: int
+    outcomes_upto: int
+
 
 # What a case carries of its prediction: no patient pseudonym, no AI timestamp.
 PREDICTION_FIELDS = tuple(c for c in PREDICTION_COLUMNS if c not in ("patient_id", "ai_datetime"))
@@ -99,8 +113,10 @@ def _candidate_pairs(
     prediction_ids: Collection[int] | None,
     id_range: tuple[int, int] | None,
     since: datetime | None = None,
+    arrived: IdWindow | None = None,
 ) -> Any:
-    """(prediction, outcome) pairs that link; ``since``: outcomes dated from then on."""
+    """(prediction, outcome) pairs that link; ``since``: outcomes dated from then on;
+    ``arrived``: only the pairs new in that window of row ids (:class:`IdWindow`)."""
 
     def joined(condition: Any) -> Any:
         query = (
@@ -119,11 +135,32 @@ def _candidate_pairs(
             query = query.where(Outcome.outcome_datetime <= as_of)
         if since is not None:
             query = query.where(Outcome.outcome_datetime >= since)
-        return _restrict(query, as_of, device_id, prediction_ids, id_range)
+        # New rows: the id windows select; the device is filtered by the caller (an
+        # index on the device would lead the planner to read all of its predictions).
+        device = device_id if arrived is None else None
+        return _restrict(query, as_of, device, prediction_ids, id_range)
 
-    by_accession = joined(Prediction.accession_number == Outcome.accession_number)
-    by_uid = joined(Prediction.study_instance_uid == Outcome.study_instance_uid)
-    return union(by_accession, by_uid)
+    conditions = (
+        Prediction.accession_number == Outcome.accession_number,
+        Prediction.study_instance_uid == Outcome.study_instance_uid,
+    )
+    if arrived is None:
+        return union(*(joined(c) for c in conditions))
+    # Each branch is driven by its small side: the new outcomes with every prediction
+    # stored by then, and the new predictions with the outcomes stored before.
+    new_outcomes = (
+        Outcome.id > arrived.outcomes_after,
+        Outcome.id <= arrived.outcomes_upto,
+        Prediction.id <= arrived.predictions_upto,
+    )
+    new_predictions = (
+        Prediction.id > arrived.predictions_after,
+        Prediction.id <= arrived.predictions_upto,
+        Outcome.id <= arrived.outcomes_after,
+    )
+    return union(
+        *(joined(c).where(*new) for c in conditions for new in (new_outcomes, new_predictions))
+    )
 
 
 def _best_outcomes(
@@ -335,7 +372,11 @@ def _classify(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def outcome_events(
-    session: Session, as_of: datetime | None, *, device_id: str | None = None
+    session: Session,
+    as_of: datetime | None,
+    *,
+    device_id: str | None = None,
+    arrived: IdWindow | None = None,
 ) -> pd.DataFrame:
     """Every determinate outcome that links to a prediction, as an arrival event.
 
@@ -347,9 +388,10 @@ def outcome_events(
     event for a device whose ``unmentioned`` policy is ``negative`` (left out
     otherwise), ranked after every decided outcome: its ``source_rank`` is
     ``len(SOURCE_PRECEDENCE) + 1 +`` its source's. Replaying linking over many dates reads
-    this once instead of linking once per date.
+    this once instead of linking once per date. ``arrived``: only the pairs where the
+    prediction or the outcome was stored in that window (a kept history's new rows).
     """
-    pairs = _candidate_pairs(as_of, device_id, None, None).subquery("pairs")
+    pairs = _candidate_pairs(as_of, device_id, None, None, arrived=arrived).subquery("pairs")
     silent = Outcome.outcome == NOT_MENTIONED
     query = (
         select(
@@ -374,6 +416,8 @@ def outcome_events(
             )
         )
     )
+    if arrived is not None and device_id is not None:
+        query = query.where(Prediction.device_id == device_id)
     frame = pd.DataFrame.from_records(
         session.execute(query).all(),
         columns=["prediction_id", "outcome", "source_rank", "outcome_datetime"],

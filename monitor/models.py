@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -703,3 +704,54 @@ class MonthLock(Base):
     locked_at: Mapped[datetime]
     locked_by: Mapped[str] = mapped_column(String(200))
     files: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class HistoryChunk(Base):
+    """Part of a device's history kept between checks (:mod:`monitor.kept_history`):
+    its predictions stored after ``predictions_after`` up to ``predictions_upto`` (row
+    ids) and the outcome events that arrived with them, compact (``payload``). The
+    chunks of a device chain from 0; ``*_count`` are the device's predictions and the
+    outcomes stored up to then, which a later check finds again or starts over.
+    ``fingerprint``: what the rows were read with (the device's registry entry)."""
+
+    __tablename__ = "history_chunks"
+    __table_args__ = (
+        UniqueConstraint(
+            "device_id", "predictions_after", "outcomes_after", name="ux_history_chunks_chain"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    predictions_after: Mapped[int] = mapped_column(Integer)
+    predictions_upto: Mapped[int] = mapped_column(Integer)
+    outcomes_after: Mapped[int] = mapped_column(Integer)
+    outcomes_upto: Mapped[int] = mapped_column(Integer)
+    predictions_count: Mapped[int] = mapped_column(Integer)
+    outcomes_count: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime]
+
+
+class DetectionState(Base):
+    """What detection keeps of a device between checks: the as-of time (UTC ns) of the
+    latest check, so a new process judges only the months and versions whose look
+    time came after it."""
+
+    __tablename__ = "detection_states"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    checked_ns: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class ChartCalibration(Base):
+    """A chart family's joint calibration (:class:`alerts.chart_family.FamilyCalibration`)
+    by its signature: simulated once, found again by every later check."""
+
+    __tablename__ = "chart_calibrations"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calibration: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime]

@@ -1,0 +1,253 @@
+"""A device's history kept between checks: a check reads from the tables only what
+arrived since the last one.
+
+:func:`monitor.history.load_history` reads every prediction of a device and links
+every outcome to it: at a million exams that is most of a daily check's time and
+memory. Predictions and outcomes are only ever added (an operating threshold that
+changes rewrites the device's derived results, and changes its registry entry), so
+what was read once is kept, compact, in ``history_chunks``: each check appends the
+predictions stored since the last chunk and the outcome events that arrived with
+them (a new outcome of an old exam - a correction - as much as a new exam's), found
+by row id. The chunks are a cache of the tables, checked on every read:
+
+- they chain from the first row (each starts where the previous ended) and were
+  read with the device's current registry entry (``fingerprint``);
+- the device's predictions and the outcomes stored up to the last chunk are still
+  as many as when it was written (nothing deleted, no row committed late below it).
+
+Anything else, and the device's history is read again whole and kept anew. After
+:data:`MAX_CHUNKS` chunks they are merged into one. Text columns are stored as codes
+into their distinct values, which the history shares (8 bytes a cell, not a string).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from monitor.history import DeviceHistory, assemble, read_cases, read_events, to_ns
+from monitor.linking import IdWindow
+from monitor.models import HistoryChunk, Outcome, Prediction
+from monitor.registry import DeviceSpec
+
+__all__ = ["FORMAT", "MAX_CHUNKS", "KeptRead", "fingerprint", "kept_history"]
+
+FORMAT = 1
+"""Version of the chunks' layout: chunks of another are read again."""
+
+MAX_CHUNKS = 32
+"""Chunks of a device before they are merged into one."""
+
+_NUMBERS = {
+    "prediction_id": np.int64,
+    "exam_ns": np.int64,
+    "ai_score": np.float64,
+    "patient_age": np.float64,
+}
+_EVENTS = {"prediction_id": np.int64, "truth": np.int8, "rank": np.int64, "ns": np.int64}
+
+
+@dataclass(frozen=True)
+class KeptRead:
+    """What one read of a kept history took from the tables (for benchmarks and logs)."""
+
+    new_predictions: int
+    new_events: int
+    chunks: int
+    rebuilt: bool
+
+
+def fingerprint(device: DeviceSpec) -> str:
+    """What a device's kept rows depend on: its registry entry and the chunk layout."""
+    text = json.dumps([FORMAT, device.model_dump(mode="json")], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _encode(cases: pd.DataFrame, events: pd.DataFrame) -> bytes:
+    arrays: dict[str, np.ndarray] = {}
+    texts: dict[str, list[str]] = {}
+    for column in cases.columns:
+        if column in _NUMBERS:
+            values = pd.to_numeric(cases[column], errors="coerce")
+            arrays[f"n.{column}"] = values.to_numpy(_NUMBERS[column])
+        else:
+            codes, uniques = pd.factorize(cases[column].astype(object), use_na_sentinel=True)
+            arrays[f"t.{column}"] = codes.astype(np.int32)
+            texts[column] = [str(u) for u in uniques]
+    for column, kind in _EVENTS.items():
+        arrays[f"e.{column}"] = events[column].to_numpy(kind)
+    arrays["texts"] = np.frombuffer(json.dumps(texts).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def _decode(payload: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
+        texts = json.loads(stored["texts"].tobytes().decode())
+        cases: dict[str, Any] = {}
+        events: dict[str, np.ndarray] = {}
+        for name in stored.files:
+            kind, _, column = name.partition(".")
+            if kind == "n":
+                cases[column] = stored[name]
+            elif kind == "t":
+                # Code -1 (no value) picks the None appended last.
+                values = np.array([*texts[column], None], dtype=object)
+                cases[column] = values[stored[name]]
+            elif kind == "e":
+                events[column] = stored[name]
+    return pd.DataFrame(cases), pd.DataFrame(events)
+
+
+def _chain_holds(session: Session, device: DeviceSpec, chunks: Sequence[Any]) -> bool:
+    """The chunks chain from the first row, with this registry entry, and the tables
+    still hold as many rows up to the last chunk as when it was written."""
+    if not chunks:
+        return True
+    mark = fingerprint(device)
+    predictions, outcomes = 0, 0
+    for chunk in chunks:
+        if chunk.fingerprint != mark or (chunk.predictions_after, chunk.outcomes_after) != (
+            predictions,
+            outcomes,
+        ):
+            return False
+        predictions, outcomes = chunk.predictions_upto, chunk.outcomes_upto
+    last = chunks[-1]
+    stored_predictions = session.scalar(
+        select(func.count())
+        .select_from(Prediction)
+        .where(Prediction.device_id == device.id, Prediction.id <= last.predictions_upto)
+    )
+    stored_outcomes = session.scalar(
+        select(func.count()).select_from(Outcome).where(Outcome.id <= last.outcomes_upto)
+    )
+    return bool(
+        stored_predictions == last.predictions_count and stored_outcomes == last.outcomes_count
+    )
+
+
+def _store(
+    session: Session,
+    device: DeviceSpec,
+    window: IdWindow,
+    counts: tuple[int, int],
+    payload: bytes,
+) -> None:
+    """Append one chunk; another check that stored the same one first wins."""
+    chunk = HistoryChunk(
+        device_id=device.id,
+        fingerprint=fingerprint(device),
+        predictions_after=window.predictions_after,
+        predictions_upto=window.predictions_upto,
+        outcomes_after=window.outcomes_after,
+        outcomes_upto=window.outcomes_upto,
+        predictions_count=counts[0],
+        outcomes_count=counts[1],
+        payload=payload,
+        stored_at=datetime.now(UTC),
+    )
+    try:
+        with session.begin_nested():
+            session.add(chunk)
+            session.flush()
+    except IntegrityError:
+        return
+    session.expunge(chunk)  # its payload is not kept in the session's memory
+
+
+def kept_history(
+    session: Session,
+    device: DeviceSpec,
+    until: datetime,
+    age_bands: Sequence[float],
+    *,
+    keep: bool = True,
+) -> tuple[DeviceHistory, KeptRead]:
+    """``device``'s history as :func:`monitor.history.load_history` reads it, from
+    its kept chunks and the rows stored since; ``keep``: append those rows as a chunk
+    (in the caller's transaction) so the next check starts from there."""
+    columns = (
+        HistoryChunk.id,
+        HistoryChunk.fingerprint,
+        HistoryChunk.predictions_after,
+        HistoryChunk.predictions_upto,
+        HistoryChunk.outcomes_after,
+        HistoryChunk.outcomes_upto,
+        HistoryChunk.predictions_count,
+        HistoryChunk.outcomes_count,
+    )
+    mine = HistoryChunk.device_id == device.id
+    chunks = list(session.execute(select(*columns).where(mine).order_by(HistoryChunk.id)).all())
+    rebuilt = False
+    if not _chain_holds(session, device, chunks):
+        rebuilt = True
+        if keep:
+            session.execute(delete(HistoryChunk).where(mine))
+        chunks = []
+    last = chunks[-1] if chunks else None
+    window = IdWindow(
+        predictions_after=last.predictions_upto if last else 0,
+        predictions_upto=session.scalar(
+            select(func.coalesce(func.max(Prediction.id), 0)).where(
+                Prediction.device_id == device.id
+            )
+        )
+        or 0,
+        outcomes_after=last.outcomes_upto if last else 0,
+        outcomes_upto=session.scalar(select(func.coalesce(func.max(Outcome.id), 0))) or 0,
+    )
+    window = IdWindow(
+        window.predictions_after,
+        max(window.predictions_upto, window.predictions_after),
+        window.outcomes_after,
+        max(window.outcomes_upto, window.outcomes_after),
+    )
+    new_cases = read_cases(
+        session,
+        Prediction.device_id == device.id,
+        Prediction.id > window.predictions_after,
+        Prediction.id <= window.predictions_upto,
+    )
+    new_events = read_events(session, device.id, None, window)
+    stored = select(HistoryChunk.payload).where(mine).order_by(HistoryChunk.id)
+    parts = [_decode(payload) for payload in session.scalars(stored)] if chunks else []
+    grown = len(new_cases) > 0 or len(new_events) > 0
+    payload = _encode(new_cases, new_events)
+    if keep and grown:
+        new_outcomes = session.scalar(
+            select(func.count())
+            .select_from(Outcome)
+            .where(Outcome.id > window.outcomes_after, Outcome.id <= window.outcomes_upto)
+        )
+        counts = (
+            (last.predictions_count if last else 0) + len(new_cases),
+            (last.outcomes_count if last else 0) + int(new_outcomes or 0),
+        )
+        if len(chunks) + 1 > MAX_CHUNKS:
+            merged_cases = pd.concat([c for c, _ in parts] + [new_cases], ignore_index=True)
+            merged_events = pd.concat([e for _, e in parts] + [new_events], ignore_index=True)
+            session.execute(delete(HistoryChunk).where(mine))
+            whole = IdWindow(0, window.predictions_upto, 0, window.outcomes_upto)
+            _store(session, device, whole, counts, _encode(merged_cases, merged_events))
+        else:
+            _store(session, device, window, counts, payload)
+    if grown or not parts:
+        parts.append(_decode(payload))  # the same types and shared texts as the chunks
+    cases = pd.concat([c for c, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
+    events = pd.concat([e for _, e in parts], ignore_index=True) if len(parts) > 1 else parts[0][1]
+    history = assemble(device, cases, events, to_ns(until), age_bands)
+    read = KeptRead(len(new_cases), len(new_events), len(chunks) + int(keep and grown), rebuilt)
+    return history, read
