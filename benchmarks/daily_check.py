@@ -117,6 +117,73 @@ def _build(url: str, size: int) -> dict[str, Any]:
     }
 
 
+_HELD = (("predictions", "exam_datetime"), ("outcomes", "outcome_datetime"))
+
+
+def _hold(url: str) -> dict[str, Any]:
+    """Take the last day's predictions (by exam time) and outcomes (by outcome time) out
+    of their tables, into side tables: what has not arrived before the daily check."""
+    from sqlalchemy import create_engine, text
+
+    start, end = _last_day_utc()
+    engine = create_engine(url)
+    held = {}
+    with engine.begin() as connection:
+        for table, column in _HELD:
+            where = f"{column} >= :start AND {column} < :end"
+            params = {"start": start, "end": end}
+            connection.execute(
+                text(f"CREATE TABLE held_{table} AS SELECT * FROM {table} WHERE {where}"), params
+            )
+            if table == "outcomes":
+                connection.execute(
+                    text(
+                        "DELETE FROM report_texts "
+                        f"WHERE outcome_id IN (SELECT id FROM held_{table})"
+                    )
+                )
+            held[table] = connection.execute(
+                text(f"DELETE FROM {table} WHERE {where}"), params
+            ).rowcount
+    engine.dispose()
+    return held
+
+
+def _arrive(url: str) -> dict[str, Any]:
+    """The held rows stored again, with new row ids, as the day's ingestion stores them."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    arrived = {}
+    with engine.begin() as connection:
+        for table, _ in _HELD:
+            names = [c["name"] for c in inspect(connection).get_columns(table) if c["name"] != "id"]
+            columns = ", ".join(names)
+            arrived[table] = connection.execute(
+                text(
+                    f"INSERT INTO {table} ({columns}) "
+                    f"SELECT {columns} FROM held_{table} ORDER BY id"
+                )
+            ).rowcount
+            connection.execute(text(f"DROP TABLE held_{table}"))
+    engine.dispose()
+    return arrived
+
+
+def _last_day_utc() -> tuple[str, str]:
+    """The last day, local midnight to midnight, as the naive UTC text SQLite stores."""
+    from datetime import datetime, timedelta
+
+    from monitor.config import Config
+
+    tz = ZoneInfo(Config().time.timezone)
+    start = datetime.combine(LAST_DAY, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(LAST_DAY + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return tuple(  # type: ignore[return-value]
+        t.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (start, end)
+    )
+
+
 def _replay(url: str, step_days: int) -> dict[str, Any]:
     from monitor.detection import check_dates, run_checks
     from monitor.storage import open_database
@@ -125,8 +192,8 @@ def _replay(url: str, step_days: int) -> dict[str, Any]:
     config = _config(url)
     tz = ZoneInfo(config.time.timezone)
     last = date.fromordinal(LAST_DAY.toordinal() - 1)
-    dates = check_dates(FIRST_DAY, last, step_days, tz)
-    if dates[-1] != end_of_day(last, tz):
+    dates = check_dates(FIRST_DAY, last, step_days, tz) if step_days else []
+    if not dates or dates[-1] != end_of_day(last, tz):
         dates.append(end_of_day(last, tz))
     db = open_database(url)
     started = time.perf_counter()
@@ -154,7 +221,7 @@ def _check(url: str, profile: str = "") -> dict[str, Any]:
     as_of = end_of_day(LAST_DAY, tz)
     phases: dict[str, float] = {}
     for module, name, key in (
-        (monitor.detection, "load_history", "history_s"),
+        (monitor.detection, "kept_history", "history_s"),
         (monitor.history, "outcome_events", "events_s"),
         (monitor.detection, "store_findings", "store_s"),
     ):
@@ -217,6 +284,8 @@ def _check(url: str, profile: str = "") -> dict[str, Any]:
 
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "build": _build,
+    "hold": _hold,
+    "arrive": _arrive,
     "replay": _replay,
     "check": _check,
 }
@@ -239,15 +308,24 @@ def measure(size: int, replay_step: int, profile: str | None) -> dict[str, Any]:
         print(f"{size:,} exams: building", file=sys.stderr, flush=True)
         built = _in_child("build", url, str(size))
         print(f"  built: {json.dumps(built)}", file=sys.stderr, flush=True)
-        replayed = None
-        if replay_step:
-            print("  replaying the year up to the day before", file=sys.stderr, flush=True)
-            replayed = _in_child("replay", url, str(replay_step))
-            print(f"  replayed: {json.dumps(replayed)}", file=sys.stderr, flush=True)
+        held = _in_child("hold", url)
+        print(f"  held back the last day: {json.dumps(held)}", file=sys.stderr, flush=True)
+        what = "replaying the year" if replay_step else "one check"
+        print(f"  {what} up to the day before", file=sys.stderr, flush=True)
+        replayed = _in_child("replay", url, str(replay_step))
+        print(f"  replayed: {json.dumps(replayed)}", file=sys.stderr, flush=True)
+        arrived = _in_child("arrive", url)
+        print(f"  the last day arrived: {json.dumps(arrived)}", file=sys.stderr, flush=True)
         print("  one daily check", file=sys.stderr, flush=True)
         checked = _in_child("check", url, *([f"{profile}-{size}.prof"] if profile else []))
         print(f"  checked: {json.dumps(checked)}", file=sys.stderr, flush=True)
-    return {"size": size, "built": built, "replay": replayed, "check": checked}
+    return {
+        "size": size,
+        "built": built,
+        "replay": replayed if replay_step else None,
+        "arrived": arrived,
+        "check": checked,
+    }
 
 
 def _row(result: dict[str, Any]) -> dict[str, Any]:
@@ -257,8 +335,10 @@ def _row(result: dict[str, Any]) -> dict[str, Any]:
         "outcomes": f"{built['outcomes']:,}",
         "replay dates": "-" if replayed is None else replayed["dates"],
         "replay s": "-" if replayed is None else f"{replayed['seconds']:.0f}",
+        "new exams": f"{result['arrived']['predictions']:,}",
+        "new outcomes": f"{result['arrived']['outcomes']:,}",
         "check s": f"{check['check_s']:.2f}",
-        "load_history s": f"{check.get('history_s', 0.0):.2f}",
+        "kept_history s": f"{check.get('history_s', 0.0):.2f}",
         "of which outcome_events s": f"{check.get('events_s', 0.0):.2f}",
         "store_findings s": f"{check.get('store_s', 0.0):.2f}",
         "findings": check["findings"],
