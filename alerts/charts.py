@@ -334,8 +334,9 @@ def _run(
 ) -> _Run | None:
     stream = plan.stream
     start = restarts.get(plan.key)
-    keep = plan.inside.copy()
+    keep = plan.inside
     if start is not None:
+        keep = keep.copy()
         keep[plan.inside] = stream.arrival_ns[plan.inside] > start
     x = stream.event[keep].astype(np.int8)
     sign = stream.sign[keep]

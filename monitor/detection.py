@@ -89,7 +89,11 @@ def _local_days(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
 
 
 def in_control_rates(
-    history: DeviceHistory, config: Config, as_of_ns: int, tz: ZoneInfo
+    history: DeviceHistory,
+    config: Config,
+    as_of_ns: int,
+    tz: ZoneInfo,
+    view: CaseView | None = None,
 ) -> InControl | None:
     """The level the charts watch for change from.
 
@@ -100,7 +104,8 @@ def in_control_rates(
     before that, the claim, or the level seen so far when it is worse (routine
     reports disagreeing with the manufacturer's reference must not read as a change).
     None for a device without a claim or a pinned baseline (under evaluation:
-    nothing to chart against).
+    nothing to chart against). ``view``: ``history.as_of(as_of_ns)`` if the caller
+    has it (not computed again).
     """
     device = history.device
     pinned = config.detection.baselines.get(device.id)
@@ -108,7 +113,7 @@ def in_control_rates(
         claim = device.claimed_performance
         if claim is None:
             return None
-        local = _local_rates(history, config, as_of_ns, tz)
+        local = _local_rates(history, config, as_of_ns, tz, view)
         claimed = {"sensitivity": 1.0 - claim.sensitivity, "specificity": 1.0 - claim.specificity}
         rates: dict[str, float] = {}
         sources: dict[str, str] = {}
@@ -130,7 +135,7 @@ def in_control_rates(
         return InControl(rates["sensitivity"], rates["specificity"], source, sources, baselines)
     first, last = pinned
     start, end = _local_days(first, last, tz)
-    view = history.as_of(as_of_ns)
+    view = view if view is not None else history.as_of(as_of_ns)
     exam = view.cases["exam_ns"].to_numpy()
     inside = view.verified & (exam >= start) & (exam < end)
     call = view.cases["ai_call"].to_numpy()
@@ -154,7 +159,11 @@ LOCAL_MIN_CASES = 30
 
 
 def _local_rates(
-    history: DeviceHistory, config: Config, as_of_ns: int, tz: ZoneInfo
+    history: DeviceHistory,
+    config: Config,
+    as_of_ns: int,
+    tz: ZoneInfo,
+    view: CaseView | None = None,
 ) -> dict[str, tuple[float, str, bool, np.ndarray]]:
     """Per metric with at least :data:`LOCAL_MIN_CASES` verified cases: the upper bound
     of the error rate, by earliest truth, of the cases whose first outcome arrived
@@ -163,7 +172,7 @@ def _local_rates(
     them, whether the level is established, and the cases it was measured on."""
     wanted = config.detection.local_baseline_cases
     cut = as_of_ns - config.detection.baseline_lag_days * NS_PER_DAY
-    view = history.as_of(as_of_ns)
+    view = view if view is not None else history.as_of(as_of_ns)
     changes = view.truth_changes()
     call = view.cases["ai_call"].to_numpy()
     opening = (changes.previous < 0) & (call[changes.case] >= 0)
@@ -274,7 +283,7 @@ class DeviceChecker:
             self.last_ns = as_of_ns
             return []
         scopes = self._scope_parts.scopes(len(view))
-        in_control = in_control_rates(self.history, self.config, as_of_ns, self.tz)
+        in_control = in_control_rates(self.history, self.config, as_of_ns, self.tz, view)
         settings = ChartSettings(
             chart=detection.chart,
             false_alarms_per_year=self._budget("charts"),

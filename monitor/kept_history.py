@@ -93,11 +93,15 @@ def _encode(cases: pd.DataFrame, events: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _decode(payload: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
+Columns = dict[str, np.ndarray]
+
+
+def _decode(payload: bytes) -> tuple[Columns, Columns]:
+    """A chunk's cases and events, column by column."""
     with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
         texts = json.loads(stored["texts"].tobytes().decode())
-        cases: dict[str, Any] = {}
-        events: dict[str, np.ndarray] = {}
+        cases: Columns = {}
+        events: Columns = {}
         for name in stored.files:
             kind, _, column = name.partition(".")
             if kind == "n":
@@ -108,7 +112,21 @@ def _decode(payload: bytes) -> tuple[pd.DataFrame, pd.DataFrame]:
                 cases[column] = values[stored[name]]
             elif kind == "e":
                 events[column] = stored[name]
-    return pd.DataFrame(cases), pd.DataFrame(events)
+    return cases, events
+
+
+def _frame(
+    parts: Sequence[Columns], order: list[str], keep: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The parts' columns end to end (rows ``keep`` of them, in that order), one column
+    at a time and without a second copy: a million cases peak at their own size."""
+    columns = {}
+    for column in order:
+        whole = (
+            np.concatenate([part[column] for part in parts]) if len(parts) > 1 else parts[0][column]
+        )
+        columns[column] = whole if keep is None else whole[keep]
+    return pd.DataFrame(columns, copy=False)
 
 
 def _chain_holds(session: Session, device: DeviceSpec, chunks: Sequence[Any]) -> bool:
@@ -226,6 +244,10 @@ def kept_history(
     parts = [_decode(payload) for payload in session.scalars(stored)] if chunks else []
     grown = len(new_cases) > 0 or len(new_events) > 0
     payload = _encode(new_cases, new_events)
+    if grown or not parts:
+        parts.append(_decode(payload))  # the same types and shared texts as the chunks
+    case_parts, event_parts = [c for c, _ in parts], [e for _, e in parts]
+    del parts
     if keep and grown:
         new_outcomes = session.scalar(
             select(func.count())
@@ -237,17 +259,24 @@ def kept_history(
             (last.outcomes_count if last else 0) + int(new_outcomes or 0),
         )
         if len(chunks) + 1 > MAX_CHUNKS:
-            merged_cases = pd.concat([c for c, _ in parts] + [new_cases], ignore_index=True)
-            merged_events = pd.concat([e for _, e in parts] + [new_events], ignore_index=True)
             session.execute(delete(HistoryChunk).where(mine))
             whole = IdWindow(0, window.predictions_upto, 0, window.outcomes_upto)
-            _store(session, device, whole, counts, _encode(merged_cases, merged_events))
+            merged = _encode(
+                _frame(case_parts, list(new_cases.columns)),
+                _frame(event_parts, list(_EVENTS)),
+            )
+            _store(session, device, whole, counts, merged)
         else:
             _store(session, device, window, counts, payload)
-    if grown or not parts:
-        parts.append(_decode(payload))  # the same types and shared texts as the chunks
-    cases = pd.concat([c for c, _ in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
-    events = pd.concat([e for _, e in parts], ignore_index=True) if len(parts) > 1 else parts[0][1]
+    del payload
+    # In exam order, up to ``until``: the same rows as the tables read then.
+    exam = np.concatenate([c["exam_ns"] for c in case_parts])
+    ids = np.concatenate([c["prediction_id"] for c in case_parts])
+    rows = np.lexsort((ids, exam))
+    rows = rows[exam[rows] <= to_ns(until)]
+    del exam, ids
+    cases = _frame(case_parts, list(new_cases.columns), rows)
+    events = _frame(event_parts, list(_EVENTS))
     history = assemble(device, cases, events, to_ns(until), age_bands)
     read = KeptRead(len(new_cases), len(new_events), len(chunks) + int(keep and grown), rebuilt)
     return history, read
