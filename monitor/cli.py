@@ -1599,12 +1599,13 @@ def audit_list(entity: str | None, entity_id: str | None, limit: int, fmt: str) 
 
 
 def _device_history(device_id: str, moment: datetime) -> Any:
-    from monitor.history import load_history
+    from monitor.kept_history import kept_history
 
     app = _app()
     with app.db.session() as session:
         spec = registry.get_device(session, device_id)
-        return load_history(session, spec, moment, app.config.subgroups.age_bands)
+        history, _ = kept_history(session, spec, moment, app.config.subgroups.age_bands, keep=False)
+        return history
 
 
 @cli.command("drift")

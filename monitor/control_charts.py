@@ -18,9 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.cases import scope_parts
+from alerts.chart_family import CALIBRATIONS
 from alerts.charts import ChartPath, ChartSettings, chart_key, chart_paths
 from monitor.config import Config
 from monitor.detection import BUDGET_SHARES, in_control_rates
+from monitor.detection_state import read_calibrations
 from monitor.history import DeviceHistory, to_ns
 from monitor.models import Finding
 from monitor.timeutil import local_iso
@@ -81,9 +83,10 @@ def device_chart_paths(
         ewma_lambda=detection.ewma_lambda,
         design_drop=detection.design_drop,
     )
-    in_control = in_control_rates(history, config, as_of_ns, tz)
+    in_control = in_control_rates(history, config, as_of_ns, tz, view)
     if in_control is None:  # no claim and no pinned baseline: nothing is charted
         return []
+    read_calibrations(session, CALIBRATIONS)  # the limits the checks used
     scopes = scope_parts(history.cases, config.subgroups.dimensions).scopes(len(view))
     restarts = chart_restarts_as_of(session, history.device.id, as_of)
     return chart_paths(view, keys, in_control, settings, restarts, scopes)

@@ -39,7 +39,8 @@ from monitor.control_charts import chart_summary, device_chart_paths, slice_key
 from monitor.errors import MonitorError
 from monitor.evaluate_stored import evaluation_options, stored_evaluation
 from monitor.findings import finding_record
-from monitor.history import DeviceHistory, load_history, to_ns
+from monitor.history import DeviceHistory, to_ns
+from monitor.kept_history import kept_history
 from monitor.label_free import (
     drift_frames,
     drift_rows,
@@ -919,7 +920,7 @@ def _device_month(q: _Query, spec: DeviceSpec, out_dir: Path | None) -> DeviceMo
     subgroups, gaps = _subgroups(q, device_id) if volume.predictions else ((), [])
     every = _device_findings(q, device_id)
     stories = _findings(q, every)
-    history = load_history(q.session, spec, q.as_of, q.config.subgroups.age_bands)
+    history, _ = kept_history(q.session, spec, q.as_of, q.config.subgroups.age_bands, keep=False)
     cusum = _cusum(q, history, stories) if len(history.cases) else ()
     drift, drift_report, drift_note = _drift(q, history, out_dir)
     estimates, estimate_note = _estimates(q, history)

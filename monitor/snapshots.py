@@ -38,7 +38,8 @@ from monitor.config import Config
 from monitor.control_charts import device_chart_paths
 from monitor.errors import MonitorError
 from monitor.evaluate_stored import evaluation_options, stored_evaluation
-from monitor.history import DeviceHistory, load_history, to_ns
+from monitor.history import DeviceHistory, to_ns
+from monitor.kept_history import kept_history
 from monitor.label_free import drift_frames, drift_rows, estimated_vs_realised
 from monitor.models import GaugeSnapshot, MetricSnapshot, Prediction
 from monitor.registry import DeviceSpec
@@ -322,7 +323,7 @@ def _gauge_rows(
     end); label delays of the outcomes known at ``known_at`` (default ``now``) over the
     90 days up to the device's latest one (the day of it)."""
     known = known_at or now
-    history = load_history(session, device, known, config.subgroups.age_bands)
+    history, _ = kept_history(session, device, known, config.subgroups.age_bands, keep=False)
     if len(history.cases) == 0:
         return []
     arrived = history.event_ns[history.event_ns <= to_ns(known)]

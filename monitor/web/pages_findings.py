@@ -42,8 +42,8 @@ from monitor.control_charts import device_chart_paths, slice_key
 from monitor.errors import MonitorError
 from monitor.evaluate_stored import evaluation_options, stored_evaluation
 from monitor.findings import FINDING_STATUSES, finding_record, list_findings
-from monitor.history import load_history
 from monitor.incident_view import device_entries
+from monitor.kept_history import kept_history
 from monitor.models import Device, Finding, FindingAction, VigilanceDraft
 from monitor.report_job import report_dir
 from monitor.report_model import TrendPoint
@@ -632,7 +632,9 @@ def _chart(
     if finding.rule in _CHART_RULES and metric:
         as_of = _aware(finding.escalated_at or finding.detected_at)
         spec = registry.get_device(session, finding.device_id)
-        history = load_history(session, spec, as_of, state.config.subgroups.age_bands)
+        history, _ = kept_history(
+            session, spec, as_of, state.config.subgroups.age_bands, keep=False
+        )
         key = slice_key(finding.device_version, finding.subgroup, metric)
         paths = device_chart_paths(session, state.config, history, as_of, [key])
         if not paths:
