@@ -279,6 +279,14 @@ class CalibrationCache:
         if len(self._items) > self._size:
             self._items.popitem(last=False)
 
+    def lookup(self, key: str) -> FamilyCalibration | None:
+        """The calibration of signature ``key`` if known (then counted as used)."""
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+            self.used[key] = found
+        return found
+
     def get(self, streams: Sequence[FamilyStream], budget: float) -> FamilyCalibration:
         """The family's calibration, simulated once per signature (seeded by it)."""
         key = signature(streams, budget)

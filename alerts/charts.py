@@ -37,6 +37,7 @@ from alerts.chart_family import (
     FamilyStream,
     chart_weight,
     cusum_limit,
+    signature,
 )
 from alerts.findings import FindingDraft, case_refs
 from metrics.proportions import proportion_ci
@@ -50,6 +51,7 @@ from metrics.sequential import (
 
 __all__ = [
     "CHART_METRICS",
+    "ChartMemo",
     "ChartPath",
     "ChartSettings",
     "InControl",
@@ -113,22 +115,94 @@ def grid_up(rate: float) -> float:
     return min(float(10.0 ** (step / 100)), 0.95)
 
 
-def _slice_rate(scope: Scope, metric: str, in_control: InControl, call: np.ndarray) -> float:
-    """The in-control rate of one slice's chart (see :data:`SLICE_Z`)."""
+def _slice_rate(
+    scope: Scope, metric: str, in_control: InControl, counts: tuple[int, int, int, int] | None
+) -> float:
+    """The in-control rate of one slice's chart (see :data:`SLICE_Z`); ``counts``: the
+    slice's and the device's (cases, events) on the baseline cases
+    (:meth:`ChartMemo.base_counts`)."""
     p0 = in_control.rate(metric)
-    base = (in_control.baselines or {}).get(metric)
-    if base is None or (scope.subgroup is None and scope.version is None):
+    if counts is None or (scope.subgroup is None and scope.version is None):
         return p0
-    event_call = 0 if metric == "sensitivity" else 1
-    events = call[base] == event_call
-    inside = scope.mask[base]
-    n = int(np.count_nonzero(inside))
-    if n < SLICE_MIN_CASES or n == base.size:
+    n, mine, total, events = counts
+    if n < SLICE_MIN_CASES or n == total:
         return p0
-    device = float(events.mean())
-    mine = int(np.count_nonzero(events & inside))
+    device = events / total
     z = (mine / n - device) / math.sqrt(max(device * (1 - device), 1e-9) / n)
     return max(p0, grid_up(upper_rate(mine, n))) if z > SLICE_Z else p0
+
+
+def _extends(old: np.ndarray, new: np.ndarray) -> bool:
+    """``new`` starts with ``old``."""
+    return old.size <= new.size and bool(np.array_equal(new[: old.size], old))
+
+
+ScopeId = tuple[str | None, tuple[str, str] | None]
+
+
+@dataclass
+class ChartMemo:
+    """What a device's charts keep from one as-of date to the next in a replay.
+
+    Each date's streams and baseline extend the previous date's (observations are
+    added in arrival order, nothing of the past changes): a chart's members and a
+    slice's baseline counts are those already known plus the new items' - O(new),
+    not O(history x charts). Anything else (a stream that does not extend the one
+    kept) is computed again whole. A fresh memo gives the same results as one kept.
+    """
+
+    _members: dict[str, tuple[np.ndarray, dict[ScopeId, np.ndarray]]] = field(default_factory=dict)
+    _base: dict[str, tuple[np.ndarray, int, dict[ScopeId, tuple[int, int]]]] = field(
+        default_factory=dict
+    )
+
+    def members(self, stream: _Stream, scopes: Sequence[Scope]) -> dict[ScopeId, np.ndarray]:
+        """Per scope, the indices (ascending) of the stream items whose case is in it."""
+        index = stream.case_index
+        known_index, known = self._members.get(stream.metric, (index[:0], {}))
+        start = known_index.size if _extends(known_index, index) else 0
+        if start == 0:
+            known = {}
+        tail = index[start:]
+        found = {}
+        for scope in scopes:
+            sid = (scope.version, scope.subgroup)
+            before = known.get(sid)
+            if before is None:  # a scope new since: its earlier items too
+                before = np.flatnonzero(scope.mask[index[:start]]).astype(np.int32)
+            added = np.flatnonzero(scope.mask[tail]).astype(np.int32) + np.int32(start)
+            found[sid] = np.concatenate([before, added]) if added.size else before
+        self._members[stream.metric] = (index, found)
+        return found
+
+    def base_counts(
+        self, metric: str, base: np.ndarray, events: np.ndarray, scopes: Sequence[Scope]
+    ) -> dict[ScopeId, tuple[int, int, int, int]]:
+        """Per scope, (cases, events) among ``base`` (the baseline cases; ``events`` the
+        device's events on them), with the device's (cases, events)."""
+        known_base, known_events, known = self._base.get(metric, (base[:0], 0, {}))
+        start = known_base.size if _extends(known_base, base) else 0
+        if start == 0:
+            known, known_events = {}, 0
+        tail, tail_events = base[start:], events[start:]
+        total_events = known_events + int(np.count_nonzero(tail_events))
+        found: dict[ScopeId, tuple[int, int]] = {}
+        for scope in scopes:
+            sid = (scope.version, scope.subgroup)
+            before = known.get(sid)
+            if before is None:
+                inside = scope.mask[base[:start]]
+                before = (
+                    int(np.count_nonzero(inside)),
+                    int(np.count_nonzero(inside & events[:start])),
+                )
+            inside = scope.mask[tail]
+            found[sid] = (
+                before[0] + int(np.count_nonzero(inside)),
+                before[1] + int(np.count_nonzero(inside & tail_events)),
+            )
+        self._base[metric] = (base, total_events, found)
+        return {sid: (n, k, base.size, total_events) for sid, (n, k) in found.items()}
 
 
 @dataclass(frozen=True)
@@ -232,15 +306,22 @@ class _Plan:
 
     stream: _Stream
     scope: Scope
-    inside: np.ndarray
+    members: np.ndarray
+    """Indices (ascending) of the stream's items whose case is in the slice."""
     key: str
     per_year: float
     weight: float = 1.0
     p0: float = 0.0
 
 
-def _plans(view: CaseView, scopes: Sequence[Scope], in_control: InControl) -> list[_Plan]:
+def _plans(
+    view: CaseView,
+    scopes: Sequence[Scope],
+    in_control: InControl,
+    memo: ChartMemo | None = None,
+) -> list[_Plan]:
     """Every active chart of the device (an observation in the last year)."""
+    memo = memo if memo is not None else ChartMemo()
     call = np.asarray(view.cases["ai_call"].to_numpy())
     year_ago = view.as_of_ns - 365 * NS_PER_DAY
     versions = {s.version for s in scopes if s.version is not None}
@@ -251,29 +332,69 @@ def _plans(view: CaseView, scopes: Sequence[Scope], in_control: InControl) -> li
     counts = {dimension: len(v) for dimension, v in values.items()}
     plans = []
     for stream in _streams(view):
-        entering = stream.sign > 0
+        members = memo.members(stream, scopes)
+        base_counts = _base_counts(stream.metric, in_control, call, scopes, memo)
         for scope in scopes:
-            inside = scope.mask[stream.case_index]
-            arrival = stream.arrival_ns[inside & entering]
+            inside = members[(scope.version, scope.subgroup)]
+            arrival = stream.arrival_ns[inside[stream.sign[inside] > 0]]
             if arrival.size == 0:
                 continue
             key = chart_key(scope.version, scope.subgroup, stream.metric)
-            recent = int(np.count_nonzero(arrival > year_ago))
+            recent = arrival.size - int(np.searchsorted(arrival, year_ago, side="right"))
             if recent == 0:
                 continue
             span_days = min(365.0, max(MIN_SPAN_DAYS, (view.as_of_ns - arrival[0]) / NS_PER_DAY))
             per_year = recent * 365.0 / span_days
             weight = chart_weight(scope.version, scope.subgroup, len(versions), counts)
-            p0 = _slice_rate(scope, stream.metric, in_control, call)
+            found = base_counts.get((scope.version, scope.subgroup)) if base_counts else None
+            p0 = _slice_rate(scope, stream.metric, in_control, found)
             plans.append(_Plan(stream, scope, inside, key, per_year, weight, p0))
     return plans
+
+
+def _base_counts(
+    metric: str,
+    in_control: InControl,
+    call: np.ndarray,
+    scopes: Sequence[Scope],
+    memo: ChartMemo,
+) -> dict[ScopeId, tuple[int, int, int, int]] | None:
+    """Every slice's counts on the metric's baseline cases (None without a local level)."""
+    base = (in_control.baselines or {}).get(metric)
+    if base is None:
+        return None
+    event_call = 0 if metric == "sensitivity" else 1
+    return memo.base_counts(metric, base, call[base] == event_call, scopes)
 
 
 def _family(
     view: CaseView, plans: Sequence[_Plan], in_control: InControl, settings: ChartSettings
 ) -> FamilyCalibration:
     """The plans' joint calibration: their last year of arrivals as the simulated year
-    (a young device's history repeated to a year's volume)."""
+    (a young device's history repeated to a year's volume). The simulated streams are
+    only built when the family's signature is not calibrated yet."""
+    outline = _family_streams(view, plans, in_control, settings, simulated=False)
+    budget = settings.false_alarms_per_year
+    found = settings.calibrations.lookup(signature(outline, budget))
+    if found is not None:
+        return found
+    streams = _family_streams(view, plans, in_control, settings, simulated=True)
+    return settings.calibrations.get(streams, budget)
+
+
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
+
+
+def _family_streams(
+    view: CaseView,
+    plans: Sequence[_Plan],
+    in_control: InControl,
+    settings: ChartSettings,
+    *,
+    simulated: bool,
+) -> list[FamilyStream]:
+    """The family's streams; without ``simulated``, their outline only (no positions:
+    enough for the signature)."""
     year_ago = view.as_of_ns - 365 * NS_PER_DAY
     streams = []
     for metric in dict.fromkeys(p.stream.metric for p in plans):
@@ -282,20 +403,28 @@ def _family(
         base = np.flatnonzero((stream.sign > 0) & (stream.arrival_ns > year_ago))
         whole = max(p.per_year for p in mine)
         length = min(max(round(whole), base.size), SIMULATED_MAX)
+        p0 = in_control.rate(stream.metric)
+        if not simulated:
+            charts = [FamilyChart(p.key, p.weight, p.per_year, _NO_POSITIONS) for p in mine]
+            p1 = settings.out_of_control(p0)
+            streams.append(FamilyStream(stream.metric, p0, p1, length, tuple(charts)))
+            continue
         if base.size >= length:  # a sample of the year, in order
             tiled = base[np.linspace(0, base.size - 1, length).astype(np.int64)]
         else:  # a young device's history repeated to a year
             tiled = base[np.arange(length) % base.size] if base.size else base
-        p0 = in_control.rate(stream.metric)
         rates = np.full(length, p0)
         charts = []
+        inside = np.zeros(stream.case_index.size, dtype=bool)
         for p in mine:
-            positions = np.flatnonzero(p.inside[tiled])
+            inside[:] = False
+            inside[p.members] = True
+            positions = np.flatnonzero(inside[tiled])
             own = p.p0 if p.p0 != p0 else None
             if own is not None:  # its cases are drawn at its own, worse level
                 rates[positions] = np.maximum(rates[positions], own)
-            p1 = settings.out_of_control(own) if own is not None else None
-            charts.append(FamilyChart(p.key, p.weight, p.per_year, positions, own, p1))
+            own_p1 = settings.out_of_control(own) if own is not None else None
+            charts.append(FamilyChart(p.key, p.weight, p.per_year, positions, own, own_p1))
         streams.append(
             FamilyStream(
                 stream.metric,
@@ -306,7 +435,7 @@ def _family(
                 rates if (rates != p0).any() else None,
             )
         )
-    return settings.calibrations.get(streams, settings.false_alarms_per_year)
+    return streams
 
 
 @dataclass(frozen=True)
@@ -314,6 +443,7 @@ class _Run:
     """A chart run over its observations since its restart."""
 
     keep: np.ndarray
+    """Indices of the stream's items the chart observes (its slice, since its restart)."""
     x: np.ndarray
     sign: np.ndarray
     p0: float
@@ -334,10 +464,9 @@ def _run(
 ) -> _Run | None:
     stream = plan.stream
     start = restarts.get(plan.key)
-    keep = plan.inside
+    keep = plan.members
     if start is not None:
-        keep = keep.copy()
-        keep[plan.inside] = stream.arrival_ns[plan.inside] > start
+        keep = keep[stream.arrival_ns[keep] > start]
     x = stream.event[keep].astype(np.int8)
     sign = stream.sign[keep]
     if x.size == 0:
@@ -350,8 +479,7 @@ def _run(
         entering = x[sign > 0]
         path = bernoulli_ewma_path(entering, p0, settings.ewma_lambda)
         signal = bernoulli_ewma_signal(entering, p0, settings.ewma_lambda, limit)
-        keep = keep.copy()
-        keep[np.flatnonzero(keep)[sign < 0]] = False
+        keep = keep[sign > 0]
         x, sign = entering, np.ones(entering.size, np.int8)
     else:
         assert family is not None
@@ -389,6 +517,7 @@ def chart_paths(
     restarts: Mapping[str, int] | None = None,
     scopes: Sequence[Scope] | None = None,
     dimensions: Sequence[str] = (),
+    memo: ChartMemo | None = None,
 ) -> list[ChartPath]:
     """The charts named by ``keys`` (:func:`chart_key`) as :func:`chart_findings` runs
     them as of ``view.as_of_ns``: same observations, restarts and decision limits.
@@ -396,7 +525,7 @@ def chart_paths(
     since their restart) are left out; the order of ``keys`` is kept."""
     restarts = restarts or {}
     scopes = scopes if scopes is not None else scopes_of(view.cases, dimensions)
-    plans = _plans(view, scopes, in_control)
+    plans = _plans(view, scopes, in_control, memo)
     by_key = {plan.key: plan for plan in plans}
     family = (
         _family(view, plans, in_control, settings) if plans and settings.chart != "ewma" else None
@@ -456,6 +585,7 @@ def chart_findings(
     settings: ChartSettings,
     restarts: Mapping[str, int] | None = None,
     scopes: Sequence[Scope] | None = None,
+    memo: ChartMemo | None = None,
 ) -> list[FindingDraft]:
     """Run every chart of the device as of ``view.as_of_ns``; one draft per signalling chart.
 
@@ -466,7 +596,7 @@ def chart_findings(
     """
     restarts = restarts or {}
     scopes = scopes if scopes is not None else scopes_of(view.cases, dimensions)
-    plans = _plans(view, scopes, in_control)
+    plans = _plans(view, scopes, in_control, memo)
     charts = len(plans)
     family = (
         _family(view, plans, in_control, settings) if plans and settings.chart != "ewma" else None

@@ -15,7 +15,7 @@ comparison 10% (assuming at most :data:`VERSIONS_PER_YEAR` new versions a year).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from itertools import pairwise
@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 
 from alerts.cases import NS_PER_DAY, CaseView, ScopeParts, scope_parts
 from alerts.chart_family import CALIBRATIONS
-from alerts.charts import ChartSettings, InControl, chart_findings, grid_up, upper_rate
+from alerts.charts import (
+    ChartMemo,
+    ChartSettings,
+    InControl,
+    chart_findings,
+    grid_up,
+    upper_rate,
+)
 from alerts.claims import below_claim_findings
 from alerts.drift import EncodedCases, drift_findings, encode_cases, encoded_drift_table
 from alerts.estimation import estimation_findings, reference_calibrator
@@ -230,6 +237,8 @@ class DeviceChecker:
     restarts: dict[str, int]
     holidays: set[date]
     last_ns: int | None = None
+    chart_memo: ChartMemo = field(default_factory=ChartMemo)
+    """The charts' members and baseline counts, extended from one date to the next."""
 
     @property
     def device(self) -> DeviceSpec:
@@ -293,7 +302,14 @@ class DeviceChecker:
         )
         found = (
             chart_findings(
-                view, device_id, self._dimensions, in_control, settings, self.restarts, scopes
+                view,
+                device_id,
+                self._dimensions,
+                in_control,
+                settings,
+                self.restarts,
+                scopes,
+                self.chart_memo,
             )
             if in_control is not None
             else []
