@@ -40,6 +40,7 @@ from alerts.drift import EncodedCases, drift_findings, encode_cases, encoded_dri
 from alerts.estimation import estimation_findings, reference_calibrator
 from alerts.findings import FindingDraft
 from alerts.operational import (
+    LEARN_WEEKS,
     backlog_finding,
     cadence_slots,
     outage_finding,
@@ -244,10 +245,40 @@ class DeviceChecker:
     def device(self) -> DeviceSpec:
         return self.history.device
 
-    @cached_property
-    def _exam_slots(self) -> np.ndarray:
+    _slots_from: int | None = field(default=None, init=False, repr=False)
+    _slots: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def _exam_slots(self, start: int) -> np.ndarray:
+        """Cadence slots of the history's exams from index ``start`` on (computed once
+        per exam, backwards as far as asked: a daily check converts weeks, not years)."""
         exams = self.history.cases["exam_ns"].to_numpy()
-        return cadence_slots(exams, self.tz, self.holidays)
+        if self._slots is None or self._slots_from is None:
+            self._slots_from, self._slots = exams.size, np.zeros(0, dtype=np.int64)
+        if start < self._slots_from:
+            earlier = cadence_slots(exams[start : self._slots_from], self.tz, self.holidays)
+            self._slots = np.concatenate([earlier, self._slots])
+            self._slots_from = start
+        return self._slots[start - self._slots_from :]
+
+    def _outage(self, view: CaseView, as_of_ns: int) -> FindingDraft | None:
+        """The outage rule on the exams its cadence is learned from (the last
+        :data:`LEARN_WEEKS` weeks and a day before the last exam, and one exam before
+        them, which tells it the history is longer)."""
+        exams = view.cases["exam_ns"].to_numpy()
+        n = exams.size
+        if n == 0:
+            return None
+        reach = (LEARN_WEEKS * 7 + 1) * NS_PER_DAY
+        start = max(0, int(np.searchsorted(exams, int(exams[-1]) - reach, side="left")) - 1)
+        return outage_finding(
+            exams[start:],
+            self._exam_slots(start)[: n - start],
+            as_of_ns,
+            self.device.id,
+            self.tz,
+            self.holidays,
+            self.config.detection.outage_expected_exams,
+        )
 
     @property
     def _dimensions(self) -> tuple[str, ...]:
@@ -344,15 +375,7 @@ class DeviceChecker:
                 alpha=self._budget("version_comparison") / (2 * VERSIONS_PER_YEAR),
                 confidence=self.config.evaluation.confidence,
             )
-        outage = outage_finding(
-            view.cases["exam_ns"].to_numpy(),
-            self._exam_slots[: len(view)],
-            as_of_ns,
-            device_id,
-            self.tz,
-            self.holidays,
-            detection.outage_expected_exams,
-        )
+        outage = self._outage(view, as_of_ns)
         backlog = backlog_finding(view, device_id, detection.backlog_days, detection.backlog_share)
         mismatch = threshold_mismatch_finding(view, device_id, detection.threshold_mismatch_share)
         found += [f for f in (outage, backlog, mismatch) if f is not None]

@@ -22,7 +22,7 @@ from monitor.errors import MonitorError
 from monitor.findings import list_findings
 from monitor.history import DeviceHistory, to_ns
 from monitor.models import AuditEntry, Finding
-from monitor.storage import open_database
+from monitor.storage import Database, open_database
 from monitor.workflow import acknowledge
 from tests.monitor.replay import Replayed, replayed_year
 from tests.monitor.test_label_free import START, simulate
@@ -385,3 +385,40 @@ def test_a_weekly_replay_finds_the_same_incidents_as_the_daily_one(
     weekly = replayed_year(tmp_path, replayed_demo.params, step_days=7)
     daily_roots = _incident_roots(replayed_demo.findings)
     assert daily_roots and _incident_roots(weekly.findings) == daily_roots
+
+
+def test_the_outage_rule_reads_only_the_weeks_its_cadence_is_learned_from(
+    registered: Database, tmp_path: Path
+) -> None:
+    from alerts.operational import cadence_slots, outage_finding
+    from monitor.ingest import ingest_file
+    from monitor.kept_history import kept_history
+    from monitor.registry import get_device
+    from tests.monitor.synthetic import synthetic_cases
+
+    _, _, p_path, _ = synthetic_cases(tmp_path, n=4000)
+    ingest_file(registered, p_path, "predictions")
+    config = Config()
+    with registered.session() as session:
+        spec = get_device(session, "frac")
+        until = datetime(2025, 3, 10, tzinfo=PARIS)
+        history, _ = kept_history(session, spec, until, (18, 65), keep=False)
+    checker = DeviceChecker(history, config, PARIS, {}, set())
+    exams = history.cases["exam_ns"].to_numpy()
+    raised = 0
+    for day in (date(2025, 2, 20), date(2025, 3, 1), date(2025, 3, 3), date(2025, 3, 8)):
+        as_of_ns = to_ns(datetime.combine(day, datetime.max.time(), tzinfo=PARIS))
+        view = history.as_of(as_of_ns)
+        n = len(view)
+        whole = outage_finding(
+            exams[:n],
+            cadence_slots(exams[:n], PARIS, set()),
+            as_of_ns,
+            "frac",
+            PARIS,
+            set(),
+            config.detection.outage_expected_exams,
+        )
+        assert checker._outage(view, as_of_ns) == whole
+        raised += whole is not None
+    assert raised >= 2  # days after the last exam (2025-03-01): a silence
