@@ -218,12 +218,8 @@ def kept_history(
     last = chunks[-1] if chunks else None
     window = IdWindow(
         predictions_after=last.predictions_upto if last else 0,
-        predictions_upto=session.scalar(
-            select(func.coalesce(func.max(Prediction.id), 0)).where(
-                Prediction.device_id == device.id
-            )
-        )
-        or 0,
+        # The table's last id (the device's own would read its index whole).
+        predictions_upto=session.scalar(select(func.coalesce(func.max(Prediction.id), 0))) or 0,
         outcomes_after=last.outcomes_upto if last else 0,
         outcomes_upto=session.scalar(select(func.coalesce(func.max(Outcome.id), 0))) or 0,
     )
