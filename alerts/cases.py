@@ -118,7 +118,20 @@ class Scope:
 
     version: str | None
     subgroup: tuple[str, str] | None
-    mask: np.ndarray
+    version_mask: np.ndarray
+    subgroup_mask: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Whether each case is in the slice (computed at each use, not kept: a device
+        has dozens of slices over up to millions of cases)."""
+        mask: np.ndarray = self.version_mask & self.subgroup_mask
+        return mask
+
+    def holds(self, cases: np.ndarray) -> np.ndarray:
+        """Whether each of ``cases`` (indices) is in the slice: O(len(cases))."""
+        held: np.ndarray = self.version_mask[cases] & self.subgroup_mask[cases]
+        return held
 
     @property
     def subgroup_dict(self) -> dict[str, str] | None:
@@ -157,7 +170,7 @@ class ScopeParts:
             versions = versions[1:]
         subgroups = [(g, m[:n]) for g, m in self.subgroups if g is None or 0 < m[:n].sum() < n]
         return [
-            Scope(version, subgroup, version_mask & subgroup_mask)
+            Scope(version, subgroup, version_mask, subgroup_mask)
             for version, version_mask in versions
             for subgroup, subgroup_mask in subgroups
         ]

@@ -169,8 +169,8 @@ class ChartMemo:
             sid = (scope.version, scope.subgroup)
             before = known.get(sid)
             if before is None:  # a scope new since: its earlier items too
-                before = np.flatnonzero(scope.mask[index[:start]]).astype(np.int32)
-            added = np.flatnonzero(scope.mask[tail]).astype(np.int32) + np.int32(start)
+                before = np.flatnonzero(scope.holds(index[:start])).astype(np.int32)
+            added = np.flatnonzero(scope.holds(tail)).astype(np.int32) + np.int32(start)
             found[sid] = np.concatenate([before, added]) if added.size else before
         self._members[stream.metric] = (index, found)
         return found
@@ -191,12 +191,12 @@ class ChartMemo:
             sid = (scope.version, scope.subgroup)
             before = known.get(sid)
             if before is None:
-                inside = scope.mask[base[:start]]
+                inside = scope.holds(base[:start])
                 before = (
                     int(np.count_nonzero(inside)),
                     int(np.count_nonzero(inside & events[:start])),
                 )
-            inside = scope.mask[tail]
+            inside = scope.holds(tail)
             found[sid] = (
                 before[0] + int(np.count_nonzero(inside)),
                 before[1] + int(np.count_nonzero(inside & tail_events)),

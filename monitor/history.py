@@ -203,8 +203,9 @@ def assemble(
     order = np.lexsort((ids, exam))
     order = order[exam[order] <= until_ns]
     if order.size != exam.size or np.any(order != np.arange(order.size)):
-        cases = cases.take(order)
-    cases = cases.reset_index(drop=True)
+        cases = cases.take(order).reset_index(drop=True)
+    elif not cases.index.equals(pd.RangeIndex(len(cases))):
+        cases = cases.reset_index(drop=True)  # (a copy: only when it is needed)
     add_age_band(cases, age_bands)
     result = cases["ai_result"].to_numpy(dtype=object)
     policy = {"positive": 1, "negative": 0, "exclude": -1}[device.indeterminate_policy]

@@ -119,13 +119,15 @@ def _frame(
     parts: Sequence[Columns], order: list[str], keep: np.ndarray | None = None
 ) -> pd.DataFrame:
     """The parts' columns end to end (rows ``keep`` of them, in that order), one column
-    at a time and without a second copy: a million cases peak at their own size."""
+    at a time, each part's column let go once used: a million cases peak near their
+    own size, not at three copies of it."""
     columns = {}
     for column in order:
-        whole = (
-            np.concatenate([part[column] for part in parts]) if len(parts) > 1 else parts[0][column]
-        )
+        pieces = [part.pop(column) for part in parts]
+        whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        del pieces
         columns[column] = whole if keep is None else whole[keep]
+        del whole
     return pd.DataFrame(columns, copy=False)
 
 
@@ -257,11 +259,12 @@ def kept_history(
         if len(chunks) + 1 > MAX_CHUNKS:
             session.execute(delete(HistoryChunk).where(mine))
             whole = IdWindow(0, window.predictions_upto, 0, window.outcomes_upto)
-            merged = _encode(
-                _frame(case_parts, list(new_cases.columns)),
-                _frame(event_parts, list(_EVENTS)),
-            )
-            _store(session, device, whole, counts, merged)
+            merged_cases = _frame(case_parts, list(new_cases.columns))
+            merged_events = _frame(event_parts, list(_EVENTS))
+            _store(session, device, whole, counts, _encode(merged_cases, merged_events))
+            case_parts = [{c: merged_cases[c].to_numpy() for c in merged_cases.columns}]
+            event_parts = [{c: merged_events[c].to_numpy() for c in merged_events.columns}]
+            del merged_cases, merged_events
         else:
             _store(session, device, window, counts, payload)
     del payload
