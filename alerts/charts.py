@@ -155,6 +155,10 @@ class ChartMemo:
     _base: dict[str, tuple[np.ndarray, int, dict[ScopeId, tuple[int, int]]]] = field(
         default_factory=dict
     )
+    _generation: dict[str, int] = field(default_factory=dict)
+    _paths: dict[str, tuple[int, float, float, int | None, int, float, float]] = field(
+        default_factory=dict
+    )
 
     def members(self, stream: _Stream, scopes: Sequence[Scope]) -> dict[ScopeId, np.ndarray]:
         """Per scope, the indices (ascending) of the stream items whose case is in it."""
@@ -163,6 +167,8 @@ class ChartMemo:
         start = known_index.size if _extends(known_index, index) else 0
         if start == 0:
             known = {}
+            if known_index.size:  # the paths continued so far no longer hold
+                self._generation[stream.metric] = self._generation.get(stream.metric, 0) + 1
         tail = index[start:]
         found = {}
         for scope in scopes:
@@ -174,6 +180,35 @@ class ChartMemo:
             found[sid] = np.concatenate([before, added]) if added.size else before
         self._members[stream.metric] = (index, found)
         return found
+
+    def quiet_path(
+        self,
+        plan: _Plan,
+        restart: int | None,
+        x: np.ndarray,
+        sign: np.ndarray,
+        p1: float,
+        limit: float,
+    ) -> tuple[float, float] | None:
+        """The chart's last statistic and its maximum when it never reached ``limit``;
+        None when it did (the whole path is needed). Only the observations after the
+        last complete block known (:data:`PATH_BLOCK`) are computed."""
+        generation = self._generation.get(plan.stream.metric, 0)
+        identity = (generation, plan.p0, p1, restart)
+        done, value, peak = 0, 0.0, -math.inf
+        known = self._paths.get(plan.key)
+        if known is not None and known[:4] == identity and known[4] <= x.size:
+            done, value, peak = known[4], known[5], known[6]
+        tail = _cusum_path(x[done:], sign[done:], plan.p0, p1, value)
+        top = max(peak, float(tail.max())) if tail.size else peak
+        complete = (x.size // PATH_BLOCK) * PATH_BLOCK
+        if complete > done:
+            upto = complete - done
+            kept_peak = max(peak, float(tail[:upto].max()))
+            self._paths[plan.key] = (*identity, complete, float(tail[upto - 1]), kept_peak)
+        if top >= limit or x.size == 0:
+            return None
+        return (float(tail[-1]) if tail.size else value), top
 
     def base_counts(
         self, metric: str, base: np.ndarray, events: np.ndarray, scopes: Sequence[Scope]
@@ -279,13 +314,29 @@ def _streams(view: CaseView) -> list[_Stream]:
     return streams
 
 
-def _cusum_path(x: np.ndarray, sign: np.ndarray, p0: float, p1: float) -> np.ndarray:
-    """``S_t = max(0, S_{t-1} + sign_t w(x_t))`` with the log-likelihood-ratio weights."""
+PATH_BLOCK = 1 << 16
+"""The CUSUM path is computed in blocks of this many observations, each from the last
+value of the one before: the same values whether a chart is computed whole or, in a
+replay, continued from its last complete block (:class:`ChartMemo`)."""
+
+
+def _cusum_path(
+    x: np.ndarray, sign: np.ndarray, p0: float, p1: float, start: float = 0.0
+) -> np.ndarray:
+    """``S_t = max(0, S_{t-1} + sign_t w(x_t))`` with the log-likelihood-ratio weights,
+    from ``S = start`` (the value before the first observation, at a block boundary)."""
     up, down = math.log(p1 / p0), math.log1p(-p1) - math.log1p(-p0)
-    c = np.cumsum(np.where(x == 1, up, down) * sign)
-    if c.size == 0:
-        return c
-    return np.asarray(c - np.minimum(np.minimum.accumulate(c), 0.0), dtype=np.float64)
+    w = np.where(x == 1, up, down) * sign
+    path = np.empty(w.size, dtype=np.float64)
+    value = start
+    for low in range(0, w.size, PATH_BLOCK):
+        c = np.cumsum(w[low : low + PATH_BLOCK])
+        if value != 0.0:
+            c += value
+        block = c - np.minimum(np.minimum.accumulate(c), 0.0)
+        path[low : low + PATH_BLOCK] = block
+        value = float(block[-1])
+    return path
 
 
 def _cusum_signal(path: np.ndarray, limit: float) -> CusumSignal:
@@ -450,7 +501,8 @@ class _Run:
     p1: float
     limit: float
     arl0: float
-    path: np.ndarray
+    path: np.ndarray | None
+    """The statistic after each observation (None: not computed, no signal)."""
     signal: CusumSignal
 
 
@@ -461,7 +513,11 @@ def _run(
     settings: ChartSettings,
     restarts: Mapping[str, int],
     family: FamilyCalibration | None,
+    memo: ChartMemo | None = None,
 ) -> _Run | None:
+    """The chart over its observations since its restart; with ``memo``, a chart that
+    never reached its limit is continued from its last complete block and carries no
+    path (``path`` None; its signal has the last and the highest statistic)."""
     stream = plan.stream
     start = restarts.get(plan.key)
     keep = plan.members
@@ -485,6 +541,10 @@ def _run(
         assert family is not None
         arl0 = family.arl0(plan.per_year, plan.weight)
         limit = cusum_limit(p0, p1, arl0)
+        quiet = memo.quiet_path(plan, start, x, sign, p1, limit) if memo is not None else None
+        if quiet is not None:
+            signal = CusumSignal(None, None, quiet[0], quiet[1])
+            return _Run(keep, x, sign, p0, p1, float(limit), arl0, None, signal)
         path = _cusum_path(x, sign, p0, p1)
         signal = _cusum_signal(path, limit)
     return _Run(keep, x, sign, p0, p1, float(limit), arl0, path, signal)
@@ -539,6 +599,7 @@ def chart_paths(
         if run is None:
             continue
         statistic = run.path
+        assert statistic is not None  # computed whole without a memo
         paths.append(
             ChartPath(
                 key=key,
@@ -603,7 +664,7 @@ def chart_findings(
     )
     drafts = []
     for plan in plans:
-        run = _run(plan, charts, in_control, settings, restarts, family)
+        run = _run(plan, charts, in_control, settings, restarts, family, memo)
         if run is None or run.signal.index is None:
             continue
         stream, scope, keep, x = plan.stream, plan.scope, run.keep, run.x

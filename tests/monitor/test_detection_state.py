@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 import alerts.chart_family as chart_family
 import monitor.detection as detection
 from alerts.chart_family import CALIBRATIONS
-from monitor.config import Config
+from monitor.config import Config, DetectionConfig
 from monitor.detection import check_dates, run_checks
 from monitor.detection_state import checked_ns
 from monitor.history import to_ns
@@ -115,3 +115,49 @@ def test_calibrations_are_found_again_not_simulated(
         session.execute(DetectionState.__table__.delete())
         run_checks(session, config, dates)
     assert _findings(ingested) == before
+
+
+def test_a_replay_continuing_its_charts_finds_what_charts_computed_whole_find(
+    registered: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    import alerts.charts as charts
+    from alerts.charts import ChartMemo
+    from connectors import PREDICTION_COLUMNS
+    from monitor.detection import _checkers
+
+    # From February, the AI misses half of the fractures it found: the charts signal.
+    cases, _, p_path, o_path = synthetic_cases(tmp_path, n=3000)
+    rng = np.random.default_rng(3)
+    later = cases["exam_datetime"] >= pd.Timestamp("2025-02-01", tz=PARIS)
+    missed = later & cases["truth"] & (rng.random(len(cases)) < 0.5)
+    predictions = pd.read_csv(p_path, dtype=str)
+    predictions.loc[missed.to_numpy(), "ai_result"] = "negative"
+    predictions.reindex(columns=list(PREDICTION_COLUMNS)).to_csv(p_path, index=False)
+    ingest_file(registered, p_path, "predictions")
+    ingest_file(registered, o_path, "outcomes")
+    ingested = registered
+
+    # Blocks of 16 observations: the charts are continued across many blocks.
+    monkeypatch.setattr(charts, "PATH_BLOCK", 16)
+    january = (date(2025, 1, 1), date(2025, 1, 31))
+    config = Config(detection=DetectionConfig(baselines={"frac": january, "nod": january}))
+    dates = check_dates(date(2025, 2, 15), LAST, 1, PARIS)  # January reported by then
+    with ingested.session() as session:
+        kept = _checkers(session, config, dates[-1], None)
+        fresh = _checkers(session, config, dates[-1], None)
+    continued, whole = [], []
+    for as_of in dates:
+        as_of_ns = to_ns(as_of)
+        for checker in kept:
+            continued += checker.drafts(as_of_ns)
+        for checker in fresh:
+            checker.chart_memo = ChartMemo()  # nothing carried over: every path whole
+            whole += checker.drafts(as_of_ns)
+    assert [dataclasses.asdict(d) for d in continued] == [dataclasses.asdict(d) for d in whole]
+    assert any(d.rule == "cusum" for d in whole)
+    assert any(k[4] > 0 for c in kept for k in c.chart_memo._paths.values())
