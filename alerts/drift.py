@@ -83,7 +83,7 @@ def encode_cases(cases: pd.DataFrame) -> EncodedCases:
             numeric[column] = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
             continue
         present = values.notna().to_numpy()
-        column_codes = np.full(len(values), -1, dtype=np.int64)
+        column_codes = np.full(len(values), -1, dtype=np.int32)
         found, names = pd.factorize(values[present].astype(str), sort=True)
         column_codes[present] = found
         codes[column], labels[column] = column_codes, [str(n) for n in names]

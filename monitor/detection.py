@@ -14,7 +14,7 @@ comparison 10% (assuming at most :data:`VERSIONS_PER_YEAR` new versions a year).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -59,7 +59,7 @@ from monitor.errors import MonitorError
 from monitor.findings import chart_restarts, store_findings
 from monitor.history import DeviceHistory, to_ns
 from monitor.holidays import holidays_between
-from monitor.kept_history import kept_history
+from monitor.kept_history import kept_history, release_freed_memory
 from monitor.models import Finding
 from monitor.registry import DeviceSpec, list_devices
 from monitor.timeutil import end_of_day
@@ -379,6 +379,7 @@ class DeviceChecker:
         backlog = backlog_finding(view, device_id, detection.backlog_days, detection.backlog_share)
         mismatch = threshold_mismatch_finding(view, device_id, detection.threshold_mismatch_share)
         found += [f for f in (outage, backlog, mismatch) if f is not None]
+        release_freed_memory()  # before the drift tables: the charts' temporaries
         found += self._label_free(view)
         self.last_ns = as_of_ns
         return found
@@ -438,13 +439,24 @@ class DeviceChecker:
 def _checkers(
     session: Session, config: Config, until: datetime, device_id: str | None
 ) -> list[DeviceChecker]:
+    return list(_each_checker(session, config, until, device_id, until))
+
+
+def _each_checker(
+    session: Session,
+    config: Config,
+    until: datetime,
+    device_id: str | None,
+    run_start: datetime,
+) -> Iterator[DeviceChecker]:
+    """A checker per device, its history read when it is reached; ``run_start``: the
+    run's first as-of date (what an earlier check judged is not judged again after it)."""
     tz = ZoneInfo(config.time.timezone)
     devices = list_devices(session)
     if device_id is not None:
         devices = [d for d in devices if d.id == device_id]
         if not devices:
             raise MonitorError(f"unknown device {device_id!r}: `dmn-monitor devices list`")
-    checkers = []
     for device in devices:
         history, _ = kept_history(session, device, until, config.subgroups.age_bands)
         if len(history.cases):
@@ -454,10 +466,12 @@ def _checkers(
             )
         else:
             holidays = set()
-        checkers.append(
-            DeviceChecker(history, config, tz, chart_restarts(session, device.id), holidays)
-        )
-    return checkers
+        checker = DeviceChecker(history, config, tz, chart_restarts(session, device.id), holidays)
+        # Months and versions judged by an earlier check are not judged again, unless
+        # this run goes back before it (a replay of the past judges them as it goes).
+        last = checked_ns(session, device.id)
+        checker.last_ns = last if last is not None and last < to_ns(run_start) else None
+        yield checker
 
 
 def run_checks(
@@ -478,24 +492,24 @@ def run_checks(
         return []
     ordered = sorted(dates)
     tz = ZoneInfo(config.time.timezone)
-    checkers = _checkers(session, config, ordered[-1], device_id)
-    first_ns = to_ns(ordered[0])
-    for checker in checkers:
-        # Months and versions judged by an earlier check are not judged again, unless
-        # this run goes back before it (a replay of the past judges them as it goes).
-        last = checked_ns(session, checker.device.id)
-        checker.last_ns = last if last is not None and last < first_ns else None
     read_calibrations(session, CALIBRATIONS)
+    each = _each_checker(session, config, ordered[-1], device_id, ordered[0])
+    # One date (the daily check): a device's history is let go before the next is read.
+    checkers: Iterable[DeviceChecker] = each if len(ordered) == 1 else list(each)
+    checked: list[str] = []
     raised: dict[int, Finding] = {}
     for as_of in ordered:
         as_of_ns = to_ns(as_of)
-        drafts = [d for checker in checkers for d in checker.drafts(as_of_ns)]
+        drafts = []
+        for checker in checkers:
+            drafts += checker.drafts(as_of_ns)
+            checked.append(checker.device.id)
         stored = store_findings(session, drafts, as_of, tz)
         for finding in stored:
             raised.setdefault(finding.id, finding)
         if progress is not None:
             progress(as_of, len(stored))
-    for checker in checkers:
-        record_check(session, checker.device.id, to_ns(ordered[-1]))
+    for device in dict.fromkeys(checked):
+        record_check(session, device, to_ns(ordered[-1]))
     save_calibrations(session, CALIBRATIONS)
     return list(raised.values())

@@ -90,25 +90,30 @@ class DeviceHistory:
         :meth:`as_of` decides at any instant; events of one instant count once.
         """
         n = self.event_case.size
+        if n == 0:
+            empty = np.zeros(0, np.int64)
+            return TruthChanges(empty, empty, empty.astype(np.int8), empty.astype(np.int8))
         rank = self.event_rank if self.event_rank is not None else np.zeros(n, np.int64)
-        events = pd.DataFrame(
-            {"case": self.event_case, "ns": self.event_ns, "truth": self.event_truth, "rank": rank}
-        )
         # Arrival order; at one instant the strongest event last, so it is the one kept.
-        events = events.sort_values(
-            ["case", "ns", "rank"], ascending=[True, True, False], kind="stable"
-        )
-        best = events[events["rank"].to_numpy() == events.groupby("case")["rank"].cummin()]
-        best = best.drop_duplicates(["case", "ns"], keep="last")
-        previous = best.groupby("case")["truth"].shift(1).fillna(-1).to_numpy(np.int8)
-        truth = best["truth"].to_numpy(np.int8)
+        order = np.lexsort((-rank, self.event_ns, self.event_case))
+        case, ns = self.event_case[order], self.event_ns[order]
+        rank, truth = rank[order], self.event_truth[order].astype(np.int8)
+        # The strongest source arrived so far within each case: a running minimum that
+        # starts again at each case (cases ascend; offset so each starts below the last).
+        offset = case * (int(rank.max()) + 1)
+        best = rank == np.minimum.accumulate(rank - offset) + offset
+        case, ns, truth = case[best], ns[best], truth[best]
+        last_of_instant = np.r_[(case[1:] != case[:-1]) | (ns[1:] != ns[:-1]), True]
+        case, ns, truth = case[last_of_instant], ns[last_of_instant], truth[last_of_instant]
+        previous = np.r_[np.int8(-1), truth[:-1]].astype(np.int8)
+        previous[np.r_[True, case[1:] != case[:-1]]] = -1
         changed = truth != previous
-        order = np.argsort(best["ns"].to_numpy()[changed], kind="stable")
+        in_time = np.argsort(ns[changed], kind="stable")
         return TruthChanges(
-            case=best["case"].to_numpy(np.int64)[changed][order],
-            ns=best["ns"].to_numpy(np.int64)[changed][order],
-            truth=truth[changed][order],
-            previous=previous[changed][order],
+            case=case[changed][in_time].astype(np.int64),
+            ns=ns[changed][in_time].astype(np.int64),
+            truth=truth[changed][in_time],
+            previous=previous[changed][in_time],
         )
 
     def as_of(self, as_of_ns: int) -> CaseView:

@@ -22,10 +22,11 @@ into their distinct values, which the history shares (8 bytes a cell, not a stri
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,28 @@ class KeptRead:
     new_events: int
     chunks: int
     rebuilt: bool
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+    return trim
+
+
+_TRIM = _libc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give back to the system the memory freed after putting a history together.
+
+    glibc keeps freed blocks in the process's heap for reuse: after the transient
+    copies of a million cases, the process would otherwise stay ~90 MiB larger for the
+    rest of the check, on top of its next peak. A no-op without glibc.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def fingerprint(device: DeviceSpec) -> str:
@@ -277,5 +300,7 @@ def kept_history(
     cases = _frame(case_parts, list(new_cases.columns), rows)
     events = _frame(event_parts, list(_EVENTS))
     history = assemble(device, cases, events, to_ns(until), age_bands)
+    del cases, events, case_parts, event_parts
+    release_freed_memory()
     read = KeptRead(len(new_cases), len(new_events), len(chunks) + int(keep and grown), rebuilt)
     return history, read

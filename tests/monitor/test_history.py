@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from monitor.history import load_history, to_ns
+from monitor.history import DeviceHistory, load_history, to_ns
 from monitor.ingest import ingest_file
 from monitor.linking import linked_cases
 from monitor.registry import get_device
@@ -54,3 +55,63 @@ def test_as_of_equals_linking_in_the_database(
             assert (verified_at <= to_ns(as_of)).all()
             deciding = decided[view.truth >= 0].astype(np.int64)
             assert (verified_at <= deciding).all()
+
+
+def _changes_by_pandas(history: DeviceHistory) -> tuple[np.ndarray, ...]:
+    """The truth changes as a pandas reading of their definition: in arrival order
+    (the strongest last at one instant), keep an event while no stronger source has
+    arrived for its case, one per instant, and the ones that change the truth."""
+    events = pd.DataFrame(
+        {
+            "case": history.event_case,
+            "ns": history.event_ns,
+            "truth": history.event_truth,
+            "rank": history.event_rank,
+        }
+    ).sort_values(["case", "ns", "rank"], ascending=[True, True, False], kind="stable")
+    best = events[events["rank"].to_numpy() == events.groupby("case")["rank"].cummin()]
+    best = best.drop_duplicates(["case", "ns"], keep="last")
+    previous = best.groupby("case")["truth"].shift(1).fillna(-1).to_numpy(np.int8)
+    truth = best["truth"].to_numpy(np.int8)
+    changed = truth != previous
+    order = np.argsort(best["ns"].to_numpy()[changed], kind="stable")
+    return (
+        best["case"].to_numpy(np.int64)[changed][order],
+        best["ns"].to_numpy(np.int64)[changed][order],
+        truth[changed][order],
+        previous[changed][order],
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_truth_changes_follow_their_definition(seed: int) -> None:
+    from monitor.registry import DeviceSpec
+
+    rng = np.random.default_rng(seed)
+    n = 5000  # events on 800 cases, few instants and sources: many ties
+    case = np.sort(rng.integers(0, 800, n))
+    history = DeviceHistory(
+        device=DeviceSpec.model_validate(
+            {
+                "id": "d",
+                "name": "d",
+                "manufacturer": "m",
+                "target": "t",
+                "ai_based": True,
+                "indeterminate_policy": "exclude",
+                "status": "under_evaluation",
+            }
+        ),
+        cases=pd.DataFrame({"exam_ns": np.arange(800)}),
+        event_case=case,
+        event_truth=rng.integers(0, 2, n).astype(np.int8),
+        event_ns=rng.integers(0, 40, n).astype(np.int64),
+        event_rank=rng.integers(0, 6, n).astype(np.int64),
+    )
+    changes = history.truth_changes
+    expected = _changes_by_pandas(history)
+    for got, want in zip(
+        (changes.case, changes.ns, changes.truth, changes.previous), expected, strict=True
+    ):
+        assert np.array_equal(got, want)
+        assert got.dtype == want.dtype
