@@ -238,8 +238,9 @@ class DeviceChecker:
     restarts: dict[str, int]
     holidays: set[date]
     last_ns: int | None = None
-    chart_memo: ChartMemo = field(default_factory=ChartMemo)
-    """The charts' members and baseline counts, extended from one date to the next."""
+    chart_memo: ChartMemo | None = field(default_factory=ChartMemo)
+    """The charts' members, baseline counts and paths, extended from one date to the
+    next (None for a single date: nothing kept past the charts)."""
 
     @property
     def device(self) -> DeviceSpec:
@@ -474,6 +475,12 @@ def _each_checker(
         yield checker
 
 
+def _forgetful(checker: DeviceChecker) -> DeviceChecker:
+    """A checker for one date: its charts keep nothing for a next one."""
+    checker.chart_memo = None
+    return checker
+
+
 def run_checks(
     session: Session,
     config: Config,
@@ -495,7 +502,9 @@ def run_checks(
     read_calibrations(session, CALIBRATIONS)
     each = _each_checker(session, config, ordered[-1], device_id, ordered[0])
     # One date (the daily check): a device's history is let go before the next is read.
-    checkers: Iterable[DeviceChecker] = each if len(ordered) == 1 else list(each)
+    checkers: Iterable[DeviceChecker] = (
+        (_forgetful(checker) for checker in each) if len(ordered) == 1 else list(each)
+    )
     checked: list[str] = []
     raised: dict[int, Finding] = {}
     for as_of in ordered:
