@@ -217,20 +217,25 @@ def assemble(
     call = np.where(result == "positive", 1, np.where(result == "negative", 0, policy))
     cases["ai_call"] = call.astype(np.int8)
 
-    events = events[events["ns"].to_numpy() <= until_ns]
-    position = pd.Series(np.arange(len(cases)), index=cases["prediction_id"].to_numpy())
-    events = events.assign(case=position.reindex(events["prediction_id"].to_numpy()).to_numpy())
-    events = events.dropna(subset=["case"])
-    events = events.sort_values(
-        ["case", "rank", "ns"], ascending=[True, True, False], kind="stable"
-    )
+    # Each event's case: its prediction's position (ids looked up in sorted order).
+    ids = cases["prediction_id"].to_numpy(np.int64)
+    by_id = np.argsort(ids, kind="stable")
+    wanted = events["prediction_id"].to_numpy(np.int64)
+    found = np.minimum(np.searchsorted(ids, wanted, sorter=by_id), max(ids.size - 1, 0))
+    ns = events["ns"].to_numpy(np.int64)
+    kept = (ns <= until_ns) & (ids[by_id][found] == wanted) if ids.size else ns < ns
+    case = by_id[found[kept]] if ids.size else found[kept]
+    rank = events["rank"].to_numpy(np.int64)[kept]
+    ns = ns[kept]
+    # By case, then precedence (strongest first), latest first within a source.
+    order = np.lexsort((-ns, rank, case))
     return DeviceHistory(
         device=device,
         cases=cases,
-        event_case=events["case"].to_numpy(dtype=np.int64),
-        event_truth=events["truth"].to_numpy(dtype=np.int8),
-        event_ns=events["ns"].to_numpy(dtype=np.int64),
-        event_rank=events["rank"].to_numpy(dtype=np.int64),
+        event_case=case[order].astype(np.int64),
+        event_truth=events["truth"].to_numpy(np.int8)[kept][order],
+        event_ns=ns[order],
+        event_rank=rank[order],
     )
 
 

@@ -116,7 +116,38 @@ def _encode(cases: pd.DataFrame, events: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-Columns = dict[str, np.ndarray]
+@dataclass(frozen=True)
+class _Coded:
+    """A text column as stored: codes into its distinct values (None last, code -1)."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+
+Columns = dict[str, Any]
+"""A part's columns: arrays, or :class:`_Coded` text columns."""
+
+
+def _texts(pieces: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """One text column's pieces as (codes, values): codes into one list of values."""
+    if not all(isinstance(piece, _Coded) for piece in pieces):  # plain arrays (merged)
+        whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        return np.arange(whole.size), whole
+    if len(pieces) == 1:
+        return pieces[0].codes, pieces[0].values
+    known = list(dict.fromkeys(v for piece in pieces for v in piece.values[:-1]))
+    index = {value: i for i, value in enumerate(known)}
+    values = np.array([*known, None], dtype=object)
+    codes = np.concatenate(
+        [
+            np.array([index[v] for v in piece.values[:-1]] + [-1], dtype=np.int32)[piece.codes]
+            for piece in pieces
+        ]
+    )
+    return codes, values
 
 
 def _decode(payload: bytes) -> tuple[Columns, Columns]:
@@ -132,7 +163,7 @@ def _decode(payload: bytes) -> tuple[Columns, Columns]:
             elif kind == "t":
                 # Code -1 (no value) picks the None appended last.
                 values = np.array([*texts[column], None], dtype=object)
-                cases[column] = values[stored[name]]
+                cases[column] = _Coded(stored[name], values)
             elif kind == "e":
                 events[column] = stored[name]
     return cases, events
@@ -145,22 +176,22 @@ def _frame(
     at a time, each part's column let go once used, the text columns written straight
     into the one block pandas keeps them in: a million cases peak near their own size,
     not at three copies of it."""
-    texts = [c for c in order if parts[0][c].dtype == object]
-    rows = keep.size if keep is not None else sum(part[order[0]].size for part in parts)
+    first = parts[0]
+    texts = [c for c in order if isinstance(first[c], _Coded) or first[c].dtype == object]
+    rows = keep.size if keep is not None else sum(len(part[order[0]]) for part in parts)
     block = np.empty((len(texts), rows), dtype=object)
     numbers = {}
     for column in order:
         pieces = [part.pop(column) for part in parts]
+        if column in texts:
+            codes, values = _texts(pieces)
+            del pieces
+            np.take(values, codes if keep is None else codes[keep], out=block[texts.index(column)])
+            del codes, values
+            continue
         whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         del pieces
-        if column in texts:
-            target = block[texts.index(column)]
-            if keep is None:
-                target[:] = whole
-            else:
-                np.take(whole, keep, out=target)
-        else:
-            numbers[column] = whole if keep is None else whole[keep]
+        numbers[column] = whole if keep is None else whole[keep]
         del whole
     frame = pd.DataFrame(block.T, columns=texts, copy=False)  # the block itself, no copy
     for position, column in enumerate(order):
