@@ -36,7 +36,9 @@ from scipy.sparse.linalg import spsolve
 __all__ = [
     "CUSUM_RESOLUTION",
     "EWMA_RESOLUTION",
+    "CurveKey",
     "CusumSignal",
+    "add_arl_curves",
     "arl0_for_budget",
     "bernoulli_cusum_arl",
     "bernoulli_cusum_arl_curve",
@@ -47,6 +49,8 @@ __all__ = [
     "bernoulli_ewma_limit",
     "bernoulli_ewma_path",
     "bernoulli_ewma_signal",
+    "computed_arl_curves",
+    "forget_arl_curves",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -292,8 +296,43 @@ def bernoulli_cusum_arl_curve(
     h_max = _check_positive(h_max, "h_max")
     if points < 2:
         raise ValueError(f"points must be >= 2, got {points}")
-    h, arl = _cusum_arl_curve_cached(p0, p1, float(h_max), int(points))
-    return h.copy(), arl.copy()
+    key = (p0, p1, float(h_max), int(points))
+    found = _CURVES.get(key)
+    if found is None:
+        found = _cusum_arl_curve_cached(*key)
+        _CURVES[key] = found
+        _COMPUTED.add(key)
+    return found[0].copy(), found[1].copy()
+
+
+CurveKey = tuple[float, float, float, int]
+"""(p0, p1, h_max, points) of :func:`bernoulli_cusum_arl_curve`."""
+
+_CURVES: dict[CurveKey, tuple[FloatArray, FloatArray]] = {}
+_COMPUTED: set[CurveKey] = set()
+
+
+def computed_arl_curves() -> dict[CurveKey, tuple[FloatArray, FloatArray]]:
+    """The ARL curves this process computed (not those added back), to be kept, and
+    forgets that they were computed."""
+    computed = {key: _CURVES[key] for key in _COMPUTED}
+    _COMPUTED.clear()
+    return computed
+
+
+def add_arl_curves(curves: dict[CurveKey, tuple[FloatArray, FloatArray]]) -> None:
+    """Curves computed earlier (by :func:`bernoulli_cusum_arl_curve`, here or in
+    another process): returned as they are instead of computed again. A curve is
+    a pure function of its key: keeping it changes nothing but the time."""
+    for key, (h, arl) in curves.items():
+        _CURVES.setdefault(key, (np.asarray(h, dtype=np.float64), np.asarray(arl, np.float64)))
+
+
+def forget_arl_curves() -> None:
+    """Forget every curve (as a new process starts)."""
+    _CURVES.clear()
+    _COMPUTED.clear()
+    _cusum_arl_curve_cached.cache_clear()
 
 
 @lru_cache(maxsize=256)

@@ -22,7 +22,7 @@ from alerts.chart_family import CALIBRATIONS
 from alerts.charts import ChartPath, ChartSettings, chart_key, chart_paths
 from monitor.config import Config
 from monitor.detection import BUDGET_SHARES, in_control_rates
-from monitor.detection_state import read_calibrations
+from monitor.detection_state import read_arl_curves, read_calibrations
 from monitor.history import DeviceHistory, to_ns
 from monitor.models import Finding
 from monitor.timeutil import local_iso
@@ -87,6 +87,7 @@ def device_chart_paths(
     if in_control is None:  # no claim and no pinned baseline: nothing is charted
         return []
     read_calibrations(session, CALIBRATIONS)  # the limits the checks used
+    read_arl_curves(session)
     scopes = scope_parts(history.cases, config.subgroups.dimensions).scopes(len(view))
     restarts = chart_restarts_as_of(session, history.device.id, as_of)
     return chart_paths(view, keys, in_control, settings, restarts, scopes)

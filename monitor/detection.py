@@ -51,8 +51,10 @@ from alerts.versions import version_look_time as _version_look_time
 from monitor.config import Config
 from monitor.detection_state import (
     checked_ns,
+    read_arl_curves,
     read_calibrations,
     record_check,
+    save_arl_curves,
     save_calibrations,
 )
 from monitor.errors import MonitorError
@@ -500,6 +502,7 @@ def run_checks(
     ordered = sorted(dates)
     tz = ZoneInfo(config.time.timezone)
     read_calibrations(session, CALIBRATIONS)
+    read_arl_curves(session)
     each = _each_checker(session, config, ordered[-1], device_id, ordered[0])
     # One date (the daily check): a device's history is let go before the next is read.
     checkers: Iterable[DeviceChecker] = (
@@ -521,4 +524,5 @@ def run_checks(
     for device in dict.fromkeys(checked):
         record_check(session, device, to_ns(ordered[-1]))
     save_calibrations(session, CALIBRATIONS)
+    save_arl_curves(session)
     return list(raised.values())

@@ -13,11 +13,13 @@ import math
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.chart_family import CalibrationCache, FamilyCalibration
-from monitor.models import ChartCalibration, DetectionState
+from metrics.sequential import CurveKey, add_arl_curves, computed_arl_curves
+from monitor.models import ArlCurve, ChartCalibration, DetectionState
 
 __all__ = [
     "KEPT_CALIBRATIONS",
@@ -75,3 +77,27 @@ def save_calibrations(session: Session, cache: CalibrationCache) -> None:
                     computed_at=datetime.now(UTC),
                 )
             )
+
+
+def _curve_key(key: CurveKey) -> str:
+    return "|".join(repr(part) for part in key)
+
+
+def read_arl_curves(session: Session) -> None:
+    """Give the stored CUSUM ARL curves to :mod:`metrics.sequential` (not computed again)."""
+    curves = {}
+    for row in session.scalars(select(ArlCurve)):
+        p0, p1, h_max, points = row.key.split("|")
+        key = (float(p0), float(p1), float(h_max), int(points))
+        curves[key] = (row.curve["h"], row.curve["arl"])
+    add_arl_curves(curves)
+
+
+def save_arl_curves(session: Session) -> None:
+    """Store the ARL curves this process computed that storage lacks (finite ones)."""
+    for key, (h, arl) in computed_arl_curves().items():
+        name = _curve_key(key)
+        finite = bool(np.isfinite(h).all() and np.isfinite(arl).all())
+        if finite and session.get(ArlCurve, name) is None:
+            curve = {"h": [float(v) for v in h], "arl": [float(v) for v in arl]}
+            session.add(ArlCurve(key=name, curve=curve, computed_at=datetime.now(UTC)))

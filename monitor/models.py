@@ -755,3 +755,15 @@ class ChartCalibration(Base):
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     calibration: Mapped[dict[str, Any]] = mapped_column(JSON)
     computed_at: Mapped[datetime]
+
+
+class ArlCurve(Base):
+    """A Bernoulli CUSUM's in-control ARL curve by its rates, limits and points (``key``;
+    :func:`metrics.sequential.bernoulli_cusum_arl_curve`): a pure function of them,
+    computed once (a quarter of a second each, a few dozen a device) and read back."""
+
+    __tablename__ = "arl_curves"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    curve: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime]

@@ -161,3 +161,28 @@ def test_a_replay_continuing_its_charts_finds_what_charts_computed_whole_find(
     assert [dataclasses.asdict(d) for d in continued] == [dataclasses.asdict(d) for d in whole]
     assert any(d.rule == "cusum" for d in whole)
     assert any(k[4] > 0 for c in kept for k in c.chart_memo._paths.values())
+
+
+def test_arl_curves_are_found_again_not_computed(
+    ingested: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import metrics.sequential as sequential
+    from monitor.models import ArlCurve
+
+    config = Config()
+    dates = check_dates(LAST, LAST, 1, PARIS)
+    sequential.forget_arl_curves()
+    with ingested.session.begin() as session:
+        run_checks(session, config, dates)
+        assert session.scalar(select(func.count()).select_from(ArlCurve)) > 0
+    before = _findings(ingested)
+    sequential.forget_arl_curves()  # as a new process
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a stored ARL curve was computed again")
+
+    monkeypatch.setattr(sequential, "_lattice_arl", never)
+    with ingested.session.begin() as session:
+        session.execute(DetectionState.__table__.delete())
+        run_checks(session, config, dates)
+    assert _findings(ingested) == before

@@ -1,7 +1,7 @@
 """What detection keeps between checks: a device's history in compact chunks, the
-as-of time of its latest check, and chart families' calibrations by signature. A
-daily check then reads from the tables only what arrived since the last one. All
-three are caches of what the tables hold: emptied, the next check rebuilds them.
+as-of time of its latest check, chart families' calibrations by signature and the
+CUSUM ARL curves. A daily check then reads from the tables only what arrived since
+the last one. All are caches: emptied, the next check rebuilds them.
 
 Revision ID: 0010
 Revises: 0009
@@ -55,8 +55,16 @@ def upgrade() -> None:
         sa.Column("computed_at", UTCDateTime(), nullable=False),
     )
 
+    op.create_table(
+        "arl_curves",
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("curve", sa.JSON(), nullable=False),
+        sa.Column("computed_at", UTCDateTime(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("arl_curves")
     op.drop_table("chart_calibrations")
     op.drop_table("detection_states")
     op.drop_index("ix_history_chunks_device_id", table_name="history_chunks")
