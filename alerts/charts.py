@@ -155,10 +155,11 @@ class ChartMemo:
     _base: dict[str, tuple[np.ndarray, int, dict[ScopeId, tuple[int, int]]]] = field(
         default_factory=dict
     )
-    _generation: dict[str, int] = field(default_factory=dict)
-    _paths: dict[str, tuple[int, float, float, int | None, int, float, float]] = field(
+    _paths: dict[str, dict[str, tuple[float, float, int | None, int, float, float]]] = field(
         default_factory=dict
     )
+    """Per metric, per chart: (p0, p1, restart) and its last complete block (observations
+    done, statistic there, highest statistic before)."""
 
     def members(self, stream: _Stream, scopes: Sequence[Scope]) -> dict[ScopeId, np.ndarray]:
         """Per scope, the indices (ascending) of the stream items whose case is in it."""
@@ -167,8 +168,7 @@ class ChartMemo:
         start = known_index.size if _extends(known_index, index) else 0
         if start == 0:
             known = {}
-            if known_index.size:  # the paths continued so far no longer hold
-                self._generation[stream.metric] = self._generation.get(stream.metric, 0) + 1
+            self._paths.pop(stream.metric, None)  # paths continued so far no longer hold
         tail = index[start:]
         found = {}
         for scope in scopes:
@@ -193,19 +193,19 @@ class ChartMemo:
         """The chart's last statistic and its maximum when it never reached ``limit``;
         None when it did (the whole path is needed). Only the observations after the
         last complete block known (:data:`PATH_BLOCK`) are computed."""
-        generation = self._generation.get(plan.stream.metric, 0)
-        identity = (generation, plan.p0, p1, restart)
+        identity = (plan.p0, p1, restart)
         done, value, peak = 0, 0.0, -math.inf
-        known = self._paths.get(plan.key)
-        if known is not None and known[:4] == identity and known[4] <= x.size:
-            done, value, peak = known[4], known[5], known[6]
+        paths = self._paths.setdefault(plan.stream.metric, {})
+        known = paths.get(plan.key)
+        if known is not None and known[:3] == identity and known[3] <= x.size:
+            done, value, peak = known[3], known[4], known[5]
         tail = _cusum_path(x[done:], sign[done:], plan.p0, p1, value)
         top = max(peak, float(tail.max())) if tail.size else peak
         complete = (x.size // PATH_BLOCK) * PATH_BLOCK
         if complete > done:
             upto = complete - done
             kept_peak = max(peak, float(tail[:upto].max()))
-            self._paths[plan.key] = (*identity, complete, float(tail[upto - 1]), kept_peak)
+            paths[plan.key] = (*identity, complete, float(tail[upto - 1]), kept_peak)
         if top >= limit or x.size == 0:
             return None
         return (float(tail[-1]) if tail.size else value), top

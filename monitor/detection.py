@@ -248,20 +248,21 @@ class DeviceChecker:
     def device(self) -> DeviceSpec:
         return self.history.device
 
-    _slots_from: int | None = field(default=None, init=False, repr=False)
-    _slots: np.ndarray | None = field(default=None, init=False, repr=False)
+    _slots: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64), init=False, repr=False
+    )
+    """Cadence slots of the history's last exams (as many as asked for so far)."""
 
     def _exam_slots(self, start: int) -> np.ndarray:
         """Cadence slots of the history's exams from index ``start`` on (computed once
         per exam, backwards as far as asked: a daily check converts weeks, not years)."""
         exams = self.history.cases["exam_ns"].to_numpy()
-        if self._slots is None or self._slots_from is None:
-            self._slots_from, self._slots = exams.size, np.zeros(0, dtype=np.int64)
-        if start < self._slots_from:
-            earlier = cadence_slots(exams[start : self._slots_from], self.tz, self.holidays)
+        computed_from = exams.size - self._slots.size
+        if start < computed_from:
+            earlier = cadence_slots(exams[start:computed_from], self.tz, self.holidays)
             self._slots = np.concatenate([earlier, self._slots])
-            self._slots_from = start
-        return self._slots[start - self._slots_from :]
+            computed_from = start
+        return self._slots[start - computed_from :]
 
     def _outage(self, view: CaseView, as_of_ns: int) -> FindingDraft | None:
         """The outage rule on the exams its cadence is learned from (the last
@@ -382,7 +383,8 @@ class DeviceChecker:
         backlog = backlog_finding(view, device_id, detection.backlog_days, detection.backlog_share)
         mismatch = threshold_mismatch_finding(view, device_id, detection.threshold_mismatch_share)
         found += [f for f in (outage, backlog, mismatch) if f is not None]
-        release_freed_memory()  # before the drift tables: the charts' temporaries
+        if self.chart_memo is None:  # one date: the charts' temporaries, before drift
+            release_freed_memory()
         found += self._label_free(view)
         self.last_ns = as_of_ns
         return found

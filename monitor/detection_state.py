@@ -1,10 +1,12 @@
 """What detection keeps between checks, besides the history (:mod:`monitor.kept_history`):
-the as-of time of each device's latest check, and the chart families' calibrations.
+the as-of time of each device's latest check, the chart families' calibrations and
+the CUSUM ARL curves.
 
 A check in a new process then neither judges again the months and versions an
-earlier check judged, nor simulates again a family an earlier check calibrated.
-Both are caches: emptied, the next check recomputes them (and stores the same
-findings, calibrations being seeded by their signature).
+earlier check judged, nor simulates again a family an earlier check calibrated, nor
+solves again an ARL curve's Markov chains. All are caches: emptied, the next check
+recomputes them (and stores the same findings: calibrations are seeded by their
+signature, curves are a pure function of their key).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from monitor.models import ArlCurve, ChartCalibration, DetectionState
 __all__ = [
     "KEPT_CALIBRATIONS",
     "checked_ns",
+    "read_arl_curves",
     "read_calibrations",
     "record_check",
+    "save_arl_curves",
     "save_calibrations",
 ]
 

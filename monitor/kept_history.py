@@ -42,7 +42,14 @@ from monitor.linking import IdWindow
 from monitor.models import HistoryChunk, Outcome, Prediction
 from monitor.registry import DeviceSpec
 
-__all__ = ["FORMAT", "MAX_CHUNKS", "KeptRead", "fingerprint", "kept_history"]
+__all__ = [
+    "FORMAT",
+    "MAX_CHUNKS",
+    "KeptRead",
+    "fingerprint",
+    "kept_history",
+    "release_freed_memory",
+]
 
 FORMAT = 1
 """Version of the chunks' layout: chunks of another are read again."""
@@ -287,18 +294,16 @@ def kept_history(
             session.execute(delete(HistoryChunk).where(mine))
         chunks = []
     last = chunks[-1] if chunks else None
+    predictions_after = last.predictions_upto if last else 0
+    outcomes_after = last.outcomes_upto if last else 0
+    # The tables' last ids (the device's own last prediction would read its index whole).
+    last_prediction = session.scalar(select(func.max(Prediction.id))) or 0
+    last_outcome = session.scalar(select(func.max(Outcome.id))) or 0
     window = IdWindow(
-        predictions_after=last.predictions_upto if last else 0,
-        # The table's last id (the device's own would read its index whole).
-        predictions_upto=session.scalar(select(func.coalesce(func.max(Prediction.id), 0))) or 0,
-        outcomes_after=last.outcomes_upto if last else 0,
-        outcomes_upto=session.scalar(select(func.coalesce(func.max(Outcome.id), 0))) or 0,
-    )
-    window = IdWindow(
-        window.predictions_after,
-        max(window.predictions_upto, window.predictions_after),
-        window.outcomes_after,
-        max(window.outcomes_upto, window.outcomes_after),
+        predictions_after,
+        max(last_prediction, predictions_after),
+        outcomes_after,
+        max(last_outcome, outcomes_after),
     )
     new_cases = read_cases(
         session,

@@ -42,6 +42,23 @@ def _findings(db: Database) -> list[tuple[Any, ...]]:
         return [(f.dedup_key, f.detected_at, f.severity, round(f.value, 12)) for f in rows]
 
 
+def _forbid(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, what: str) -> None:
+    """``module.name`` fails the test if called: ``what`` happened again."""
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{what} again")
+
+    monkeypatch.setattr(module, name, never)
+
+
+def _checked_again(db: Database, config: Config, dates: list[Any]) -> list[tuple[Any, ...]]:
+    """The stored findings after the same check again, as if it were the first."""
+    with db.session.begin() as session:
+        session.execute(DetectionState.__table__.delete())
+        run_checks(session, config, dates)
+    return _findings(db)
+
+
 def _judged(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Month windows the below-claim rule is asked to judge from now on."""
     windows: list[tuple[int, int]] = []
@@ -106,15 +123,8 @@ def test_calibrations_are_found_again_not_simulated(
         assert session.scalar(select(func.count()).select_from(ChartCalibration)) > 0
     before = _findings(ingested)
     CALIBRATIONS.clear()
-
-    def never(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a stored calibration was simulated again")
-
-    monkeypatch.setattr(chart_family, "calibrate_family", never)
-    with ingested.session.begin() as session:
-        session.execute(DetectionState.__table__.delete())
-        run_checks(session, config, dates)
-    assert _findings(ingested) == before
+    _forbid(monkeypatch, chart_family, "calibrate_family", "a stored calibration was simulated")
+    assert _checked_again(ingested, config, dates) == before
 
 
 def test_a_replay_continuing_its_charts_finds_what_charts_computed_whole_find(
@@ -160,7 +170,14 @@ def test_a_replay_continuing_its_charts_finds_what_charts_computed_whole_find(
             whole += checker.drafts(as_of_ns)
     assert [dataclasses.asdict(d) for d in continued] == [dataclasses.asdict(d) for d in whole]
     assert any(d.rule == "cusum" for d in whole)
-    assert any(k[4] > 0 for c in kept for k in c.chart_memo._paths.values())
+    continued = [
+        done
+        for checker in kept
+        if checker.chart_memo is not None
+        for paths in checker.chart_memo._paths.values()
+        for (_, _, _, done, _, _) in paths.values()
+    ]
+    assert any(done > 0 for done in continued)
 
 
 def test_arl_curves_are_found_again_not_computed(
@@ -177,12 +194,5 @@ def test_arl_curves_are_found_again_not_computed(
         assert session.scalar(select(func.count()).select_from(ArlCurve)) > 0
     before = _findings(ingested)
     sequential.forget_arl_curves()  # as a new process
-
-    def never(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a stored ARL curve was computed again")
-
-    monkeypatch.setattr(sequential, "_lattice_arl", never)
-    with ingested.session.begin() as session:
-        session.execute(DetectionState.__table__.delete())
-        run_checks(session, config, dates)
-    assert _findings(ingested) == before
+    _forbid(monkeypatch, sequential, "_lattice_arl", "a stored ARL curve was computed")
+    assert _checked_again(ingested, config, dates) == before
