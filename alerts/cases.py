@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,9 +14,11 @@ __all__ = [
     "CaseView",
     "Scope",
     "ScopeParts",
+    "TextCodes",
     "TruthChanges",
     "scope_parts",
     "scopes_of",
+    "sorted_codes",
 ]
 
 NOT_VERIFIED = np.iinfo(np.int64).max
@@ -35,6 +37,42 @@ SUBGROUP_DIMENSIONS = (
 """Case columns a subgroup can be cut along (besides ``device_version``)."""
 
 NS_PER_DAY = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class TextCodes:
+    """A text column as codes into its distinct values, as a kept history holds it.
+
+    ``codes`` has one entry per case: the index of its value in ``values`` (distinct
+    strings, in no particular order, some perhaps held by no case), -1 for no value.
+    """
+
+    codes: np.ndarray
+    values: Sequence[str | None]
+
+    def factorized(self) -> tuple[np.ndarray, list[str]]:
+        """What ``pandas.factorize(column, sort=True)`` gives for the column: codes into
+        the sorted distinct values the cases hold, -1 for no value (a None entry of
+        ``values`` is no value too). O(cases)."""
+        size = len(self.values)
+        held = np.bincount(self.codes[self.codes >= 0], minlength=size)
+        present = [i for i in range(size) if held[i] and self.values[i] is not None]
+        present.sort(key=lambda i: str(self.values[i]))
+        remap = np.full(size + 1, -1, dtype=np.int64)  # the last entry: code -1 stays -1
+        remap[present] = np.arange(len(present))
+        return remap[self.codes], [str(self.values[i]) for i in present]
+
+
+def sorted_codes(
+    cases: pd.DataFrame, column: str, codes: Mapping[str, TextCodes] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """``pandas.factorize(cases[column], sort=True)`` (values as text), from ``codes``
+    when it has the column (a kept history's: no string is hashed)."""
+    known = (codes or {}).get(column)
+    if known is not None and known.codes.size == len(cases):
+        return known.factorized()
+    found, names = pd.factorize(cases[column], sort=True)
+    return np.asarray(found), [str(n) for n in names]
 
 
 @dataclass(frozen=True)
@@ -176,18 +214,23 @@ class ScopeParts:
         ]
 
 
-def scope_parts(cases: pd.DataFrame, dimensions: Sequence[str]) -> ScopeParts:
-    """Masks of each version and each subgroup value of ``cases`` (see :func:`scopes_of`)."""
+def scope_parts(
+    cases: pd.DataFrame,
+    dimensions: Sequence[str],
+    codes: Mapping[str, TextCodes] | None = None,
+) -> ScopeParts:
+    """Masks of each version and each subgroup value of ``cases`` (see :func:`scopes_of`);
+    ``codes``: the text columns already encoded (:func:`sorted_codes`), if known."""
     everything = np.ones(len(cases), dtype=bool)
     versions: list[tuple[str | None, np.ndarray]] = [(None, everything)]
-    version_codes, version_names = pd.factorize(cases["device_version"], sort=True)
-    versions += [(str(v), version_codes == i) for i, v in enumerate(version_names)]
+    version_codes, version_names = sorted_codes(cases, "device_version", codes)
+    versions += [(v, version_codes == i) for i, v in enumerate(version_names)]
     subgroups: list[tuple[tuple[str, str] | None, np.ndarray]] = [(None, everything)]
     for dimension in dimensions:
         if dimension == "device_version" or dimension not in cases.columns:
             continue
-        codes, names = pd.factorize(cases[dimension], sort=True)
-        subgroups += [((dimension, str(v)), codes == i) for i, v in enumerate(names)]
+        found, names = sorted_codes(cases, dimension, codes)
+        subgroups += [((dimension, v), found == i) for i, v in enumerate(names)]
     return ScopeParts(versions, subgroups)
 
 

@@ -55,29 +55,33 @@ def below_claim_findings(
     verified cases are not judged. The adjusted level is
     ``false_alarms_per_year / (windows_per_year x cells judged)``.
     """
+    # The window's verified cases only (exams are in time order): every array below is
+    # as long as the window, not the history.
     exam = view.cases["exam_ns"].to_numpy()
-    in_window = (exam >= window[0]) & (exam < window[1]) & view.verified
-    call = view.cases["ai_call"].to_numpy()
-    ids = view.cases["prediction_id"].to_numpy()
+    low, high = np.searchsorted(exam, window, side="left")
+    rows = np.arange(low, high)
+    rows = rows[view.verified[low:high]]
+    call = view.cases["ai_call"].to_numpy()[rows]
+    ids = view.cases["prediction_id"].to_numpy()[rows]
+    truth = view.truth[rows]
     independent = (
-        view.independent if view.independent is not None else np.zeros(len(view), dtype=bool)
+        view.independent[rows] if view.independent is not None else np.zeros(rows.size, bool)
     )
-    referenced = in_window & independent
-    uses_references = int(np.count_nonzero(referenced)) >= min_cases
-    first = view.earliest_truth
-    disagree = referenced & (first >= 0) & (first != view.truth)
+    uses_references = int(np.count_nonzero(independent)) >= min_cases
+    first = view.earliest_truth[rows]
+    disagree = independent & (first >= 0) & (first != truth)
     disagreement = (
-        float(np.count_nonzero(disagree) / np.count_nonzero(referenced))
+        float(np.count_nonzero(disagree) / np.count_nonzero(independent))
         if uses_references
         else None
     )
     tests = []
-    for metric, (truth, error_call) in _COUNTED.items():
+    for metric, (counted_truth, error_call) in _COUNTED.items():
         if metric not in claims:
             continue
-        denominator = in_window & (view.truth == truth)
+        denominator = truth == counted_truth
         for scope in scopes:
-            cell = denominator & scope.mask
+            cell = denominator & scope.holds(rows)
             n = int(np.count_nonzero(cell))
             if n < min_cases:
                 continue

@@ -10,11 +10,13 @@ and warns, it is not a performance failure by itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from alerts.cases import TextCodes
 from alerts.findings import FindingDraft
 from metrics.drift import DriftResult, categorical_drift_from_counts, numeric_drift
 
@@ -70,10 +72,11 @@ class EncodedCases:
     labels: dict[str, list[str]]
 
 
-def encode_cases(cases: pd.DataFrame) -> EncodedCases:
-    """Encode the drift columns ``cases`` has (the others are left out)."""
+def encode_cases(cases: pd.DataFrame, codes: Mapping[str, TextCodes] | None = None) -> EncodedCases:
+    """Encode the drift columns ``cases`` has (the others are left out); ``codes``: the
+    text columns already encoded (a kept history's), used instead of hashing strings."""
     numeric: dict[str, np.ndarray] = {}
-    codes: dict[str, np.ndarray] = {}
+    found_codes: dict[str, np.ndarray] = {}
     labels: dict[str, list[str]] = {}
     for column, kind in DRIFT_COLUMNS.items():
         if column not in cases.columns:
@@ -82,12 +85,18 @@ def encode_cases(cases: pd.DataFrame) -> EncodedCases:
         if kind == "numeric":
             numeric[column] = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
             continue
+        known = (codes or {}).get(column)
+        if known is not None and known.codes.size == len(cases):
+            column_codes, names = known.factorized()
+            found_codes[column] = column_codes.astype(np.int32)
+            labels[column] = names
+            continue
         present = values.notna().to_numpy()
         column_codes = np.full(len(values), -1, dtype=np.int32)
         found, names = pd.factorize(values[present].astype(str), sort=True)
         column_codes[present] = found
-        codes[column], labels[column] = column_codes, [str(n) for n in names]
-    return EncodedCases(numeric, codes, labels)
+        found_codes[column], labels[column] = column_codes, [str(n) for n in names]
+    return EncodedCases(numeric, found_codes, labels)
 
 
 def drift_table(

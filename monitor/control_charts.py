@@ -88,7 +88,9 @@ def device_chart_paths(
         return []
     read_calibrations(session, CALIBRATIONS)  # the limits the checks used
     read_arl_curves(session)
-    scopes = scope_parts(history.cases, config.subgroups.dimensions).scopes(len(view))
+    scopes = scope_parts(history.cases, config.subgroups.dimensions, history.text_codes).scopes(
+        len(view)
+    )
     restarts = chart_restarts_as_of(session, history.device.id, as_of)
     return chart_paths(view, keys, in_control, settings, restarts, scopes)
 

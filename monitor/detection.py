@@ -391,11 +391,11 @@ class DeviceChecker:
 
     @cached_property
     def _scope_parts(self) -> ScopeParts:
-        return scope_parts(self.history.cases, self._dimensions)
+        return scope_parts(self.history.cases, self._dimensions, self.history.text_codes)
 
     @cached_property
     def _encoded(self) -> EncodedCases:
-        return encode_cases(self.history.cases)
+        return encode_cases(self.history.cases, self.history.text_codes)
 
     @cached_property
     def _reference(self) -> tuple[int, int]:

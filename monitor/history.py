@@ -11,7 +11,7 @@ source), exactly as :func:`monitor.linking.linked_cases` does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView, TruthChanges
+from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView, TextCodes, TruthChanges
 from monitor.linking import SOURCE_PRECEDENCE, IdWindow, outcome_events
 from monitor.models import Prediction
 from monitor.registry import DeviceSpec
@@ -80,6 +80,9 @@ class DeviceHistory:
     event_rank: np.ndarray | None = None
     """Each event's source rank (index in :data:`monitor.linking.SOURCE_PRECEDENCE`,
     0 adjudication .. 3 report; higher for unmentioned outcomes); None: all reports."""
+    text_codes: Mapping[str, TextCodes] | None = None
+    """Text columns of ``cases`` as codes (a kept history's), row for row; None: not
+    encoded (rules hash the strings)."""
 
     @cached_property
     def truth_changes(self) -> TruthChanges:
@@ -200,15 +203,22 @@ def assemble(
     events: pd.DataFrame,
     until_ns: int,
     age_bands: Sequence[float],
+    text_codes: Mapping[str, TextCodes] | None = None,
 ) -> DeviceHistory:
     """A :class:`DeviceHistory` from the rows :func:`read_cases` and :func:`read_events`
     give (any order), cut to exams and outcomes by ``until_ns``. A ``None`` AI result
-    is indeterminate (the device's policy decides its call)."""
+    is indeterminate (the device's policy decides its call). ``text_codes``: text
+    columns of ``cases`` as codes, row for row (kept in the history, in its order)."""
     exam, ids = cases["exam_ns"].to_numpy(), cases["prediction_id"].to_numpy()
-    order = np.lexsort((ids, exam))
-    order = order[exam[order] <= until_ns]
-    if order.size != exam.size or np.any(order != np.arange(order.size)):
+    if _in_order(exam, ids) and (exam.size == 0 or exam[-1] <= until_ns):
+        order = None  # already as wanted (a kept history's rows): no sort
+    else:
+        order = np.lexsort((ids, exam))
+        order = order[exam[order] <= until_ns]
+    if order is not None and (order.size != exam.size or np.any(order != np.arange(order.size))):
         cases = cases.take(order).reset_index(drop=True)
+        if text_codes is not None:
+            text_codes = {c: TextCodes(t.codes[order], t.values) for c, t in text_codes.items()}
     elif not cases.index.equals(pd.RangeIndex(len(cases))):
         cases = cases.reset_index(drop=True)  # (a copy: only when it is needed)
     add_age_band(cases, age_bands)
@@ -236,7 +246,16 @@ def assemble(
         event_truth=events["truth"].to_numpy(np.int8)[kept][order],
         event_ns=ns[order],
         event_rank=rank[order],
+        text_codes=text_codes,
     )
+
+
+def _in_order(exam: np.ndarray, ids: np.ndarray) -> bool:
+    """Rows sorted by exam time, then prediction id. O(n), no sort."""
+    if exam.size < 2:
+        return True
+    later, same = exam[1:] > exam[:-1], exam[1:] == exam[:-1]
+    return bool(np.all(later | (same & (ids[1:] > ids[:-1]))))
 
 
 def load_history(

@@ -37,6 +37,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from alerts.cases import TextCodes
 from monitor.history import DeviceHistory, assemble, read_cases, read_events, to_ns
 from monitor.linking import IdWindow
 from monitor.models import HistoryChunk, Outcome, Prediction
@@ -140,7 +141,7 @@ Columns = dict[str, Any]
 
 def _texts(pieces: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """One text column's pieces as (codes, values): codes into one list of values."""
-    if not all(isinstance(piece, _Coded) for piece in pieces):  # plain arrays (merged)
+    if not all(isinstance(piece, _Coded) for piece in pieces):  # plain arrays
         whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         return np.arange(whole.size), whole
     if len(pieces) == 1:
@@ -177,12 +178,15 @@ def _decode(payload: bytes) -> tuple[Columns, Columns]:
 
 
 def _frame(
-    parts: Sequence[Columns], order: list[str], keep: np.ndarray | None = None
+    parts: Sequence[Columns],
+    order: list[str],
+    keep: np.ndarray | None = None,
+    codes: dict[str, TextCodes] | None = None,
 ) -> pd.DataFrame:
     """The parts' columns end to end (rows ``keep`` of them, in that order), one column
     at a time, each part's column let go once used, the text columns written straight
     into the one block pandas keeps them in: a million cases peak near their own size,
-    not at three copies of it."""
+    not at three copies of it. ``codes``: filled with each text column's codes."""
     first = parts[0]
     texts = [c for c in order if isinstance(first[c], _Coded) or first[c].dtype == object]
     rows = keep.size if keep is not None else sum(len(part[order[0]]) for part in parts)
@@ -191,10 +195,16 @@ def _frame(
     for column in order:
         pieces = [part.pop(column) for part in parts]
         if column in texts:
-            codes, values = _texts(pieces)
+            coded = all(isinstance(piece, _Coded) for piece in pieces)
+            column_codes, values = _texts(pieces)
             del pieces
-            np.take(values, codes if keep is None else codes[keep], out=block[texts.index(column)])
-            del codes, values
+            if keep is not None:
+                column_codes = column_codes[keep]
+            np.take(values, column_codes, out=block[texts.index(column)])
+            if codes is not None and coded:
+                small = np.min_scalar_type(-len(values))  # int8 for a few values
+                codes[column] = TextCodes(column_codes.astype(small), list(values))
+            del column_codes, values
             continue
         whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         del pieces
@@ -227,12 +237,26 @@ def _chain_holds(session: Session, device: DeviceSpec, chunks: Sequence[Any]) ->
         .select_from(Prediction)
         .where(Prediction.device_id == device.id, Prediction.id <= last.predictions_upto)
     )
-    stored_outcomes = session.scalar(
-        select(func.count()).select_from(Outcome).where(Outcome.id <= last.outcomes_upto)
-    )
+    stored_outcomes = _outcomes_upto(session, last.outcomes_upto)
     return bool(
         stored_predictions == last.predictions_count and stored_outcomes == last.outcomes_count
     )
+
+
+def _outcomes_upto(session: Session, upto: int) -> int:
+    """Outcomes stored with an id up to ``upto``: counted once per transaction (every
+    device of a check asks it of the same last chunk; a count reads the whole table)."""
+    transaction = session.get_transaction()
+    known = session.info.get("kept_history.outcome_counts")
+    if known is None or known[0] is not transaction:
+        known = (transaction, {})
+        session.info["kept_history.outcome_counts"] = known
+    counts: dict[int, int] = known[1]
+    if upto not in counts:
+        counts[upto] = int(
+            session.scalar(select(func.count()).select_from(Outcome).where(Outcome.id <= upto)) or 0
+        )
+    return counts[upto]
 
 
 def _store(
@@ -335,10 +359,12 @@ def kept_history(
             whole = IdWindow(0, window.predictions_upto, 0, window.outcomes_upto)
             merged_cases = _frame(case_parts, list(new_cases.columns))
             merged_events = _frame(event_parts, list(_EVENTS))
-            _store(session, device, whole, counts, _encode(merged_cases, merged_events))
-            case_parts = [{c: merged_cases[c].to_numpy() for c in merged_cases.columns}]
-            event_parts = [{c: merged_events[c].to_numpy() for c in merged_events.columns}]
+            merged = _encode(merged_cases, merged_events)
             del merged_cases, merged_events
+            _store(session, device, whole, counts, merged)
+            merged_cases_part, merged_events_part = _decode(merged)  # coded, as chunks are
+            case_parts, event_parts = [merged_cases_part], [merged_events_part]
+            del merged, merged_cases_part, merged_events_part
         else:
             _store(session, device, window, counts, payload)
     del payload
@@ -348,9 +374,10 @@ def kept_history(
     rows = np.lexsort((ids, exam))
     rows = rows[exam[rows] <= to_ns(until)]
     del exam, ids
-    cases = _frame(case_parts, list(new_cases.columns), rows)
+    codes: dict[str, TextCodes] = {}
+    cases = _frame(case_parts, list(new_cases.columns), rows, codes)
     events = _frame(event_parts, list(_EVENTS))
-    history = assemble(device, cases, events, to_ns(until), age_bands)
+    history = assemble(device, cases, events, to_ns(until), age_bands, codes)
     del cases, events, case_parts, event_parts
     release_freed_memory()
     read = KeptRead(len(new_cases), len(new_events), len(chunks) + int(keep and grown), rebuilt)

@@ -209,7 +209,9 @@ def _chart_gauges(
 ) -> list[GaugeSnapshot]:
     """Every active chart's last statistic, decision limit and signal (statistic >= limit)."""
     view = history.as_of(to_ns(now))
-    scopes = scope_parts(history.cases, config.subgroups.dimensions).scopes(len(view))
+    scopes = scope_parts(history.cases, config.subgroups.dimensions, history.text_codes).scopes(
+        len(view)
+    )
     keys = [chart_key(s.version, s.subgroup, m) for m in CHART_METRICS for s in scopes]
     device_id = history.device.id
     gauges: list[GaugeSnapshot] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alerts.cases import scope_parts, scopes_of
+from alerts.cases import TextCodes, scope_parts, scopes_of, sorted_codes
 
 
 def _cases() -> pd.DataFrame:
@@ -56,3 +56,16 @@ def test_slices_equal_to_a_broader_one_are_left_out() -> None:
     assert "device_version=1.0, modality=DX" in [
         s.label for s in scopes_of(with_missing, ["modality"])
     ]
+
+
+def test_text_codes_factorize_as_pandas_does_with_unused_and_missing_values() -> None:
+    # Values in no order, one held by no case, a None entry and code -1 both missing.
+    values = ["Siemens", "GE", "unused", None, "Fujifilm"]
+    codes = np.array([0, 1, -1, 4, 3, 0, 4, 1], dtype=np.int32)
+    column = pd.Series(np.array([*values, None], dtype=object)[codes])
+    found, names = TextCodes(codes, values).factorized()
+    expected, expected_names = pd.factorize(column, sort=True)
+    assert names == list(expected_names) == ["Fujifilm", "GE", "Siemens"]
+    assert found.tolist() == expected.tolist()
+    cases = pd.DataFrame({"scanner_manufacturer": column})
+    assert sorted_codes(cases, "scanner_manufacturer")[1] == names

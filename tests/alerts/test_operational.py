@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -51,6 +51,32 @@ def test_the_cadence_expects_exams_in_office_hours_only() -> None:
         exams, slots, _ns("2025-04-26 00:00"), _ns("2025-04-27 00:00"), PARIS, set()
     )
     assert saturday == 0.0
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "Asia/Kolkata", "Asia/Kathmandu"])
+def test_each_instant_gets_its_local_weekday_and_hour_across_offset_changes(zone: str) -> None:
+    # Random instants (to the nanosecond) around both DST changes of 2025 and a
+    # holiday, against datetime's own conversion one instant at a time.
+    tz = ZoneInfo(zone)
+    rng = np.random.default_rng(7)
+    spans = [
+        ("2025-03-28", "2025-04-03"),
+        ("2025-10-24", "2025-10-29"),
+        ("2025-07-13", "2025-07-16"),
+    ]
+    instants = np.concatenate(
+        [
+            rng.integers(pd.Timestamp(a, tz="UTC").value, pd.Timestamp(b, tz="UTC").value, 4000)
+            for a, b in spans
+        ]
+    )
+    holiday = {date(2025, 7, 14)}
+    expected = []
+    for ns in instants:
+        local = datetime.fromtimestamp(int(ns) // 10**9, tz)  # (whole seconds: the same hour)
+        weekday = 6 if local.date() in holiday else local.weekday()
+        expected.append(weekday * 24 + local.hour)
+    assert cadence_slots(instants, tz, holiday).tolist() == expected
 
 
 def test_a_silent_working_day_is_an_outage_and_a_night_is_not() -> None:

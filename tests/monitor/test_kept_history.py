@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import delete, func, select
 
 import monitor.kept_history as kept
+from alerts.cases import scope_parts
+from alerts.drift import encode_cases
 from monitor.history import DeviceHistory, load_history
 from monitor.ingest import ingest_file
 from monitor.kept_history import kept_history
@@ -25,10 +27,39 @@ AS_OF = (datetime(2025, 2, 1, tzinfo=UTC), UNTIL)
 AGE_BANDS = (18, 65)
 
 
+TEXT_COLUMNS = ("device_version", "ai_result", "site", "scanner_manufacturer", "patient_sex")
+DIMENSIONS = ("site", "modality", "body_part", "scanner_manufacturer", "patient_sex", "age_band")
+
+
 def _same(a: DeviceHistory, b: DeviceHistory) -> None:
     pd.testing.assert_frame_equal(a.cases, b.cases)
     for field in ("event_case", "event_truth", "event_ns", "event_rank"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    for history in (a, b):
+        if history.text_codes is not None:
+            _codes_hold(history)
+
+
+def _codes_hold(history: DeviceHistory) -> None:
+    """A kept history's text codes say what its columns say, and the slices and drift
+    encoding made from them are those made by hashing the strings."""
+    codes = history.text_codes
+    assert codes is not None and set(TEXT_COLUMNS) <= set(codes)
+    for column, coded in codes.items():
+        values = np.array([*coded.values, None], dtype=object)  # code -1: the None last
+        assert list(values[coded.codes]) == list(history.cases[column]), column
+    cases = history.cases
+    with_codes, without = scope_parts(cases, DIMENSIONS, codes), scope_parts(cases, DIMENSIONS)
+    for mine, theirs in (
+        (with_codes.versions, without.versions),
+        (with_codes.subgroups, without.subgroups),
+    ):
+        assert [k for k, _ in mine] == [k for k, _ in theirs]
+        assert all(np.array_equal(m, t) for (_, m), (_, t) in zip(mine, theirs, strict=True))
+    encoded, hashed = encode_cases(cases, codes), encode_cases(cases)
+    assert encoded.labels == hashed.labels
+    assert set(encoded.codes) == set(hashed.codes)
+    assert all(np.array_equal(encoded.codes[c], hashed.codes[c]) for c in hashed.codes)
 
 
 def _pieces(tmp_path: Path) -> list[tuple[Path, str]]:
@@ -159,4 +190,5 @@ def test_chunks_are_merged_past_the_limit(
         spec = get_device(session, "nod")
         history, read = kept_history(session, spec, UNTIL, AGE_BANDS)
         assert not read.rebuilt and read.new_predictions == 0
+        assert history.text_codes is not None  # merged chunks are coded as others are
         _same(history, load_history(session, spec, UNTIL, AGE_BANDS))
