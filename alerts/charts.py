@@ -22,7 +22,7 @@ family of charts so that its false alarms spend its budget exactly
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +140,24 @@ def _extends(old: np.ndarray, new: np.ndarray) -> bool:
 ScopeId = tuple[str | None, tuple[str, str] | None]
 
 
+def _held_by(scopes: Sequence[Scope], cases: np.ndarray) -> Callable[[Scope], np.ndarray]:
+    """``scope.holds(cases)`` for each of ``scopes``, each version's and each subgroup
+    value's mask gathered once (the scopes cross a few of each: ~6x fewer gathers)."""
+    gathered: dict[int, np.ndarray] = {}
+
+    def part(mask: np.ndarray) -> np.ndarray:
+        known = gathered.get(id(mask))
+        if known is None:
+            known = gathered[id(mask)] = mask[cases]
+        return known
+
+    def held(scope: Scope) -> np.ndarray:
+        inside: np.ndarray = part(scope.version_mask) & part(scope.subgroup_mask)
+        return inside
+
+    return held
+
+
 @dataclass
 class ChartMemo:
     """What a device's charts keep from one as-of date to the next in a replay.
@@ -170,13 +188,14 @@ class ChartMemo:
             known = {}
             self._paths.pop(stream.metric, None)  # paths continued so far no longer hold
         tail = index[start:]
+        held = _held_by(scopes, tail)
         found = {}
         for scope in scopes:
             sid = (scope.version, scope.subgroup)
             before = known.get(sid)
             if before is None:  # a scope new since: its earlier items too
                 before = np.flatnonzero(scope.holds(index[:start])).astype(np.int32)
-            added = np.flatnonzero(scope.holds(tail)).astype(np.int32) + np.int32(start)
+            added = np.flatnonzero(held(scope)).astype(np.int32) + np.int32(start)
             found[sid] = np.concatenate([before, added]) if added.size else before
         self._members[stream.metric] = (index, found)
         return found
@@ -222,6 +241,7 @@ class ChartMemo:
         tail, tail_events = base[start:], events[start:]
         total_events = known_events + int(np.count_nonzero(tail_events))
         found: dict[ScopeId, tuple[int, int]] = {}
+        held = _held_by(scopes, tail)
         for scope in scopes:
             sid = (scope.version, scope.subgroup)
             before = known.get(sid)
@@ -231,7 +251,7 @@ class ChartMemo:
                     int(np.count_nonzero(inside)),
                     int(np.count_nonzero(inside & events[:start])),
                 )
-            inside = scope.holds(tail)
+            inside = held(scope)
             found[sid] = (
                 before[0] + int(np.count_nonzero(inside)),
                 before[1] + int(np.count_nonzero(inside & tail_events)),

@@ -222,9 +222,14 @@ def assemble(
     elif not cases.index.equals(pd.RangeIndex(len(cases))):
         cases = cases.reset_index(drop=True)  # (a copy: only when it is needed)
     add_age_band(cases, age_bands)
-    result = cases["ai_result"].to_numpy(dtype=object)
     policy = {"positive": 1, "negative": 0, "exclude": -1}[device.indeterminate_policy]
-    call = np.where(result == "positive", 1, np.where(result == "negative", 0, policy))
+    coded = (text_codes or {}).get("ai_result")
+    if coded is not None:  # each distinct result's call, then the cases' (no string compared)
+        calls = [1 if v == "positive" else 0 if v == "negative" else policy for v in coded.values]
+        call = np.array([*calls, policy], dtype=np.int8)[coded.codes]  # code -1: no result
+    else:
+        result = cases["ai_result"].to_numpy(dtype=object)
+        call = np.where(result == "positive", 1, np.where(result == "negative", 0, policy))
     cases["ai_call"] = call.astype(np.int8)
 
     # Each event's case: its prediction's position (ids looked up in sorted order).

@@ -331,7 +331,9 @@ def kept_history(
     )
     new_cases = read_cases(
         session,
-        Prediction.device_id == device.id,
+        # The device as an expression: the id window is read by primary key, where the
+        # device's index would have the database walk all of its predictions (SQLite).
+        (Prediction.device_id + "") == device.id,
         Prediction.id > window.predictions_after,
         Prediction.id <= window.predictions_upto,
     )

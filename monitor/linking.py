@@ -417,7 +417,9 @@ def outcome_events(
         )
     )
     if arrived is not None and device_id is not None:
-        query = query.where(Prediction.device_id == device_id)
+        # The device as an expression: the few new pairs drive the join, where the
+        # device's index would have the database walk all of its predictions (SQLite).
+        query = query.where((Prediction.device_id + "") == device_id)
     frame = pd.DataFrame.from_records(
         session.execute(query).all(),
         columns=["prediction_id", "outcome", "source_rank", "outcome_datetime"],
