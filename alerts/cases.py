@@ -95,6 +95,8 @@ class TruthChanges:
     def cut(self, cases: int, as_of_ns: int) -> TruthChanges:
         """The changes known at ``as_of_ns`` of the first ``cases`` cases."""
         keep = (self.ns <= as_of_ns) & (self.case < cases)
+        if keep.all():  # as of the end: these very arrays (never written to)
+            return self
         return TruthChanges(self.case[keep], self.ns[keep], self.truth[keep], self.previous[keep])
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "REPORT_RANK",
     "DeviceHistory",
     "assemble",
+    "lexsort_by_case",
     "load_history",
     "read_cases",
     "read_events",
@@ -98,7 +99,7 @@ class DeviceHistory:
             return TruthChanges(empty, empty, empty.astype(np.int8), empty.astype(np.int8))
         rank = self.event_rank if self.event_rank is not None else np.zeros(n, np.int64)
         # Arrival order; at one instant the strongest event last, so it is the one kept.
-        order = np.lexsort((-rank, self.event_ns, self.event_case))
+        order = lexsort_by_case(self.event_case, self.event_ns, -rank)
         case, ns = self.event_case[order], self.event_ns[order]
         rank, truth = rank[order], self.event_truth[order].astype(np.int8)
         # The strongest source arrived so far within each case: a running minimum that
@@ -123,8 +124,10 @@ class DeviceHistory:
         """The cases with an exam by ``as_of_ns``, and their truth as known then."""
         n = int(np.searchsorted(self.cases["exam_ns"].to_numpy(), as_of_ns, side="right"))
         known = (self.event_ns <= as_of_ns) & (self.event_case < n)
-        case_index = self.event_case[known]
-        known_ns = self.event_ns[known]
+        every = bool(known.all())  # as of the history's end: no copy of the events
+        case_index = self.event_case if every else self.event_case[known]
+        known_ns = self.event_ns if every else self.event_ns[known]
+        known_truth = self.event_truth if every else self.event_truth[known]
         verified_ns = np.full(n, NOT_VERIFIED, dtype=np.int64)
         truth = np.full(n, -1, dtype=np.int8)
         if case_index.size and bool(np.all(case_index[1:] >= case_index[:-1])):
@@ -134,10 +137,11 @@ class DeviceHistory:
         else:
             np.minimum.at(verified_ns, case_index, known_ns)
             first = np.unique(case_index, return_index=True)[1]
-        truth[case_index[first]] = self.event_truth[known][first]
+        truth[case_index[first]] = known_truth[first]
         independent = np.zeros(n, dtype=bool)
         if self.event_rank is not None:
-            independent[case_index[first]] = self.event_rank[known][first] < REPORT_RANK
+            known_rank = self.event_rank if every else self.event_rank[known]
+            independent[case_index[first]] = known_rank[first] < REPORT_RANK
         changes = self.truth_changes.cut(n, as_of_ns)
         first_truth = np.full(n, -1, dtype=np.int8)
         opening = changes.previous < 0
@@ -243,7 +247,7 @@ def assemble(
     rank = events["rank"].to_numpy(np.int64)[kept]
     ns = ns[kept]
     # By case, then precedence (strongest first), latest first within a source.
-    order = np.lexsort((-ns, rank, case))
+    order = lexsort_by_case(case, rank, -ns)
     return DeviceHistory(
         device=device,
         cases=cases,
@@ -253,6 +257,23 @@ def assemble(
         event_rank=rank[order],
         text_codes=text_codes,
     )
+
+
+def lexsort_by_case(case: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """``np.lexsort((*reversed(keys), case))``: the same permutation (stable), by case
+    first, then by ``keys`` in order of precedence. Most cases have one event: only
+    those with more are sorted on every key (5x faster at a million events)."""
+    by_case = np.argsort(case, kind="stable")
+    grouped = case[by_case]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    sizes = np.diff(np.r_[starts, case.size])
+    several = np.flatnonzero(np.repeat(sizes > 1, sizes))
+    if several.size == 0:
+        return by_case
+    rows = by_case[several]
+    within = np.lexsort((*(k[rows] for k in reversed(keys)), grouped[several]))
+    by_case[several] = rows[within]
+    return by_case
 
 
 def _in_order(exam: np.ndarray, ids: np.ndarray) -> bool:

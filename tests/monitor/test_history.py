@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.history import DeviceHistory, load_history, to_ns
+from monitor.history import DeviceHistory, lexsort_by_case, load_history, to_ns
 from monitor.ingest import ingest_file
 from monitor.linking import linked_cases
 from monitor.registry import get_device
@@ -115,3 +115,19 @@ def test_truth_changes_follow_their_definition(seed: int) -> None:
     ):
         assert np.array_equal(got, want)
         assert got.dtype == want.dtype
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sorting_by_case_first_gives_numpys_lexsort_permutation(seed: int) -> None:
+    # Cases with one event and with several, ties on every key (stability), in no order.
+    rng = np.random.default_rng(seed)
+    n = 3000
+    case = rng.integers(0, 1500, n)
+    ns = rng.integers(0, 40, n)
+    rank = rng.integers(0, 4, n)
+    expected = np.lexsort((-rank, ns, case))
+    assert np.array_equal(lexsort_by_case(case, ns, -rank), expected)
+    assert np.array_equal(lexsort_by_case(case, rank, -ns), np.lexsort((-ns, rank, case)))
+    single = np.arange(10)[::-1].copy()  # one event each: sorted by case alone
+    assert np.array_equal(lexsort_by_case(single, single), np.argsort(single))
+    assert lexsort_by_case(case[:0], ns[:0]).size == 0
