@@ -16,6 +16,7 @@ __all__ = [
     "ScopeParts",
     "TextCodes",
     "TruthChanges",
+    "coded_column",
     "scope_parts",
     "scopes_of",
     "sorted_codes",
@@ -43,12 +44,13 @@ NS_PER_DAY = 86_400 * 10**9
 class TextCodes:
     """A text column as codes into its distinct values, as a kept history holds it.
 
-    ``codes`` has one entry per case: the index of its value in ``values`` (distinct
-    strings, in no particular order, some perhaps held by no case), -1 for no value.
+    ``codes`` has one entry per case: the index of its value in ``values`` (an object
+    array of distinct strings, in no particular order, some perhaps held by no case,
+    None for no value: a kept history's end with it), -1 for no value.
     """
 
     codes: np.ndarray
-    values: Sequence[str | None]
+    values: np.ndarray
 
     def factorized(self) -> tuple[np.ndarray, list[str]]:
         """What ``pandas.factorize(column, sort=True)`` gives for the column: codes into
@@ -63,13 +65,19 @@ class TextCodes:
         return remap[self.codes], [str(self.values[i]) for i in present]
 
 
+def coded_column(codes: Mapping[str, TextCodes] | None, column: str, rows: int) -> TextCodes | None:
+    """``column``'s codes if ``codes`` has them for these ``rows`` cases (else None)."""
+    known = (codes or {}).get(column)
+    return known if known is not None and known.codes.size == rows else None
+
+
 def sorted_codes(
     cases: pd.DataFrame, column: str, codes: Mapping[str, TextCodes] | None = None
 ) -> tuple[np.ndarray, list[str]]:
     """``pandas.factorize(cases[column], sort=True)`` (values as text), from ``codes``
     when it has the column (a kept history's: no string is hashed)."""
-    known = (codes or {}).get(column)
-    if known is not None and known.codes.size == len(cases):
+    known = coded_column(codes, column, len(cases))
+    if known is not None:
         return known.factorized()
     found, names = pd.factorize(cases[column], sort=True)
     return np.asarray(found), [str(n) for n in names]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from alerts.cases import TextCodes
+from alerts.cases import TextCodes, coded_column
 from alerts.findings import FindingDraft
 from metrics.drift import DriftResult, categorical_drift_from_counts, numeric_drift
 
@@ -85,8 +85,8 @@ def encode_cases(cases: pd.DataFrame, codes: Mapping[str, TextCodes] | None = No
         if kind == "numeric":
             numeric[column] = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
             continue
-        known = (codes or {}).get(column)
-        if known is not None and known.codes.size == len(cases):
+        known = coded_column(codes, column, len(cases))
+        if known is not None:
             column_codes, names = known.factorized()
             found_codes[column] = column_codes.astype(np.int32)
             labels[column] = names

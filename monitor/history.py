@@ -22,7 +22,14 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.cases import NOT_VERIFIED, SUBGROUP_DIMENSIONS, CaseView, TextCodes, TruthChanges
+from alerts.cases import (
+    NOT_VERIFIED,
+    SUBGROUP_DIMENSIONS,
+    CaseView,
+    TextCodes,
+    TruthChanges,
+    coded_column,
+)
 from monitor.linking import SOURCE_PRECEDENCE, IdWindow, outcome_events
 from monitor.models import Prediction
 from monitor.registry import DeviceSpec
@@ -227,7 +234,7 @@ def assemble(
         cases = cases.reset_index(drop=True)  # (a copy: only when it is needed)
     add_age_band(cases, age_bands)
     policy = {"positive": 1, "negative": 0, "exclude": -1}[device.indeterminate_policy]
-    coded = (text_codes or {}).get("ai_result")
+    coded = coded_column(text_codes, "ai_result", len(cases))
     if coded is not None:  # each distinct result's call, then the cases' (no string compared)
         calls = [1 if v == "positive" else 0 if v == "negative" else policy for v in coded.values]
         call = np.array([*calls, policy], dtype=np.int8)[coded.codes]  # code -1: no result

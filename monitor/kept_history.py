@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from alerts.cases import TextCodes
 from monitor.history import DeviceHistory, assemble, read_cases, read_events, to_ns
-from monitor.linking import IdWindow
+from monitor.linking import IdWindow, of_device_by_id
 from monitor.models import HistoryChunk, Outcome, Prediction
 from monitor.registry import DeviceSpec
 
@@ -124,38 +124,29 @@ def _encode(cases: pd.DataFrame, events: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass(frozen=True)
-class _Coded:
-    """A text column as stored: codes into its distinct values (None last, code -1)."""
-
-    codes: np.ndarray
-    values: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.codes.size)
-
-
 Columns = dict[str, Any]
-"""A part's columns: arrays, or :class:`_Coded` text columns."""
+"""A part's columns: arrays, and text columns as :class:`TextCodes` (code -1 picks the
+None its values end with)."""
 
 
-def _texts(pieces: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """One text column's pieces as (codes, values): codes into one list of values."""
-    if not all(isinstance(piece, _Coded) for piece in pieces):  # plain arrays
-        whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
-        return np.arange(whole.size), whole
+def _texts(pieces: Sequence[TextCodes]) -> TextCodes:
+    """One text column's pieces as one: codes into one list of values (None last)."""
     if len(pieces) == 1:
-        return pieces[0].codes, pieces[0].values
+        return pieces[0]
     known = list(dict.fromkeys(v for piece in pieces for v in piece.values[:-1]))
     index = {value: i for i, value in enumerate(known)}
-    values = np.array([*known, None], dtype=object)
     codes = np.concatenate(
         [
             np.array([index[v] for v in piece.values[:-1]] + [-1], dtype=np.int32)[piece.codes]
             for piece in pieces
         ]
     )
-    return codes, values
+    return TextCodes(codes, np.array([*known, None], dtype=object))
+
+
+def _rows(part: Columns) -> int:
+    """A part's rows: the length of any of its array columns."""
+    return next(len(c) for c in part.values() if not isinstance(c, TextCodes))
 
 
 def _decode(payload: bytes) -> tuple[Columns, Columns]:
@@ -171,7 +162,7 @@ def _decode(payload: bytes) -> tuple[Columns, Columns]:
             elif kind == "t":
                 # Code -1 (no value) picks the None appended last.
                 values = np.array([*texts[column], None], dtype=object)
-                cases[column] = _Coded(stored[name], values)
+                cases[column] = TextCodes(stored[name], values)
             elif kind == "e":
                 events[column] = stored[name]
     return cases, events
@@ -188,23 +179,21 @@ def _frame(
     into the one block pandas keeps them in: a million cases peak near their own size,
     not at three copies of it. ``codes``: filled with each text column's codes."""
     first = parts[0]
-    texts = [c for c in order if isinstance(first[c], _Coded) or first[c].dtype == object]
-    rows = keep.size if keep is not None else sum(len(part[order[0]]) for part in parts)
+    texts = [c for c in order if isinstance(first[c], TextCodes)]
+    rows = keep.size if keep is not None else sum(_rows(part) for part in parts)
     block = np.empty((len(texts), rows), dtype=object)
     numbers = {}
     for column in order:
         pieces = [part.pop(column) for part in parts]
         if column in texts:
-            coded = all(isinstance(piece, _Coded) for piece in pieces)
-            column_codes, values = _texts(pieces)
+            whole_text = _texts(pieces)
             del pieces
-            if keep is not None:
-                column_codes = column_codes[keep]
-            np.take(values, column_codes, out=block[texts.index(column)])
-            if codes is not None and coded:
-                small = np.min_scalar_type(-len(values))  # int8 for a few values
-                codes[column] = TextCodes(column_codes.astype(small), list(values))
-            del column_codes, values
+            column_codes = whole_text.codes if keep is None else whole_text.codes[keep]
+            np.take(whole_text.values, column_codes, out=block[texts.index(column)])
+            if codes is not None:
+                small = np.min_scalar_type(-len(whole_text.values))  # int8 for a few values
+                codes[column] = TextCodes(column_codes.astype(small), whole_text.values)
+            del column_codes, whole_text
             continue
         whole = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         del pieces
@@ -331,9 +320,7 @@ def kept_history(
     )
     new_cases = read_cases(
         session,
-        # The device as an expression: the id window is read by primary key, where the
-        # device's index would have the database walk all of its predictions (SQLite).
-        (Prediction.device_id + "") == device.id,
+        of_device_by_id(device.id),
         Prediction.id > window.predictions_after,
         Prediction.id <= window.predictions_upto,
     )

@@ -42,6 +42,7 @@ __all__ = [
     "IdWindow",
     "device_outcomes",
     "linked_cases",
+    "of_device_by_id",
     "outcome_events",
 ]
 
@@ -105,6 +106,14 @@ def _restrict(
     if id_range is not None:
         query = query.where(Prediction.id.between(*id_range))
     return query
+
+
+def of_device_by_id(device_id: str) -> ColumnElement[bool]:
+    """``Prediction.device_id == device_id`` for a query that a window of row ids
+    drives: the device is compared as an expression, so that the database reads the
+    few rows by primary key, where the device's index would have it walk all of the
+    device's predictions (SQLite does, for 3k new rows among 870k)."""
+    return (Prediction.device_id + "") == device_id
 
 
 def _candidate_pairs(
@@ -417,9 +426,7 @@ def outcome_events(
         )
     )
     if arrived is not None and device_id is not None:
-        # The device as an expression: the few new pairs drive the join, where the
-        # device's index would have the database walk all of its predictions (SQLite).
-        query = query.where((Prediction.device_id + "") == device_id)
+        query = query.where(of_device_by_id(device_id))
     frame = pd.DataFrame.from_records(
         session.execute(query).all(),
         columns=["prediction_id", "outcome", "source_rank", "outcome_datetime"],
