@@ -79,7 +79,10 @@ def sorted_codes(
     known = coded_column(codes, column, len(cases))
     if known is not None:
         return known.factorized()
-    found, names = pd.factorize(cases[column], sort=True)
+    values = cases[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):  # by value, not category order
+        values = values.astype(object)
+    found, names = pd.factorize(values, sort=True)
     return np.asarray(found), [str(n) for n in names]
 
 

@@ -37,7 +37,7 @@ _COUNTED = {"sensitivity": (1, 0), "specificity": (0, 1)}
 
 def first_seen(view: CaseView) -> list[tuple[str, int]]:
     """Each version with its first exam time (UTC ns), in order of appearance."""
-    frame = view.cases.groupby("device_version", sort=False)["exam_ns"].min()
+    frame = view.cases.groupby("device_version", sort=False, observed=True)["exam_ns"].min()
     return sorted(((str(v), int(t)) for v, t in frame.items()), key=lambda item: item[1])
 
 

@@ -75,7 +75,9 @@ class DeviceHistory:
     ``ai_result``, ``ai_call`` (1 positive, 0 negative, -1 excluded by the
     indeterminate policy), ``ai_score`` (NaN when absent), ``ai_result_check``
     (:mod:`monitor.device_inputs`) and the subgroup columns
-    (None when unknown). Events are sorted by case, then precedence (strongest
+    (None when unknown). A kept history's text columns are pandas categoricals over
+    its ``text_codes`` (missing, NaN, when unknown): compare them by value, group them
+    with ``observed=True``. Events are sorted by case, then precedence (strongest
     first, latest first within a source), so the first event of a case among those
     known at a date is its truth then.
     """
