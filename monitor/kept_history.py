@@ -115,7 +115,8 @@ def _encode(cases: pd.DataFrame, events: pd.DataFrame) -> bytes:
             arrays[f"n.{column}"] = values.to_numpy(_NUMBERS[column])
         else:
             codes, uniques = pd.factorize(cases[column].astype(object), use_na_sentinel=True)
-            arrays[f"t.{column}"] = codes.astype(np.int32)
+            # The smallest signed type that holds them (int8 for a few values).
+            arrays[f"t.{column}"] = codes.astype(np.min_scalar_type(-len(uniques) - 1))
             texts[column] = [str(u) for u in uniques]
     for column, kind in _EVENTS.items():
         arrays[f"e.{column}"] = events[column].to_numpy(kind)
