@@ -27,6 +27,7 @@ from connectors import FORMATS
 from monitor import registry, sources
 from monitor.cells import CellSettings, ensure_summaries
 from monitor.config import Config, iter_keys, load_config
+from monitor.csv_cells import neutral_cell
 from monitor.errors import MonitorError
 from monitor.evaluate_stored import evaluation_options, stored_evaluation
 from monitor.evaluation import (
@@ -762,8 +763,10 @@ def _emit_evaluation(
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
+        # Values from files (versions, subgroup values) are neutralised, not run as formulas.
         writer.writerows(
-            {k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in results
+            {k: neutral_cell(json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()}
+            for r in results
         )
         click.echo(buffer.getvalue(), nl=False)
         return
