@@ -2,7 +2,9 @@
 
 A parser gets a non-empty value (text already stripped) and returns the canonical
 value, or raises :class:`CellError` whose message is the row's reason: it names the
-column and the bad value. Parsers are built once per file, never per row.
+column and the bad value's shape (:func:`connectors.shapes.value_shape`), never the
+value itself, which could be an identifier in a row whose columns slid. Parsers are
+built once per file, never per row.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.canonical import AI_RESULTS, OUTCOME_SOURCES, OUTCOMES, PATIENT_SEXES
+from connectors.shapes import value_shape
 
 __all__ = ["CellError", "Parser", "compile_strptime", "parser_for", "zone"]
 
@@ -68,7 +71,9 @@ def _choice(column: str, allowed: tuple[str, ...], upper: bool) -> Parser:
         text = value if value.__class__ is str else str(value).strip()
         found = table.get(text.upper() if upper else text.lower())
         if found is None:
-            raise CellError(f"{column} {text!r} is not one of {listed}")
+            raise CellError(
+                f"{column}: a value shaped {value_shape(text)!r} is not one of {listed}"
+            )
         return found
 
     return parse
@@ -85,21 +90,27 @@ def _number(column: str, low: float, high: float) -> Parser:
                 try:
                     number = float(value)
                 except ValueError:
-                    raise CellError(f"{column} {value!r} is not a number") from None
+                    raise CellError(
+                        f"{column}: a value shaped {value_shape(value)!r} is not a number"
+                    ) from None
             if "_" in value:  # float() accepts "1_0"; no export means 10 by it
-                raise CellError(f"{column} {value!r} is not a number")
+                raise CellError(f"{column}: a value shaped {value_shape(value)!r} is not a number")
         elif isinstance(value, bool):
-            raise CellError(f"{column} {value!r} is not a number")
+            raise CellError(f"{column}: a value shaped {value_shape(value)!r} is not a number")
         elif isinstance(value, int | float):
             number = float(value)
         else:  # Decimal, numpy scalars: through their text
             return parse(str(value).strip())
         if not low <= number <= high:
             if math.isnan(number):
-                raise CellError(f"{column} '{value}' is not a number (NaN)")
+                raise CellError(
+                    f"{column}: a value shaped {value_shape(value)!r} is not a number (NaN)"
+                )
             if math.isinf(number):
-                raise CellError(f"{column} '{value}' is not a finite number")
-            raise CellError(f"{column} '{value}' is outside {span}")
+                raise CellError(
+                    f"{column}: a value shaped {value_shape(value)!r} is not a finite number"
+                )
+            raise CellError(f"{column}: a value shaped {value_shape(value)!r} is outside {span}")
         return number
 
     return parse
@@ -112,7 +123,7 @@ def _decimal_comma(column: str, text: str) -> float:
             return float(text.replace(",", "."))
         except ValueError:
             pass
-    raise CellError(f"{column} {text!r} is not a number")
+    raise CellError(f"{column}: a value shaped {value_shape(text)!r} is not a number")
 
 
 def _datetime(column: str, fmt: str | None, tz: tzinfo) -> Parser:
@@ -124,14 +135,16 @@ def _datetime(column: str, fmt: str | None, tz: tzinfo) -> Parser:
             try:
                 moment = from_text(value)
             except ValueError as exc:
-                raise CellError(f"{column} {value!r} {expected}") from exc
+                raise CellError(
+                    f"{column}: a value shaped {value_shape(value)!r} {expected}"
+                ) from exc
         elif isinstance(value, datetime):
             # pandas.Timestamp (pyarrow's nanosecond timestamps) -> a plain datetime.
             moment = value if value.__class__ is datetime else _plain(value)
         elif isinstance(value, date):
             moment = datetime(value.year, value.month, value.day)
         else:
-            raise CellError(f"{column} {value!r} is not a date-time")
+            raise CellError(f"{column}: a value shaped {value_shape(value)!r} is not a date-time")
         if moment.tzinfo is not None:
             return moment
         # The constructor: several times faster than moment.replace(tzinfo=tz).

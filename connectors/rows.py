@@ -36,6 +36,7 @@ from connectors.errors import ConnectorError
 from connectors.mapping import RecordKind, SourceMapping, columns_of, value_key
 from connectors.parsing import CellError, Parser, parser_for
 from connectors.report_text import TARGETS
+from connectors.shapes import value_shape
 
 __all__ = ["LINK_KEYS", "RowBuilder", "RowResult"]
 
@@ -252,7 +253,8 @@ class RowBuilder:
         rules = "pathology" if pathology else "report-text"
         if target is not None and target not in known:
             return (
-                f"outcome is missing and report_text cannot be read for the target {target!r}: "
+                f"outcome is missing and report_text cannot be read for the target "
+                f"shaped {value_shape(target)!r}: "
                 f"the {rules} rules know {', '.join(dict.fromkeys(known))}; give the outcome"
             )
         targets = (target,) if target else TARGETS
@@ -295,7 +297,8 @@ class RowBuilder:
 def _reason(name: str, value: Any, exc: Exception) -> str:
     if isinstance(exc, CellError):
         return str(exc)
-    return f"{name} {value!r} cannot be read: {exc}"  # a parser's unforeseen failure
+    # A parser's unforeseen failure: its type, not its message (which may quote the value).
+    return f"{name}: a value shaped {value_shape(value)!r} cannot be read ({type(exc).__name__})"
 
 
 def _resolve(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from connectors import PredictionRecord
+from connectors.shapes import value_shape
 from monitor.registry import DeviceSpec
 from monitor.scores import (
     SCORE_SCALES,
@@ -70,7 +71,8 @@ def check_prediction(record: PredictionRecord, device: DeviceInputs) -> CheckedP
     target = record.target or device.target
     if target != device.target:
         return (
-            f"target {target!r} is not the target condition of {name} ({device.target}): "
+            f"target shaped {value_shape(target)!r} is not the target condition of {name} "
+            f"({device.target}): "
             "fix the row's target, or register the device that reports it"
         )
     score = record.ai_score
@@ -79,7 +81,8 @@ def check_prediction(record: PredictionRecord, device: DeviceInputs) -> CheckedP
         scale: ScoreScale = stated if stated in SCORE_SCALES else device.scale
         if not in_scale(score, scale):
             return (
-                f"ai_score {score:g} is outside {scale_range(scale)}, the scale of {name} "
+                f"ai_score shaped {value_shape(f'{score:g}')!r} is outside "
+                f"{scale_range(scale)}, the scale of {name} "
                 f"(score_scale: {scale}): fix the score, or the device's score_scale in the "
                 "registry (unit, percent or logit)"
             )

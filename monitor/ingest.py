@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Dialect, Table, select
+from sqlalchemy import Dialect, String, Table, select
 from sqlalchemy.orm import Session
 
 from connectors import (
@@ -45,6 +45,7 @@ from connectors import (
     read_predictions,
 )
 from connectors.parsing import parser_for
+from connectors.shapes import safe_reason, value_shape
 from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.device_inputs import CheckedPrediction, DeviceInputs, check_prediction
 from monitor.errors import IngestError, MissingKeyError
@@ -129,17 +130,50 @@ def _link_key(accession: str | None, uid: str | None) -> str:
 def redact_raw_row(
     raw: dict[str, Any], mapping: SourceMapping, key: bytes | None
 ) -> dict[str, Any]:
-    """The raw row as it may be stored in quarantine: no clear patient id, no report text."""
-    row = dict(raw)
+    """The raw row as it may be stored in quarantine: no clear patient id, no report
+    text, and any other cell with four digits or more (an accession number, a UID, an
+    identifier that slid into another column) as its shape - except a date-time that
+    reads as one in a date-time column."""
+    row = {
+        column: value_shape(value) if _may_identify(column, value) else value
+        for column, value in raw.items()
+    }
     patient_column = mapping.columns.get("patient_id", "patient_id")
-    value = row.get(patient_column)
+    value = raw.get(patient_column)
     if value:
         row[patient_column] = f"hmac:{pseudonymise(str(value), key)}" if key else "<redacted>"
     text_column = mapping.columns.get("report_text", "report_text")
-    text = row.get(text_column)
+    text = raw.get(text_column)
     if text:
         row[text_column] = f"sha256:{_text_hash(str(text))}"
     return row
+
+
+def _may_identify(column: str, value: Any) -> bool:
+    text = "" if value is None else str(value).strip()
+    if sum(c.isdigit() for c in text) < 4:
+        return False
+    if column.endswith("_datetime") or "date" in column.lower():
+        # A date-time, even a wrong one ("2025-13-45T10:00"), is shown: it is what to fix.
+        return not set(text) <= _DATE_CHARACTERS
+    return True
+
+
+_DATE_CHARACTERS = frozenset("0123456789-/:.+ TZ")
+"""What a date-time is written with (ISO 8601 and the usual day-first forms)."""
+
+
+def _identifier_values(raw: dict[str, Any], mapping: SourceMapping) -> list[str]:
+    """The row's cells a reason must never quote: its identifier columns' values and
+    any cell with four digits or more (an identifier that slid into another column)."""
+    columns = {mapping.columns.get(c, c) for c in ("patient_id", "accession_number")}
+    columns.add(mapping.columns.get("study_instance_uid", "study_instance_uid"))
+    found = []
+    for column, value in raw.items():
+        text = "" if value is None else str(value).strip()
+        if text and (column in columns or sum(c.isdigit() for c in text) >= 4):
+            found.append(text)
+    return found
 
 
 def _insert_new(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
@@ -349,6 +383,42 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
     }
 
 
+def _text_limits(table: Table) -> tuple[tuple[str, int], ...]:
+    """The table's bounded text columns and their lengths (characters)."""
+    return tuple(
+        (column.name, int(column.type.length))
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length is not None
+    )
+
+
+_LIMITS = {
+    True: _text_limits(Prediction.__table__),  # type: ignore[arg-type]
+    False: _text_limits(Outcome.__table__),  # type: ignore[arg-type]
+}
+"""Per kind (prediction or not), what the schema bounds: checked before any row is
+stored, so SQLite (which does not enforce a length) and PostgreSQL (which fails the
+whole statement) treat an over-long value alike, as the one row's fault."""
+
+_DERIVED = frozenset({"method", "evidence", "section", "sentence", "qualifiers", "reading"})
+"""Outcome columns read from the report text by the product: cut to fit, not refused."""
+
+
+def _too_long(row: dict[str, Any], limits: tuple[tuple[str, int], ...]) -> str | None:
+    """Why ``row`` cannot be stored (a value longer than its column), or None; the
+    product's own readings of a report are cut to fit instead (with an ellipsis)."""
+    problems = []
+    for name, limit in limits:
+        value = row.get(name)
+        if value.__class__ is not str or len(value) <= limit:
+            continue
+        if name in _DERIVED:
+            row[name] = value[: limit - 1] + "\u2026"
+            continue
+        problems.append(f"{name}: a value of {len(value)} characters is longer than {limit}")
+    return "; ".join(problems) if problems else None
+
+
 def _sort_chunk(
     results: list[RowResult],
     devices: dict[str, DeviceInputs],
@@ -371,7 +441,8 @@ def _sort_chunk(
                 chunk.quarantine.append(
                     (
                         result,
-                        f"unknown device_id {record.device_id!r}: import it into the "
+                        f"unknown device_id shaped {value_shape(record.device_id)!r}: import "
+                        "it into the "
                         "registry first (dmn-monitor devices import)",
                     )
                 )
@@ -392,8 +463,14 @@ def _sort_chunk(
         else:
             assert isinstance(record, OutcomeRecord)
             natural, row = _outcome_row(record, run_id)
-            if keep_texts and record.report_text and natural not in chunk.rows:
-                chunk.texts[natural] = record.report_text
+        too_long = _too_long(row, _LIMITS[isinstance(record, PredictionRecord)])
+        if too_long is not None:
+            chunk.quarantine.append((result, too_long))
+            continue
+        kept_text = isinstance(record, OutcomeRecord) and keep_texts and record.report_text
+        if kept_text and natural not in chunk.rows:
+            assert isinstance(record, OutcomeRecord) and record.report_text
+            chunk.texts[natural] = record.report_text
         if natural in chunk.rows:
             chunk.duplicates += 1
         else:
@@ -436,7 +513,7 @@ def _commit_chunk(
                 checksum=run.checksum,
                 line_number=result.line,
                 raw_row=redact_raw_row(result.raw, mapping, key),
-                reason=reason,
+                reason=safe_reason(reason, _identifier_values(result.raw, mapping)),
                 created_at=now,
                 target=_raw_target(result.raw, mapping),
                 data_datetime=_raw_datetime(result.raw, kind, mapping),

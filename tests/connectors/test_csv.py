@@ -234,7 +234,10 @@ def test_a_vendor_export_through_columns_values_defaults_and_a_date_format(
     assert isinstance(summer.record, PredictionRecord)
     assert summer.record.ai_result == "positive"
     assert summer.record.exam_datetime.isoformat() == "2025-07-15T10:30:00+02:00"
-    assert bad.error == "exam_datetime '31/02/2025 10:30' does not match format '%d/%m/%Y %H:%M'"
+    assert (
+        bad.error
+        == "exam_datetime: a value shaped '99/99/9999 99:99' does not match format '%d/%m/%Y %H:%M'"
+    )
     assert bad.raw == {
         "Accession": "X3",
         "ExamDate": "31/02/2025 10:30",
@@ -278,14 +281,20 @@ def test_the_format_can_be_given_whatever_the_suffix(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"ai_score": "inf"}, "ai_score 'inf' is not a finite number"),
-        ({"ai_score": "high"}, "ai_score 'high' is not a number"),
-        ({"ai_score": "nan"}, "ai_score 'nan' is not a number (NaN)"),
-        ({"ai_score": "1,2,3"}, "ai_score '1,2,3' is not a number"),
-        ({"patient_age": "-2"}, "patient_age '-2' is outside 0..130"),
-        ({"patient_age": "131"}, "patient_age '131' is outside 0..130"),
-        ({"exam_datetime": "yesterday"}, "exam_datetime 'yesterday' is not an ISO 8601 date-time"),
-        ({"ai_datetime": "2025-13-01"}, "ai_datetime '2025-13-01' is not an ISO 8601 date-time"),
+        ({"ai_score": "inf"}, "ai_score: a value shaped 'aaa' is not a finite number"),
+        ({"ai_score": "high"}, "ai_score: a value shaped 'aaaa' is not a number"),
+        ({"ai_score": "nan"}, "ai_score: a value shaped 'aaa' is not a number (NaN)"),
+        ({"ai_score": "1,2,3"}, "ai_score: a value shaped '9,9,9' is not a number"),
+        ({"patient_age": "-2"}, "patient_age: a value shaped '-9' is outside 0..130"),
+        ({"patient_age": "131"}, "patient_age: a value shaped '999' is outside 0..130"),
+        (
+            {"exam_datetime": "yesterday"},
+            "exam_datetime: a value shaped 'aaaaaaaaa' is not an ISO 8601 date-time",
+        ),
+        (
+            {"ai_datetime": "2025-13-01"},
+            "ai_datetime: a value shaped '9999-99-99' is not an ISO 8601 date-time",
+        ),
         ({"device_id": " "}, "missing required field device_id"),
         ({"device_version": ""}, "missing required field device_version"),
         ({"exam_datetime": ""}, "missing required field exam_datetime"),
@@ -295,9 +304,9 @@ def test_the_format_can_be_given_whatever_the_suffix(tmp_path: Path) -> None:
         ),
         (
             {"ai_result": "maybe"},
-            "ai_result 'maybe' is not one of positive, negative, indeterminate",
+            "ai_result: a value shaped 'aaaaa' is not one of positive, negative, indeterminate",
         ),
-        ({"patient_sex": "X"}, "patient_sex 'X' is not one of F, M, O, U"),
+        ({"patient_sex": "X"}, "patient_sex: a value shaped 'A' is not one of F, M, O, U"),
         ({"accession_number": ""}, "neither accession_number nor study_instance_uid is given"),
     ],
 )
@@ -311,7 +320,8 @@ def test_each_bad_prediction_value_gets_a_reason_naming_column_and_value(
 def test_every_problem_of_a_row_is_reported_at_once(tmp_path: Path) -> None:
     row = one_prediction(tmp_path, ai_score="high", device_version="", patient_sex="?")
     assert row.error == (
-        "patient_sex '?' is not one of F, M, O, U; ai_score 'high' is not a number; "
+        "patient_sex: a value shaped '?' is not one of F, M, O, U; "
+        "ai_score: a value shaped 'aaaa' is not a number; "
         "missing required field device_version"
     )
 
@@ -341,11 +351,17 @@ def test_a_file_needs_a_result_or_a_score_column(tmp_path: Path) -> None:
     ("changes", "reason"),
     [
         ({"outcome": ""}, "outcome is missing"),
-        ({"outcome": "probably"}, "outcome 'probably' is not one of positive, negative"),
-        ({"source": "rumour"}, "source 'rumour' is not one of report, pathology"),
+        (
+            {"outcome": "probably"},
+            "outcome: a value shaped 'aaaaaaaa' is not one of positive, negative",
+        ),
+        ({"source": "rumour"}, "source: a value shaped 'aaaaaa' is not one of report, pathology"),
         ({"source": ""}, "missing required field source"),
         ({"outcome_datetime": ""}, "missing required field outcome_datetime"),
-        ({"outcome_datetime": "soon"}, "outcome_datetime 'soon' is not an ISO 8601 date-time"),
+        (
+            {"outcome_datetime": "soon"},
+            "outcome_datetime: a value shaped 'aaaa' is not an ISO 8601 date-time",
+        ),
         ({"accession_number": ""}, "neither accession_number nor study_instance_uid is given"),
     ],
 )
@@ -457,7 +473,10 @@ def test_line_numbers_are_the_file_lines_with_multiline_cells_and_blank_lines(
     ]
     assert isinstance(rows[0].record, OutcomeRecord)
     assert rows[0].record.report_text == "Fracture\nof the\nradius"
-    assert rows[1].error == "outcome_datetime 'not-a-date' is not an ISO 8601 date-time"
+    assert (
+        rows[1].error
+        == "outcome_datetime: a value shaped 'aaa-a-aaaa' is not an ISO 8601 date-time"
+    )
 
 
 def test_a_thousand_rows_with_three_broken_in_chunks(tmp_path: Path) -> None:

@@ -136,13 +136,21 @@ def test_dates_decimals_nanoseconds_and_coded_values(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
-        ("ai_score", float("nan"), "ai_score 'nan' is not a number (NaN)"),
-        ("ai_score", float("inf"), "ai_score 'inf' is not a finite number"),
-        ("ai_score", True, "ai_score True is not a number"),
-        ("patient_age", 200, "patient_age '200' is outside 0..130"),
-        ("ai_result", "maybe", "ai_result 'maybe' is not one of positive, negative, indeterminate"),
-        ("exam_datetime", "yesterday", "exam_datetime 'yesterday' is not an ISO 8601 date-time"),
-        ("exam_datetime", 12, "exam_datetime 12 is not a date-time"),
+        ("ai_score", float("nan"), "ai_score: a value shaped 'aaa' is not a number (NaN)"),
+        ("ai_score", float("inf"), "ai_score: a value shaped 'aaa' is not a finite number"),
+        ("ai_score", True, "ai_score: a value shaped 'Aaaa' is not a number"),
+        ("patient_age", 200, "patient_age: a value shaped '999' is outside 0..130"),
+        (
+            "ai_result",
+            "maybe",
+            "ai_result: a value shaped 'aaaaa' is not one of positive, negative, indeterminate",
+        ),
+        (
+            "exam_datetime",
+            "yesterday",
+            "exam_datetime: a value shaped 'aaaaaaaaa' is not an ISO 8601 date-time",
+        ),
+        ("exam_datetime", 12, "exam_datetime: a value shaped '99' is not a date-time"),
         ("device_version", None, "missing required field device_version"),
     ],
 )

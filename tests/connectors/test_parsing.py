@@ -89,14 +89,15 @@ def test_good_values(column: str, value: object, expected: object) -> None:
 @pytest.mark.parametrize(
     ("column", "value", "reason"),
     [
-        ("ai_score", "1_0", "ai_score '1_0' is not a number"),
-        ("ai_score", "inf", "ai_score 'inf' is not a finite number"),
-        ("ai_score", "1.000,5", "ai_score '1.000,5' is not a number"),
-        ("patient_age", float("nan"), "patient_age 'nan' is not a number (NaN)"),
+        ("ai_score", "1_0", "ai_score: a value shaped '9_9' is not a number"),
+        ("ai_score", "inf", "ai_score: a value shaped 'aaa' is not a finite number"),
+        ("ai_score", "1.000,5", "ai_score: a value shaped '9.999,9' is not a number"),
+        ("patient_age", float("nan"), "patient_age: a value shaped 'aaa' is not a number (NaN)"),
         (
             "outcome",
             "pos",
-            "outcome 'pos' is not one of positive, negative, indeterminate, not_mentioned",
+            "outcome: a value shaped 'aaa' is not one of "
+            "positive, negative, indeterminate, not_mentioned",
         ),
     ],
 )

@@ -271,8 +271,8 @@ def test_a_text_silent_about_the_rows_target_is_not_mentioned(
             "Pas de pneumothorax.",
             "pneumothorax",
             "outcome is missing and report_text cannot be read for the target "
-            "'pneumothorax': the report-text rules know fracture, lung_nodule; give the "
-            "outcome",
+            "shaped 'aaaaaaaaaaaa': the report-text rules know fracture, lung_nodule; "
+            "give the outcome",
         ),
     ],
 )
@@ -303,7 +303,9 @@ def test_other_problems_of_the_row_are_listed_with_the_text_read(tmp_path: Path)
     (no_source,) = _read(tmp_path, {**ROW, "source": "", "report_text": "Pas de fracture."})
     assert no_source.error == "missing required field source"
     (bad_outcome,) = _read(tmp_path, {**ROW, "outcome": "maybe", "report_text": "Pas de fracture."})
-    assert bad_outcome.error is not None and bad_outcome.error.startswith("outcome 'maybe'")
+    assert bad_outcome.error is not None and bad_outcome.error.startswith(
+        "outcome: a value shaped 'aaaaa'"
+    )
     (blank,) = _read(tmp_path, {**ROW, "report_text": "   "})
     assert blank.error == "outcome is missing"
 

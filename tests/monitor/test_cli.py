@@ -98,7 +98,7 @@ def test_ingest_prints_counts_and_quarantine_lists_reasons(
     second = run("ingest", "predictions", str(path), env=env).output
     assert "read 50, accepted 0, duplicate 48, quarantined 2" in second
     listing = run("quarantine", "list").output
-    assert listing.count("ai_result 'sort of'") == 2
+    assert listing.count("ai_result: a value shaped 'aaaa aa' is not one of") == 2
     assert "P0" not in run("quarantine", "list", "--format", "json").output
     runs = json.loads(run("ingest", "runs", "--format", "json").output)
     assert [(r["status"], r["accepted"]) for r in runs] == [("completed", 0), ("completed", 48)]
@@ -204,3 +204,57 @@ def test_ingest_sources_reads_configured_globs_and_skips_what_is_done(  # type: 
     empty.write_text("", encoding="utf-8")
     result = run("ingest", "sources", "--config", str(empty), ok=False)
     assert result.exit_code == 1 and "no [[sources]]" in result.output
+
+
+def test_evaluate_csv_neutralises_formulas_that_came_from_files(  # type: ignore[no-untyped-def]
+    run, registry_file: Path, tmp_path: Path
+) -> None:
+    """A subgroup value written by a hostile feed is text in the spreadsheet, not a
+    formula (failed before: ``=HYPERLINK(...)`` was written as it came)."""
+    run("devices", "import", str(registry_file))
+    env = {"DMN_MONITOR_PSEUDONYM_KEY": "a-long-enough-secret-key-for-tests"}
+    sites = ['=HYPERLINK("http://x.example","y")', "+cmd|' /C calc'!A0", "@SUM(1+1)"]
+    path = _predictions(tmp_path / "p.csv", 9)
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    column = rows[0].index("site")
+    for i, row in enumerate(rows[1:]):
+        row[column] = sites[i % 3]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    run("ingest", "predictions", str(path), env=env)
+    output = run("evaluate", "--as-of", "2025-05-31", "--by", "site", "--format", "csv").output
+    cells = [cell for row in csv.reader(output.splitlines()) for cell in row]
+    for site in sites:
+        assert "'" + site in cells
+    assert not any(cell.lstrip().startswith(("=", "+", "@")) for cell in cells)
+
+
+def test_a_row_whose_columns_slid_quarantines_without_showing_its_identifiers(  # type: ignore[no-untyped-def]
+    run, registry_file: Path, tmp_path: Path
+) -> None:
+    """Failed before: the reason read ``patient_sex 'P1247707' is not one of F, M, O, U``
+    and the raw row showed the identifier in the clear, to every viewer."""
+    run("devices", "import", str(registry_file))
+    path = _predictions(tmp_path / "p.csv", 3)
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    slid = rows[1]
+    # Each value one column to the right of where it belongs, from patient_id on.
+    start = header.index("patient_id")
+    slid[start + 1 :] = slid[start:-1]
+    slid[header.index("patient_sex")] = "P1247707"
+    slid[header.index("patient_age")] = "1247707"
+    slid[header.index("accession_number")] = "ACC2025-99812"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+    env = {"DMN_MONITOR_PSEUDONYM_KEY": "a-long-enough-secret-key-for-tests"}
+    assert "quarantined 1" in run("ingest", "predictions", str(path), env=env).output
+    table = run("quarantine", "list").output
+    shown = run("quarantine", "list", "--format", "json").output
+    for identifier in ("P1247707", "1247707", "99812"):
+        assert identifier not in table and identifier not in shown
+    reason = json.loads(shown)[0]["reason"]
+    assert "patient_sex: a value shaped 'A9999999' is not one of" in reason
+    assert "patient_age: a value shaped '9999999' is outside 0..130" in reason

@@ -139,9 +139,11 @@ def test_a_score_outside_the_device_scale_is_quarantined_naming_the_scale(
     report = _ingest(devices, tmp_path, rows)
     assert (report.accepted, report.quarantined) == (1, 2)
     assert _reasons(devices) == {
-        2: "ai_score 1.39 is outside 0..1, the scale of device 'frac' (score_scale: unit): "
+        2: "ai_score shaped '9.99' is outside 0..1, the scale of device 'frac' "
+        "(score_scale: unit): "
         "fix the score, or the device's score_scale in the registry (unit, percent or logit)",
-        3: "ai_score 139 is outside 0..100, the scale of device 'nod' (score_scale: percent): "
+        3: "ai_score shaped '999' is outside 0..100, the scale of device 'nod' "
+        "(score_scale: percent): "
         "fix the score, or the device's score_scale in the registry (unit, percent or logit)",
     }
     assert not any("ACC" in reason for reason in _reasons(devices).values())
@@ -272,7 +274,7 @@ def test_a_target_that_is_not_the_devices_is_quarantined_naming_device_and_targe
     report = _ingest(devices, tmp_path, rows)
     assert (report.accepted, report.quarantined) == (2, 1)
     assert _reasons(devices) == {
-        4: "target 'lung_nodule' is not the target condition of device 'frac' (fracture): "
+        4: "target shaped 'aaaa_aaaaaa' is not the target condition of device 'frac' (fracture): "
         "fix the row's target, or register the device that reports it"
     }
 

@@ -63,7 +63,7 @@ def test_a_batch_with_bad_records_keeps_the_good_ones_and_indexes_the_bad(
     result = response.json()
     assert (result["read"], result["accepted"], result["quarantined"]) == (5, 3, 2)
     assert [(e["index"], e["line"]) for e in result["errors"]] == [(1, 3), (3, 5)]
-    assert "no-such-device" in result["errors"][0]["reason"]
+    assert "unknown device_id shaped 'aa-aaaa-aaaaaa'" in result["errors"][0]["reason"]
     assert "ai_score" in result["errors"][1]["reason"]
     assert "PUSH-PATIENT-77" not in response.text
     with service.db.session() as session:

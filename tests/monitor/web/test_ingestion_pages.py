@@ -103,7 +103,9 @@ def test_upload_quarantines_the_bad_row_and_reingesting_the_fixed_file_adds_it_o
     overview_fr = quality.get("/ingestion").text
     assert "Passes récentes" in overview_fr and stored.name in overview_fr
     reasons = html.unescape(overview_fr)
-    assert "exam_datetime '…' is not an ISO 8601 date-time" in reasons  # values hidden
+    assert (
+        "exam_datetime: a value shaped '…' is not an ISO 8601 date-time" in reasons
+    )  # values hidden
     assert BAD_DATE not in reasons
     assert 'action="/ingestion/upload"' in overview_fr
     assert "nodule-ct-export" in overview_fr  # a configured source
