@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from monitor.html_text import MARKUP, assert_inert, inert_text
+
 __all__ = ["DRIFT_TABLE_COLUMNS", "evidently_drift_table", "write_drift_report"]
 
 DRIFT_TABLE_COLUMNS = (
@@ -77,18 +79,38 @@ def write_drift_report(
 
     Only the ``numeric`` and ``categorical`` columns are compared, with Evidently's
     default method and threshold per column. ``title`` becomes the page title and a
-    heading. Parent directories are created; an existing file is replaced. ValueError
+    heading. Text of the ``categorical`` columns is made inert
+    (:func:`monitor.html_text.inert_text`: Evidently embeds it raw in a ``<script>``).
+    Parent directories are created; an existing file is replaced. ValueError
     for missing, duplicated or wrongly typed columns, or a column with no non-missing
     values in either frame. Returns ``path``.
     """
-    snapshot = _run_report(reference, current, numeric, categorical)
+    # Values from files go into Evidently's <script> data as they are: made inert first.
+    given = {value for frame in (reference, current) for c in categorical for value in frame[c]}
+    safe_reference, safe_current = (_inert_columns(f, categorical) for f in (reference, current))
+    snapshot = _run_report(safe_reference, safe_current, numeric, categorical)
     page = snapshot.get_html_str(as_iframe=False)
     if title:
         page = _with_title(page, title)
+    assert_inert(page, given)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _has_markup(value: object) -> bool:
+    return isinstance(value, str) and any(c in value for c in MARKUP)
+
+
+def _inert_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with its ``columns``' text made inert (a copy if any changes)."""
+    changed = {
+        c: frame[c].map(inert_text, na_action="ignore")
+        for c in columns
+        if c in frame.columns and frame[c].map(_has_markup).any()
+    }
+    return frame.assign(**changed) if changed else frame
 
 
 def evidently_drift_table(

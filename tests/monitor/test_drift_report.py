@@ -11,6 +11,7 @@ import pytest
 
 from metrics.drift import DEFAULT_THRESHOLDS, categorical_drift, numeric_drift
 from monitor.drift_report import DRIFT_TABLE_COLUMNS, evidently_drift_table, write_drift_report
+from monitor.html_text import assert_inert, inert_text
 
 NUMERIC = ["patient_age", "ai_score"]
 CATEGORICAL = ["sex", "body_part", "manufacturer", "site", "ai_result"]
@@ -160,3 +161,31 @@ def test_column_without_values_raises(small: tuple[pd.DataFrame, pd.DataFrame]) 
     empty = current.assign(ai_score=np.nan)
     with pytest.raises(ValueError, match="'ai_score' of the current frame has no values"):
         evidently_drift_table(reference, empty, ["ai_score"], [])
+
+
+def test_a_hostile_subgroup_value_cannot_break_out_of_the_reports_script(
+    tmp_path: Path, small: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """Failed before: Evidently embedded the value raw in its ``<script>`` data block,
+    so ``</script><script>...`` ran when the report was opened from the console."""
+    attack = "</script><script>location='https://attacker.example/'</script>"
+    reference, current = (frame.copy() for frame in small)
+    current.loc[current.index[:40], "site"] = attack
+    page = write_drift_report(
+        reference, current, tmp_path / "drift.html", numeric=["ai_score"], categorical=["site"]
+    ).read_text(encoding="utf-8")
+    assert attack not in page and "attacker.example" in page  # the value is there, inert
+    assert "<script>location=" not in page
+    clean = write_drift_report(
+        *small, tmp_path / "clean.html", numeric=["ai_score"], categorical=["site"]
+    ).read_text(encoding="utf-8")
+    for tag in ("<script", "</script>"):  # no block was added or cut short
+        assert page.count(tag) == clean.count(tag)
+
+
+def test_inert_text_replaces_only_markup_characters() -> None:
+    assert inert_text("</script>&x") == "\uff1c/script\uff1e\uff06x"
+    assert inert_text("Fujifilm") == "Fujifilm"
+    assert inert_text(3.5) == 3.5 and inert_text(None) is None
+    with pytest.raises(ValueError, match="not made inert"):
+        assert_inert("<p><b>x</b></p>", ["<b>x</b>"])
