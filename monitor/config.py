@@ -483,6 +483,24 @@ class ConsoleConfig(_Section):
         description="Folder where files uploaded in the console are kept before and after "
         "their ingestion (relative to the config).",
     )
+    login_attempts_per_client: int = Field(
+        10,
+        ge=1,
+        description="Login attempts one client address may make in a minute; more are "
+        "answered 429 without checking the password.",
+    )
+    login_attempts_per_minute: int = Field(
+        120,
+        ge=1,
+        description="Login attempts the whole console takes in a minute (every client); "
+        "more are answered 429.",
+    )
+    login_concurrency: int = Field(
+        1,
+        ge=1,
+        description="Passwords checked at once (each costs ~50 ms of a core and 16 MiB by "
+        "design); a login waits up to 2 s for its turn, then is answered 429.",
+    )
 
 
 class SourceConfig(_Section):

@@ -3,6 +3,7 @@ files, security headers, and the pages of the ``pages_*`` modules."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import importlib
 import secrets
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor import audit
@@ -29,6 +31,7 @@ from monitor.web.auth import (
     optional_login,
 )
 from monitor.web.i18n import LANGS
+from monitor.web.login_limits import LoginLimiter, Refusal
 from monitor.web.render import LANG_COOKIE, PageNotFound, environment, page, safe_next
 from monitor.web.sessions import COOKIE_NAME, end_session, start_session
 from monitor.web.tasks import TaskRegistry
@@ -63,6 +66,23 @@ class ConsoleState:
     api: ApiState
     templates: Environment
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
+    logins: LoginLimiter = field(default_factory=LoginLimiter)
+
+
+LOGIN_WAIT_SECONDS: Final = 2.0
+"""How long a login waits for a free password check before it is answered 429."""
+
+
+async def _admitted(limiter: LoginLimiter, client: str) -> Refusal | None:
+    """``limiter.admit(client)``, waiting up to :data:`LOGIN_WAIT_SECONDS` (without
+    holding the event loop) while only the concurrency bound refuses it."""
+    waited = 0.0
+    while True:
+        refusal = limiter.admit(client)
+        if refusal is None or refusal.scope != "busy" or waited >= LOGIN_WAIT_SECONDS:
+            return refusal
+        await asyncio.sleep(0.05)
+        waited += 0.05
 
 
 class _SecurityHeaders:
@@ -108,7 +128,13 @@ def _cookie_args(state: ApiState) -> dict[str, Any]:
 
 def install_console(app: FastAPI, state: ApiState) -> None:
     """Add the console to ``app`` (its routes, static files, error pages, headers)."""
-    console = ConsoleState(api=state, templates=environment())
+    settings = state.config.console
+    limiter = LoginLimiter(
+        per_client=settings.login_attempts_per_client,
+        per_minute=settings.login_attempts_per_minute,
+        concurrent=settings.login_concurrency,
+    )
+    console = ConsoleState(api=state, templates=environment(), logins=limiter)
     app.state.console = console
     app.mount("/static", StaticFiles(packages=[("monitor.web", "static")]), name="console-static")
     app.add_middleware(_SecurityHeaders)
@@ -166,14 +192,22 @@ def install_console(app: FastAPI, state: ApiState) -> None:
             or not isinstance(password, str)
         ):
             return _login_page(request, failed=True, status_code=400)
-        with state.db.session.begin() as session:
-            result = authenticate(session, username, password[:1024])
-            secret = (
-                start_session(session, result.user, hours=state.config.console.session_hours)
-                if result.user is not None
-                else None
+        client = request.client.host if request.client is not None else "?"
+        refusal = await _admitted(console.logins, client)
+        if refusal is not None:
+            if refusal.audit:
+                await run_in_threadpool(_audit_throttled, refusal.scope)
+            return _login_page(
+                request,
+                failed=False,
+                throttled=True,
+                status_code=429,
+                headers={"Retry-After": str(refusal.retry_after)},
             )
-            lang = result.user.lang if result.user is not None else None
+        try:  # scrypt and the database in a worker thread: the event loop stays free
+            secret, lang = await run_in_threadpool(_check_login, username, password[:1024])
+        finally:
+            console.logins.done()
         if secret is None:
             return _login_page(request, failed=True, status_code=401)
         response = RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
@@ -226,7 +260,34 @@ def install_console(app: FastAPI, state: ApiState) -> None:
                 route.include_in_schema = False
             app.router.routes.append(route)
 
-    def _login_page(request: Request, *, failed: bool, status_code: int = 200) -> Response:
+    def _check_login(username: str, password: str) -> tuple[str | None, str | None]:
+        """A new session's secret (None for a failed login) and the user's language."""
+        with state.db.session.begin() as session:
+            result = authenticate(session, username, password)
+            if result.user is None:
+                return None, None
+            hours = state.config.console.session_hours
+            return start_session(session, result.user, hours=hours), result.user.lang
+
+    def _audit_throttled(scope: str) -> None:
+        with state.db.session.begin() as session:
+            audit.record(
+                session,
+                actor="?",
+                action="user.login_throttled",
+                entity="user",
+                entity_id="?",
+                details={"scope": scope},
+            )
+
+    def _login_page(
+        request: Request,
+        *,
+        failed: bool,
+        status_code: int = 200,
+        throttled: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         token = secrets.token_urlsafe(32)
         response = page(
             request,
@@ -238,10 +299,12 @@ def install_console(app: FastAPI, state: ApiState) -> None:
                 "next": safe_next(request.query_params.get("next")),
                 "ended": request.query_params.get("ended") == "1",
                 "logged_out": request.query_params.get("logged_out") == "1",
+                "throttled": throttled,
             },
             title="login.title",
             status_code=status_code,
         )
+        response.headers.update(headers or {})
         response.set_cookie(_LOGIN_CSRF, token, max_age=3600, **_cookie_args(state))
         return response
 

@@ -71,6 +71,10 @@ register(
             "Wrong user name or password, or the account is locked. After five failures "
             "the account is locked for fifteen minutes.",
         ),
+        "login.throttled": (
+            "Trop de tentatives de connexion : patientez une minute avant de réessayer.",
+            "Too many login attempts: wait a minute before trying again.",
+        ),
         "login.ended": (
             "Votre session a expiré : reconnectez-vous.",
             "Your session has ended: please log in again.",

@@ -88,3 +88,27 @@ def test_the_language_switch_never_redirects_off_site(console: Console) -> None:
     client = console.anonymous()
     response = client.get("/lang/en?next=//evil.example/x")
     assert response.headers["location"] == "/fleet"
+
+
+def test_a_login_flood_from_one_client_is_answered_429_and_audited_once(
+    console: Console,
+) -> None:
+    """Failed before: every bogus login ran scrypt and wrote an audit row, unbounded."""
+    client = console.anonymous()
+    page = client.get("/login")
+    limit = console.config.console.login_attempts_per_client
+    statuses = []
+    for i in range(limit + 15):
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        data = {"csrf_token": token, "username": "cmartin", "password": f"bad{i}"}
+        page = client.post("/login", data=data)  # each answer is a login form anew
+        statuses.append(page.status_code)
+    assert statuses == [401] * limit + [429] * 15
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    refused = client.post(
+        "/login", data={"csrf_token": token, "username": "cmartin", "password": PASSWORD}
+    )
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert "Trop de tentatives" in refused.text or "Too many login attempts" in refused.text
+    assert len(console.audit("user.login_failed")) == limit
+    assert len(console.audit("user.login_throttled")) == 1
