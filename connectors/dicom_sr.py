@@ -52,6 +52,7 @@ import io
 import json
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -60,6 +61,7 @@ from zoneinfo import ZoneInfo
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.sr.coding import Code
 from pydicom.uid import UID
 
@@ -346,11 +348,50 @@ class _ReadWatch(io.BytesIO):
         return chunk
 
 
-def _decode(data: bytes) -> Dataset:
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+"""Largest dataset a deflated SR (transfer syntax 1.2.840.10008.1.2.1.99) may inflate
+to. An AI result SR is kilobytes; pydicom inflates the whole dataset at once, so a 1 MB
+deflated file of zeros took the server from 1.5 to 3.5 GB."""
+
+_DEFLATED = b"1.2.840.10008.1.2.1.99"
+
+
+def _check_inflation(data: bytes, limit: int) -> None:
+    """Raise :class:`_Reject` if ``data`` (a Part 10 file with its preamble) is deflated
+    and inflates to more than ``limit`` bytes: inflated piece by piece, kept nowhere."""
+    if data[128:132] != b"DICM" or _DEFLATED not in data[132 : 132 + 4096]:
+        return
+    source = io.BytesIO(data)
+    try:
+        read_preamble(source, False)
+        _read_file_meta_info(source)
+    except Exception:  # a broken header: dcmread says what is wrong with it
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    pending = data[source.tell() :]
+    total = 0
+    while True:
+        try:
+            out = inflater.decompress(pending, 1 << 20)
+        except zlib.error:
+            return  # not deflate data: dcmread says so
+        total += len(out)
+        if total > limit:
+            raise _Reject(
+                f"the deflated dataset inflates to more than {limit // (1 << 20)} MiB "
+                "(an AI result SR is a few kilobytes): refused as a decompression bomb"
+            )
+        pending = inflater.unconsumed_tail
+        if inflater.eof or not (out or pending):
+            return
+
+
+def _decode(data: bytes, max_inflated: int = MAX_INFLATED_BYTES) -> Dataset:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
         return _from_json(data)
     if data[:4] == b"DICM":  # a Part 10 file whose 128-byte preamble was stripped
         data = bytes(128) + data
+    _check_inflation(data, max_inflated)
     source = _ReadWatch(data)
     try:
         dataset = pydicom.dcmread(source, force=True)

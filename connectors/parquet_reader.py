@@ -11,7 +11,12 @@ from connectors.errors import ConnectorError
 from connectors.mapping import RecordKind, SourceMapping
 from connectors.rows import RowBuilder, RowResult
 
-__all__ = ["read_parquet"]
+__all__ = ["MAX_BATCH_BYTES", "read_parquet"]
+
+MAX_BATCH_BYTES = 256 * 1024 * 1024
+"""Largest batch of rows decoded at once (bytes in memory). A Parquet file is small on
+disk however large its values (a 0.25 MB file holds 200,000 rows of 5,000-character
+values): a batch past this is refused, from that row on, before its rows are made."""
 
 
 def read_parquet(
@@ -31,21 +36,32 @@ def read_parquet(
     if not path.is_file():
         raise ConnectorError("is a directory, not a file", path=str(path))
     try:
-        parquet = pq.ParquetFile(path)
+        # Text columns stay dictionary-encoded when they are: their decoded size is
+        # counted before any row is made (see _decoded_bytes).
+        names = pq.read_schema(path).names
+        parquet = pq.ParquetFile(path, read_dictionary=names)
     except (pa.ArrowException, OSError) as exc:
         raise ConnectorError(f"not a readable Parquet file: {exc}", path=str(path)) from exc
     with parquet:
+        _check_widths(parquet.metadata, path)
         header = list(parquet.schema_arrow.names)
         builder = RowBuilder(kind, header, mapping, str(path))
         build, keys = builder.build, builder.raw_keys
         number = 0
-        batches = parquet.iter_batches(batch_size=chunk_size)
+        batches = parquet.iter_batches(batch_size=_batch_rows(parquet.metadata, chunk_size))
         while True:
             try:
                 batch = next(batches, None)
                 if batch is None:
                     return
-                columns = [column.to_pylist() for column in batch.columns]
+                decoded = _decoded_bytes(batch)
+                if decoded > MAX_BATCH_BYTES:
+                    raise ValueError(
+                        f"{batch.num_rows:,} rows take {decoded / 2**20:,.0f} MiB once "
+                        f"decoded, over the {MAX_BATCH_BYTES // 2**20} MiB read at once "
+                        "(refused as a decompression bomb)"
+                    )
+                columns = [_plain(column).to_pylist() for column in batch.columns]
             except (pa.ArrowException, OSError, ValueError) as exc:
                 raise ConnectorError(
                     f"unreadable from this row on: {exc}",
@@ -61,6 +77,73 @@ def read_parquet(
                 chunk.append(RowResult(number, raw, record, error))
             if chunk:
                 yield chunk
+
+
+MAX_CELL_BYTES = 64 * 1024
+"""Largest average width of one column's cells in a row group (uncompressed bytes per
+row, from the file's metadata): a report text is a few kilobytes."""
+
+
+def _check_widths(metadata: Any, path: Path) -> None:
+    """Refuse, before anything is decoded, a file with a column wider than
+    :data:`MAX_CELL_BYTES` a row on average in some row group."""
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        rows = max(group.num_rows, 1)
+        for position in range(group.num_columns):
+            column = group.column(position)
+            if column.total_uncompressed_size / rows > MAX_CELL_BYTES:
+                raise ConnectorError(
+                    f"column {column.path_in_schema!r} holds "
+                    f"{column.total_uncompressed_size / rows / 1024:,.0f} KiB a row in row "
+                    f"group {index}, over the {MAX_CELL_BYTES // 1024} KiB a cell may "
+                    "hold: refused as a decompression bomb",
+                    path=str(path),
+                )
+
+
+def _decoded_bytes(batch: Any) -> int:
+    """What ``batch`` takes once every value is decoded: a dictionary column counts
+    each row's value, not the dictionary once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = 0
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type):
+            values = column.dictionary
+            if pa.types.is_string(values.type) or pa.types.is_binary(values.type):
+                lengths = pc.binary_length(values)
+                counted = pc.sum(pc.take(lengths, column.indices)).as_py()
+                total += int(counted or 0) + column.indices.nbytes
+                continue
+        total += column.nbytes
+    return total
+
+
+def _plain(column: Any) -> Any:
+    """A dictionary column decoded (counted first): arrow makes rows of it faster."""
+    return column.dictionary_decode() if hasattr(column, "dictionary_decode") else column
+
+
+BATCH_TARGET_BYTES = 32 * 1024 * 1024
+"""Bytes a batch is sized to, from the file's own sizes (its widest row group)."""
+
+
+def _batch_rows(metadata: Any, chunk_size: int) -> int:
+    """Rows per batch: ``chunk_size``, fewer when the rows are wide (uncompressed bytes
+    per row of the widest row group), so a batch decodes to about
+    :data:`BATCH_TARGET_BYTES` at most; at least one row."""
+    widest = max(
+        (
+            metadata.row_group(i).total_byte_size / max(metadata.row_group(i).num_rows, 1)
+            for i in range(metadata.num_row_groups)
+        ),
+        default=0.0,
+    )
+    if widest <= 0:
+        return chunk_size
+    return max(1, min(chunk_size, int(BATCH_TARGET_BYTES / widest)))
 
 
 def _text(value: Any) -> str | None:

@@ -135,7 +135,7 @@ def redact_raw_row(
     identifier that slid into another column) as its shape - except a date-time that
     reads as one in a date-time column."""
     row = {
-        column: value_shape(value) if _may_identify(column, value) else value
+        column: value_shape(value) if _may_identify(column, value) else _bounded(value)
         for column, value in raw.items()
     }
     patient_column = mapping.columns.get("patient_id", "patient_id")
@@ -147,6 +147,18 @@ def redact_raw_row(
     if text:
         row[text_column] = f"sha256:{_text_hash(str(text))}"
     return row
+
+
+RAW_CELL_CHARACTERS = 200
+"""Characters of a cell a quarantined raw row keeps (a longer one is cut, with its
+length): 200,000 rows of 5,000-character values would otherwise grow the quarantine
+by a gigabyte."""
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > RAW_CELL_CHARACTERS:
+        return f"{value[:RAW_CELL_CHARACTERS]}... ({len(value):,} characters)"
+    return value
 
 
 def _may_identify(column: str, value: Any) -> bool:

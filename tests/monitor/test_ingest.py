@@ -108,6 +108,21 @@ def test_an_over_long_value_quarantines_its_row_alone_on_every_engine(
     }
 
 
+def test_a_quarantined_row_keeps_at_most_200_characters_of_a_cell(
+    registered: Database, tmp_path: Path, pseudonym_key: bytes
+) -> None:
+    """Failed before: 5,000-character values went whole into the quarantine's raw rows
+    (200,000 such rows grew the database twenty-fold)."""
+    rows = [_prediction(i, device_version="v" * 5000, site="s" * 5000) for i in range(50)]
+    path = write_rows(tmp_path / "predictions.csv", PREDICTION_COLUMNS, rows)
+    report = ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
+    assert (report.accepted, report.quarantined) == (0, 50)
+    with registered.session() as session:
+        raw = session.scalars(select(QuarantinedRow.raw_row)).all()
+    assert all(len(json.dumps(r)) < 1500 for r in raw)
+    assert raw[0]["site"] == "s" * 200 + "... (5,000 characters)"
+
+
 def test_ingesting_a_file_twice_adds_nothing(
     registered: Database, tmp_path: Path, pseudonym_key: bytes
 ) -> None:
