@@ -72,6 +72,11 @@ __all__ = [
     "to_prediction_record",
 ]
 
+MAX_SEPARATORS: Final = 100_000
+"""Separators (field, component, repetition, subcomponent, escape) one message may
+hold: a result message has hundreds; 4 MB of ``~`` took the parser a minute, holding
+the interpreter (the API's p95 went to 1.8 s meanwhile)."""
+
 DEFAULT_ACCESSION_FIELDS: Final = ("OBR-18", "OBR-3", "OBR-2")
 """Where the accession number is looked for, first non-empty wins: OBR-18 (placer
 field 1, where RIS usually put it), then the filler then the placer order number."""
@@ -447,6 +452,12 @@ def _read_message(
         return error(
             f"undecodable bytes in charset {charset} ({said}) at byte {exc.start}: "
             "set MSH-18 to the charset the sender really uses"
+        )
+    separators = sum(text.count(c) for c in {*encoding, fields[1]} if c)
+    if separators > MAX_SEPARATORS:
+        return error(
+            f"{separators:,} field, component and repetition separators, over the "
+            f"{MAX_SEPARATORS:,} a message may hold (a result message has hundreds)"
         )
     message = hl7.parse(text)
     return _reports(index, control_id, charset, message, raw, tz, positions)

@@ -449,6 +449,20 @@ class ServiceConfig(_Section):
     mllp_kind: Literal["predictions", "outcomes"] = Field(
         "outcomes", description="What the MLLP feed carries."
     )
+    mllp_max_connections: int = Field(
+        16,
+        ge=1,
+        description="MLLP connections open at once; one more is answered AR and closed.",
+    )
+    mllp_idle_seconds: float = Field(
+        60.0, gt=0, description="An MLLP connection silent for this long is closed."
+    )
+    mllp_message_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest time one MLLP message may take to arrive, from its start "
+        "block to its end (a sender trickling bytes is answered AR and closed).",
+    )
     tls_certfile: str | None = Field(
         None, description="PEM certificate to serve HTTPS directly (else plain HTTP)."
     )

@@ -16,7 +16,10 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import hl7
 
@@ -25,7 +28,7 @@ from monitor.errors import MissingKeyError, MonitorError
 from monitor.ingest import Kind
 from monitor.storage import Database
 
-__all__ = ["END_BLOCK", "START_BLOCK", "MllpListener", "ack_for", "frames"]
+__all__ = ["END_BLOCK", "START_BLOCK", "MllpLimits", "MllpListener", "ack_for", "frames"]
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,10 @@ def ack_for(message: bytes, code: str, reason: str | None = None) -> bytes:
     """The MLLP-framed acknowledgement of ``message`` with ``code`` (AA, AE, AR); a
     message that cannot be parsed gets a minimal ACK naming no control id."""
     try:
-        text = message.decode("utf-8", errors="replace").replace("\n", "\r").strip("\r")
-        parsed = hl7.parse(text)
+        # The ACK needs the MSH segment only: the rest is never parsed here (a message of
+        # millions of separators took the parser a minute).
+        head = message.lstrip()[:65536].split(b"\r", 1)[0].split(b"\n", 1)[0]
+        parsed = hl7.parse(head.decode("utf-8", errors="replace"))
         ack = parsed.create_ack(ack_code=code, application="DMN-MONITOR")
         body = str(ack).rstrip("\r")
         if reason:
@@ -81,8 +86,10 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
-        sock.settimeout(self.server.idle_seconds)
+        limits = self.server.limits
+        sock.settimeout(limits.idle_seconds)
         buffer = bytearray()
+        started: float | None = None  # when the message being received began
         while not self.server.stopping.is_set():
             try:
                 chunk = sock.recv(65536)
@@ -96,17 +103,63 @@ class _Handler(socketserver.BaseRequestHandler):
                 return
             for message in frames(buffer):
                 sock.sendall(self.server.acknowledge(message))
+            if not buffer:
+                started = None
+                continue
+            now = time.monotonic()
+            started = now if started is None else started
+            if now - started > limits.message_seconds:
+                sock.sendall(ack_for(b"", "AR", "message took too long to arrive"))
+                return
+
+
+@dataclass(frozen=True)
+class MllpLimits:
+    """Bounds of the listener (``service.mllp_*``): connections open at once, seconds
+    a connection may stay silent, seconds one message may take to arrive."""
+
+    max_connections: int = 16
+    idle_seconds: float = 60.0
+    message_seconds: float = 60.0
 
 
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], listener: MllpListener) -> None:
+    def __init__(
+        self, address: tuple[str, int], listener: MllpListener, limits: MllpLimits
+    ) -> None:
         self.listener = listener
         self.stopping = threading.Event()
-        self.idle_seconds = 300.0
+        self.limits = limits
+        self._open = 0
+        self._count = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection, unless as many as allowed are open: then an AR
+        and the connection closed at once (no thread)."""
+        with self._count:
+            full = self._open >= self.limits.max_connections
+            if not full:
+                self._open += 1
+        if full:
+            try:
+                request.settimeout(1.0)
+                request.sendall(ack_for(b"", "AR", "too many connections, send again later"))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._count:
+                self._open -= 1
 
     def acknowledge(self, message: bytes) -> bytes:
         return self.listener.acknowledge(message)
@@ -124,9 +177,14 @@ class MllpListener:
         host: str,
         port: int,
         kind: Kind = "outcomes",
+        limits: MllpLimits | None = None,
     ) -> None:
         self.db, self.config, self.key, self.kind = db, config, pseudonym_key, kind
-        self._server = _Server((host, port), self)
+        service = config.service
+        chosen = limits or MllpLimits(
+            service.mllp_max_connections, service.mllp_idle_seconds, service.mllp_message_seconds
+        )
+        self._server = _Server((host, port), self, chosen)
         self._thread: threading.Thread | None = None
         self.messages = 0
 

@@ -5,6 +5,7 @@ for a refused message, AR when it is not HL7 or the monitor cannot take it yet."
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from monitor.config import load_config
 from monitor.errors import MissingKeyError
-from monitor.mllp import END_BLOCK, START_BLOCK, MllpListener, frames
+from monitor.mllp import END_BLOCK, START_BLOCK, MllpLimits, MllpListener, frames
 from monitor.models import Outcome
 from monitor.storage import Database
 from tests.connectors.message_samples import _report
@@ -115,4 +116,80 @@ def test_when_the_monitor_cannot_take_it_the_sender_is_told_to_retry(
     [ack] = _exchange(listener.address, _frame(FRACTURE))
     assert _msa(ack)[1] == "AR"
     assert words in ack
+    assert _outcomes(registered) == 0
+
+
+@pytest.fixture
+def tight(
+    registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
+) -> Iterator[MllpListener]:
+    """A listener with small bounds: 3 connections, 1 s idle, 1 s for a message."""
+    config_path = tmp_path / "dmn-monitor.toml"
+    config_path.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    server = MllpListener(
+        registered,
+        load_config(config_path),
+        pseudonym_key,
+        host="127.0.0.1",
+        port=0,
+        limits=MllpLimits(max_connections=3, idle_seconds=1.0, message_seconds=1.0),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _closed_after(sock: socket.socket) -> bytes:
+    """What the listener sends before it closes ``sock`` (within 10 s)."""
+    sock.settimeout(10)
+    received = bytearray()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return bytes(received)
+        received += chunk
+
+
+def test_connections_past_the_cap_are_refused_and_idle_ones_closed(tight: MllpListener) -> None:
+    """Failed before: no cap (353 threads for as many idle connections), 300 s idle."""
+    held = [socket.create_connection(tight.address, timeout=10) for _ in range(3)]
+    try:
+        extra = socket.create_connection(tight.address, timeout=10)
+        refused = _closed_after(extra)
+        extra.close()
+        assert _msa(next(frames(bytearray(refused))).decode())[1] == "AR"
+        assert b"too many connections" in refused
+        # The held ones say nothing: each is closed once idle, and room comes back.
+        assert all(_closed_after(sock) == b"" for sock in held)
+    finally:
+        for sock in held:
+            sock.close()
+    [ack] = _exchange(tight.address, _frame(FRACTURE))
+    assert _msa(ack)[1] == "AA"
+
+
+def test_a_message_trickled_byte_by_byte_is_cut_off(tight: MllpListener) -> None:
+    """A sender that keeps a message open by sending a byte now and then (never idle)
+    is answered AR once the message has taken longer than allowed."""
+    with socket.create_connection(tight.address, timeout=10) as sock:
+        sock.sendall(START_BLOCK + b"MSH|")
+        answer = b""
+        for byte in FRACTURE.encode()[4:40]:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.1)
+        answer = _closed_after(sock)
+    assert b"took too long" in answer
+
+
+def test_a_flood_of_separators_is_refused_without_parsing(
+    listener: MllpListener, registered: Database
+) -> None:
+    """Failed before: 4 MB of repetition separators took the parser about a minute."""
+    flood = FRACTURE.rstrip("\r") + "\rNTE|1||" + "~" * 4_000_000
+    [ack] = _exchange(listener.address, _frame(flood))
+    assert _msa(ack)[1] == "AE"
+    assert "separators" in ack
     assert _outcomes(registered) == 0
