@@ -42,7 +42,7 @@ from monitor.ingest import IngestReport, ingest_file
 from monitor.input_checks import unmatched_outcomes
 from monitor.models import IngestionRun, QuarantinedRow
 from monitor.outcome_counts import outcome_months, outcome_totals
-from monitor.pseudonym import MIN_KEY_LENGTH
+from monitor.pseudonym import key_problem
 from monitor.sources import find_source, mapping_for
 from monitor.status import device_status, status_record
 from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
@@ -120,11 +120,11 @@ class AppContext:
         value = os.environ.get(name)
         if value is None or value == "":
             return None
-        if len(value) < MIN_KEY_LENGTH:
+        problem = key_problem(value)
+        if problem is not None:
             raise MonitorError(
-                f"the pseudonymisation key in {name} is shorter than {MIN_KEY_LENGTH} "
-                'characters; use a long random secret (e.g. `python -c "import secrets; '
-                'print(secrets.token_urlsafe(32))"`)'
+                f"the pseudonymisation key in {name} {problem}; use a long random secret "
+                '(e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
             )
         return value.encode("utf-8")
 

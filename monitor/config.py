@@ -801,6 +801,11 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> C
         raise ConfigError(f"configuration file {file} does not exist", path=str(file)) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {file}: {exc}", path=str(file)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{file}: not UTF-8 text (byte {exc.start} cannot be read): save it as UTF-8",
+            path=str(file),
+        ) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -821,7 +826,51 @@ def load_config(path: str | Path | None = None, *, cwd: Path | None = None) -> C
         if len(exc.errors()) > 1:
             message += f" (and {len(exc.errors()) - 1} more problem(s))"
         raise ConfigError(message, path=str(file), key=key) from exc
-    return config.model_copy(update={"path": file.resolve()})
+    config = config.model_copy(update={"path": file.resolve()})
+    for key, folder in (
+        ("report.out_dir", config.report.out_dir),
+        ("console.upload_dir", config.console.upload_dir),
+    ):
+        problem = system_folder(config.base_dir, folder)
+        if problem is not None:
+            raise ConfigError(f"{file}: key '{key}': {problem}", path=str(file), key=key)
+    return config
+
+
+SYSTEM_FOLDERS = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+)
+"""Folders the product never writes files into, nor anywhere under them."""
+
+SHARED_FOLDERS = ("/", "/home", "/opt", "/srv", "/var", "/var/lib", "/var/log")
+"""Folders that hold other folders: the product writes into one of its own below."""
+
+
+def system_folder(base: Path, folder: str) -> str | None:
+    """Why ``folder`` (relative to ``base`` unless absolute) must not receive the
+    product's files - it is or lies in one of :data:`SYSTEM_FOLDERS` - else None."""
+    path = Path(folder).expanduser()
+    resolved = (path if path.is_absolute() else base / path).resolve()
+    hint = ": give a folder of the service's own (e.g. /var/lib/dmn-monitor/reports)"
+    for system in SYSTEM_FOLDERS:
+        root = Path(system)
+        if resolved == root or root in resolved.parents:
+            where = "" if resolved == root else " or lies in it"
+            return f"{folder!r} is the system folder {system}{where}{hint}"
+    if str(resolved) in SHARED_FOLDERS:
+        return f"{folder!r} is the system folder {resolved}, shared by other programs{hint}"
+    return None
 
 
 def iter_keys(model: type[BaseModel] = Config, prefix: str = "") -> Iterator[tuple[str, str, str]]:

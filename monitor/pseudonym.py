@@ -12,10 +12,33 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["MIN_KEY_LENGTH", "generate_key", "pseudonymise"]
+__all__ = [
+    "MIN_DISTINCT_CHARACTERS",
+    "MIN_KEY_LENGTH",
+    "generate_key",
+    "key_problem",
+    "pseudonymise",
+]
 
 MIN_KEY_LENGTH = 16
 """Shortest accepted key, in characters: a short key can be brute-forced."""
+
+
+MIN_DISTINCT_CHARACTERS = 8
+"""Fewest different characters a key holds: 40 spaces or ``aaaa...`` is no secret."""
+
+
+def key_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the pseudonymisation key (too short once stripped, or
+    too few different characters), or None."""
+    stripped = value.strip()
+    if len(stripped) < MIN_KEY_LENGTH:
+        return f"is shorter than {MIN_KEY_LENGTH} characters" + (
+            " once its spaces are stripped" if len(value) >= MIN_KEY_LENGTH else ""
+        )
+    if len(set(stripped)) < MIN_DISTINCT_CHARACTERS:
+        return f"has fewer than {MIN_DISTINCT_CHARACTERS} different characters"
+    return None
 
 
 def pseudonymise(identifier: str, key: bytes) -> str:

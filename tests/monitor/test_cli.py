@@ -117,6 +117,16 @@ def test_ingest_refuses_patient_ids_without_a_key(run, registry_file: Path, tmp_
         ok=False,
     )
     assert "shorter than 16" in short.output
+    # Failed before: 40 spaces, or one character repeated, were accepted as a key.
+    for weak, said in ((" " * 40, "once its spaces are stripped"), ("a" * 40, "different")):
+        refused = run(
+            "ingest",
+            "predictions",
+            str(tmp_path / "p.csv"),
+            env={"DMN_MONITOR_PSEUDONYM_KEY": weak},
+            ok=False,
+        )
+        assert refused.exit_code == 1 and said in refused.output
 
 
 def test_status_and_evaluate_formats(run, registry_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -134,3 +134,35 @@ def test_database_override_keeps_the_rest() -> None:
     config = Config().with_database_url("sqlite:///other.db")
     assert config.database.url == "sqlite:///other.db"
     assert config.time.timezone == "Europe/Paris"
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    """Failed before: a traceback (UnicodeDecodeError)."""
+    path = tmp_path / "dmn-monitor.toml"
+    path.write_bytes('[report]\nout_dir = "rapports-été"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte \d+ cannot be read\)"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "folder"),
+    [
+        ("report.out_dir", "/etc"),
+        ("report.out_dir", "/usr/share/reports"),
+        ("report.out_dir", "../../../../../../../../etc/cron.d"),
+        ("console.upload_dir", "/"),
+    ],
+)
+def test_folders_the_service_writes_to_cannot_be_system_folders(
+    tmp_path: Path, key: str, folder: str
+) -> None:
+    """Failed before: report.out_dir = "/etc" was accepted."""
+    section, name = key.split(".")
+    path = _write(tmp_path, f'[{section}]\n{name} = "{folder}"\n')
+    with pytest.raises(ConfigError, match=f"key '{re.escape(key)}': .* system folder"):
+        load_config(path)
+
+
+def test_a_folder_of_the_services_own_is_accepted(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[report]\nout_dir = "/var/lib/dmn-monitor/reports"\n')
+    assert load_config(path).report.out_dir == "/var/lib/dmn-monitor/reports"
