@@ -108,6 +108,7 @@ def serve(
             proxy_headers=True,
             forwarded_allow_ips=service.forwarded_allow_ips,
             timeout_graceful_shutdown=30,
+            server_header=False,  # responses do not name the server
             log_level="info",
         )
     )

@@ -56,6 +56,23 @@ class _BodyTooLarge(ApiError):
         )
 
 
+HSTS = b"max-age=31536000"
+"""``Strict-Transport-Security`` of every response served over HTTPS (directly, or
+behind a trusted proxy that says so): browsers use HTTPS only for a year."""
+
+
+def _with_hsts(send: Send) -> Send:
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"strict-transport-security" for name, _ in headers):
+                headers.append((b"strict-transport-security", HSTS))
+            message["headers"] = headers
+        await send(message)
+
+    return secured
+
+
 class _Guard:
     """ASGI middleware: the body limit (announced length and bytes actually read) and a
     JSON 500 for any unexpected failure (logged; the response says nothing of it).
@@ -73,6 +90,7 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         limit = self.upload_paths.get(scope.get("path", ""), self.max_bytes)
+        send = _with_hsts(send) if scope.get("scheme") == "https" else send
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

@@ -48,6 +48,7 @@ def test_serve_answers_health_metrics_and_api_then_stops_gracefully(
         assert schema["info"]["title"] == "dmn-monitor"
         refused = httpx.get(f"{served.url}/api/v1/devices")
         assert refused.status_code == 401
+        assert "server" not in refused.headers  # was "uvicorn"
         assert refused.json()["error"]["status"] == 401
         time.sleep(6)  # one notify run at least
     finally:
