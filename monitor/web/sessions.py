@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select
@@ -72,7 +72,8 @@ def resolve_session(
     session: Session, secret: str, *, idle_minutes: float, now: datetime | None = None
 ) -> Login | None:
     """The login of a live session with this cookie secret, else None (unknown, ended,
-    expired, idle too long, or its user disabled). Refreshes ``last_seen_at``."""
+    expired, idle too long, its user disabled, or its password changed since the
+    session began: a reset ends every session). Refreshes ``last_seen_at``."""
     if not secret or len(secret) > 200:
         return None
     moment = now or utc_now()
@@ -90,6 +91,7 @@ def resolve_session(
         or web.expires_at <= moment
         or moment - web.last_seen_at > idle
         or user.disabled_at is not None
+        or _aware(web.created_at) < _aware(user.password_changed_at)
     ):
         if web.ended_at is None:
             web.ended_at = moment
@@ -97,6 +99,11 @@ def resolve_session(
     if moment - web.last_seen_at >= _SEEN_RESOLUTION:
         web.last_seen_at = moment
     return Login(user.id, user.username, user.full_name, user.role, user.lang, web.csrf_token)
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` with UTC attached when the database gave it without (SQLite)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def end_session(session: Session, secret: str, *, now: datetime | None = None) -> bool:

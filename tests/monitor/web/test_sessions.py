@@ -11,8 +11,9 @@ from sqlalchemy import select
 from monitor.models import User, WebSession
 from monitor.storage import Database
 from monitor.timeutil import utc_now
-from monitor.users import create_user, disable_user
+from monitor.users import create_user, disable_user, set_password
 from monitor.web.sessions import end_session, resolve_session, start_session
+from tests.monitor.web.conftest import Console
 
 PASSWORD = "correct horse battery staple"
 
@@ -93,3 +94,14 @@ def test_logout_and_disabling_the_user_end_the_session(database: Database) -> No
         assert resolve_session(session, second, idle_minutes=30) is not None
         disable_user(session, "cmartin", actor="admin")
         assert resolve_session(session, second, idle_minutes=30) is None
+
+
+def test_a_password_reset_ends_the_accounts_open_sessions(console: Console) -> None:
+    """Failed before: a session opened before the reset stayed valid after it."""
+    browser = console.browser("quality")
+    assert browser.get("/fleet").status_code == 200
+    with console.db.session.begin() as session:
+        set_password(session, "cmartin", "a-brand-new-password-1", actor="admin")
+    response = browser.get("/fleet")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
