@@ -321,8 +321,26 @@ def _reject_constant(name: str) -> Any:
     raise _ConstantError(f"invalid JSON: {name} is not a JSON number")
 
 
+MAX_INTEGER_DIGITS = 19
+"""Digits of the longest JSON integer kept as a number (FHIR's integer64 has 19)."""
+
+
+class _HugeInteger(str):
+    """A JSON integer too long to be a FHIR number: kept as text of its size, so the
+    one resource holding it is refused (not a number) and its bundle read."""
+
+    __slots__ = ()
+
+
+def _bounded_int(text: str) -> int | str:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        return _HugeInteger(f"<an integer of {digits} digits>")
+    return int(text)
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, parse_int=_bounded_int)
 
 
 def _json_reason(error: json.JSONDecodeError) -> str:

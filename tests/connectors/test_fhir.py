@@ -636,3 +636,14 @@ def test_mutated_examples_never_raise(original: bytes, edits: list[tuple[int, by
             to_outcome_record(item, outcome_of)
         elif isinstance(item, FhirObservation):
             to_prediction_record(item, MAPPING)
+
+
+def test_an_integer_of_thousands_of_digits_refuses_its_resource_not_the_bundle() -> None:
+    """Failed before: Python's 4,300-digit limit raised out of the JSON parser and the
+    whole bundle was refused (read_fhir, which never raises, raised ValueError)."""
+    text = json.dumps(bundle(ai_observation(), ai_observation(valueInteger=7)))
+    text = text.replace('"valueInteger": 7', '"valueInteger": ' + "9" * 5000)
+    items = read(text.encode())
+    assert not isinstance(items[0], FhirError)
+    assert isinstance(items[1], FhirError) and "valueInteger" in items[1].reason
+    assert "9999" not in items[1].reason
