@@ -46,6 +46,7 @@ from connectors import (
 )
 from connectors.parsing import parser_for
 from connectors.shapes import safe_reason, value_shape
+from connectors.text_values import normalise_text
 from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.device_inputs import CheckedPrediction, DeviceInputs, check_prediction
 from monitor.errors import IngestError, MissingKeyError
@@ -344,7 +345,7 @@ def _prediction_row(
     return natural, {
         "natural_key": natural,
         "device_id": record.device_id,
-        "device_version": record.device_version,
+        "device_version": _spelled(record.device_version),
         "target": target,
         "accession_number": record.accession_number,
         "study_instance_uid": record.study_instance_uid,
@@ -356,15 +357,23 @@ def _prediction_row(
         "patient_pseudonym": _pseudonym(record.patient_id, key)
         if record.patient_id and key
         else None,
-        "site": record.site,
-        "modality": record.modality,
-        "body_part": record.body_part,
-        "scanner_manufacturer": record.scanner_manufacturer,
-        "scanner_model": record.scanner_model,
+        "site": _spelled(record.site),
+        "modality": _spelled(record.modality),
+        "body_part": _spelled(record.body_part),
+        "scanner_manufacturer": _spelled(record.scanner_manufacturer),
+        "scanner_model": _spelled(record.scanner_model),
         "patient_age": record.patient_age,
         "patient_sex": record.patient_sex,
         "run_id": run_id,
     }
+
+
+def _spelled(value: str | None) -> str | None:
+    """A dimension value in its one stored spelling (:mod:`connectors.text_values`):
+    look-alikes (NFD, zero-width or non-breaking characters) are one subgroup."""
+    if value is None:
+        return None
+    return normalise_text(value) or None
 
 
 def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any]]:
@@ -380,7 +389,7 @@ def _outcome_row(record: OutcomeRecord, run_id: int) -> tuple[str, dict[str, Any
         "accession_number": record.accession_number,
         "study_instance_uid": record.study_instance_uid,
         "target": record.target,
-        "site": record.site,
+        "site": _spelled(record.site),
         "outcome": record.outcome,
         "source": record.source,
         "outcome_datetime": record.outcome_datetime,
@@ -476,6 +485,8 @@ def _sort_chunk(
             assert isinstance(record, OutcomeRecord)
             natural, row = _outcome_row(record, run_id)
         too_long = _too_long(row, _LIMITS[isinstance(record, PredictionRecord)])
+        if too_long is None and "device_version" in row and not row["device_version"]:
+            too_long = "device_version: the value holds no visible character"
         if too_long is not None:
             chunk.quarantine.append((result, too_long))
             continue

@@ -330,3 +330,30 @@ def test_file_level_problems_fail_the_run_with_a_clear_message(
     with registered.session() as session:
         run = session.scalars(select(IngestionRun)).one()
     assert run.status == "failed" and "device_id" in (run.error or "")
+
+
+def test_look_alike_spellings_of_a_value_are_one_subgroup(
+    registered: Database, tmp_path: Path, pseudonym_key: bytes
+) -> None:
+    """Failed before: a zero-width space, a non-breaking space or hyphen, or NFD made a
+    subgroup of their own."""
+    spellings = [
+        "Fujifilm Santé",
+        "Fuji\u200bfilm Santé",
+        "Fujifilm\u00a0Santé",
+        " Fujifilm  Santé ",
+        "Fujifilm Sante\u0301",
+    ]
+    rows = [_prediction(i, site=spellings[i % 5], device_version="1.0") for i in range(10)]
+    rows[3]["device_version"] = "1\u20110"  # a non-breaking hyphen: "1-0"
+    rows[4]["device_version"] = "\u200b"
+    path = write_rows(tmp_path / "predictions.csv", PREDICTION_COLUMNS, rows)
+    report = ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
+    assert (report.accepted, report.quarantined) == (9, 1)
+    with registered.session() as session:
+        sites = set(session.scalars(select(Prediction.site)))
+        versions = set(session.scalars(select(Prediction.device_version)))
+        reason = session.scalars(select(QuarantinedRow.reason)).one()
+    assert sites == {"Fujifilm Santé"}
+    assert versions == {"1.0", "1-0"}
+    assert reason == "device_version: the value holds no visible character"
