@@ -50,6 +50,7 @@ from connectors.text_values import normalise_text
 from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.device_inputs import CheckedPrediction, DeviceInputs, check_prediction
 from monitor.errors import IngestError, MissingKeyError
+from monitor.ingest_lock import file_ingestion_lock
 from monitor.kept_texts import store_report_texts
 from monitor.models import (
     IngestionRun,
@@ -645,7 +646,36 @@ def ingest_file(
     if not file.is_file():
         raise IngestError(f"{file}: no such file", path=str(file))
     checksum = file_checksum(file)
+    with file_ingestion_lock(db, checksum, str(file)):
+        return _ingest_locked(
+            db,
+            file,
+            kind,
+            checksum,
+            mapping,
+            source_name,
+            chunk_size,
+            pseudonym_key,
+            fmt,
+            on_chunk,
+            keep_report_text,
+        )
 
+
+def _ingest_locked(
+    db: Database,
+    file: Path,
+    kind: Kind,
+    checksum: str,
+    mapping: SourceMapping,
+    source_name: str | None,
+    chunk_size: int,
+    pseudonym_key: bytes | None,
+    fmt: str | None,
+    on_chunk: Callable[[IngestionRun], None] | None,
+    keep_report_text: bool,
+) -> IngestReport:
+    """:func:`ingest_file` once it holds the file's lock."""
     with db.session.begin() as session:
         specs = list_devices(session)
         devices = {spec.id: DeviceInputs.of(spec) for spec in specs}

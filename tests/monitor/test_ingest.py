@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -357,3 +359,41 @@ def test_look_alike_spellings_of_a_value_are_one_subgroup(
     assert sites == {"Fujifilm Santé"}
     assert versions == {"1.0", "1-0"}
     assert reason == "device_version: the value holds no visible character"
+
+
+_HOLD = """
+import sys
+from pathlib import Path
+from monitor.ingest import file_checksum
+from monitor.ingest_lock import file_ingestion_lock
+from monitor.storage import open_database
+db = open_database(sys.argv[1])
+with file_ingestion_lock(db, file_checksum(Path(sys.argv[2])), sys.argv[2]):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test lets go (or kills this process)
+"""
+
+
+def test_a_file_is_ingested_by_one_process_at_a_time(
+    registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
+) -> None:
+    """Failed before: a second `ingest` of the same file joined the first one's run and
+    both reported every row (as accepted and as duplicate). A process killed while it
+    holds the file lets the next ingestion go on at once."""
+    path = _thousand_with_three_broken(tmp_path)
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD, db_url, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            with pytest.raises(IngestError, match="being ingested by another process"):
+                ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
+            assert _count(registered, IngestionRun) == 0  # no run was made or shared
+        finally:
+            holder.kill()
+            holder.wait(timeout=30)
+    report = ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
+    assert (report.accepted, report.quarantined) == (997, 3)
