@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.workflow import ACTION_KINDS, DISMISSAL_REASONS
 from connectors import FORMATS
@@ -37,6 +38,7 @@ from monitor.evaluation import (
     EvaluationOptions,
     all_breakdowns,
 )
+from monitor.faults import fault_message, is_fault
 from monitor.findings import FINDING_STATUSES
 from monitor.ingest import IngestReport, ingest_file
 from monitor.input_checks import unmatched_outcomes
@@ -65,6 +67,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except MonitorError as exc:
             raise click.ClickException(str(exc)) from exc
+        except (SQLAlchemyError, OSError) as exc:
+            if not is_fault(exc):
+                raise
+            raise click.ClickException(fault_message(exc)) from None
 
 
 class AppContext:

@@ -50,6 +50,7 @@ from connectors.text_values import normalise_text
 from monitor.cells import refresh_cases, touched_by_outcomes
 from monitor.device_inputs import CheckedPrediction, DeviceInputs, check_prediction
 from monitor.errors import IngestError, MissingKeyError
+from monitor.faults import fault_message, is_fault
 from monitor.ingest_lock import file_ingestion_lock
 from monitor.kept_texts import store_report_texts
 from monitor.models import (
@@ -714,12 +715,18 @@ def _ingest_locked(
             if on_chunk is not None:
                 on_chunk(run)
     except Exception as exc:
-        message = str(exc)
-        with db.session.begin() as session:
-            run = session.get_one(IngestionRun, run_id)
-            run.status = "failed"
-            run.error = message
-            run.finished_at = utc_now()
+        # A fault of the machine in one line (never the SQL and its values).
+        message = fault_message(exc) if is_fault(exc) else str(exc)
+        try:
+            with db.session.begin() as session:
+                run = session.get_one(IngestionRun, run_id)
+                run.status = "failed"
+                run.error = message
+                run.finished_at = utc_now()
+        except Exception as marking:  # the same fault may forbid writing that down
+            if not is_fault(marking):
+                raise
+            message += " (the run is left as it was: the next ingestion of the file resumes it)"
         if isinstance(exc, IngestError):
             raise
         hint = f" (run {run_id}; fix the cause and run the same command again to resume)"
