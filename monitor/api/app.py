@@ -213,8 +213,9 @@ def create_app(
     app.add_middleware(_Guard, max_bytes=max_request_bytes, upload_paths=uploads)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers (always 200)."""
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers (always 200). Answered on the event loop
+        itself, never queued behind the worker threads' requests."""
         return {"status": "alive"}
 
     @app.get(

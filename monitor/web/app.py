@@ -181,6 +181,10 @@ def install_console(app: FastAPI, state: ApiState) -> None:
 
     @app.post("/login", include_in_schema=False, response_class=HTMLResponse)
     async def login(request: Request) -> Response:
+        client = request.client.host if request.client is not None else "?"
+        held = console.logins.held_back(client)
+        if held is not None:  # a client over its bound: answered before any work
+            return _throttled(held)
         form = await request.form()
         token, expected = form.get("csrf_token"), request.cookies.get(_LOGIN_CSRF, "")
         username, password = form.get("username"), form.get("password")
@@ -192,7 +196,6 @@ def install_console(app: FastAPI, state: ApiState) -> None:
             or not isinstance(password, str)
         ):
             return _login_page(request, failed=True, status_code=400)
-        client = request.client.host if request.client is not None else "?"
         refusal = await _admitted(console.logins, client)
         if refusal is not None:
             if refusal.audit:
@@ -307,6 +310,16 @@ def install_console(app: FastAPI, state: ApiState) -> None:
         response.headers.update(headers or {})
         response.set_cookie(_LOGIN_CSRF, token, max_age=3600, **_cookie_args(state))
         return response
+
+
+def _throttled(retry_after: int) -> Response:
+    """The short 429 of a client already refused this minute (no template, no form)."""
+    return HTMLResponse(
+        "<!doctype html><title>429</title><p>Trop de tentatives de connexion : patientez "
+        "une minute. / Too many login attempts: wait a minute.</p>",
+        status_code=429,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def _quoted(path: str) -> str:

@@ -92,6 +92,22 @@ class LoginLimiter:
             self._running += 1
             return None
 
+    def held_back(self, client: str) -> int | None:
+        """Seconds to wait if ``client`` was already refused in this window and is
+        still over its bound (its next attempts are answered at once, with no work
+        and no audit), else None. Counts nothing."""
+        with self._lock:
+            now = self.clock()
+            last = self._refused.get(client)
+            mine = self._clients.get(client)
+            if last is None or last <= now - WINDOW_SECONDS or not mine:
+                return None
+            while mine and mine[0] <= now - WINDOW_SECONDS:
+                mine.popleft()
+            if len(mine) < self.per_client:
+                return None
+            return max(1, int(mine[0] + WINDOW_SECONDS - now + 0.999))
+
     def done(self) -> None:
         """An admitted attempt finished (whatever its result)."""
         with self._lock:

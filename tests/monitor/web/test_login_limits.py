@@ -63,3 +63,17 @@ def test_a_refused_client_is_audited_once_a_minute_not_per_attempt() -> None:
     assert audits.count(True) == 1
     clock.now += WINDOW_SECONDS + 1
     assert limiter.admit("x") is None  # a new minute
+
+
+def test_a_refused_client_is_held_back_at_once_until_its_window_frees() -> None:
+    limiter, clock = _limiter(per_client=2, per_minute=100, concurrent=5)
+    assert limiter.held_back("x") is None
+    for _ in range(2):
+        assert limiter.admit("x") is None
+        limiter.done()
+    assert limiter.held_back("x") is None  # not refused yet: the next attempt decides
+    assert limiter.admit("x") is not None
+    assert limiter.held_back("x") == int(WINDOW_SECONDS)
+    assert limiter.held_back("y") is None
+    clock.now += WINDOW_SECONDS + 1
+    assert limiter.held_back("x") is None
