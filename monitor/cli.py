@@ -367,6 +367,8 @@ def ingest() -> None:
 def _print_report(report: IngestReport) -> None:
     resumed = f" (resumed after line {report.resumed_from})" if report.resumed_from else ""
     click.echo(f"{report.path}: {report.summary()}{resumed}")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _walk(names: tuple[str, ...]) -> list[Path]:

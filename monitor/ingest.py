@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import operator
 import sqlite3
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ from monitor.errors import IngestError, MissingKeyError
 from monitor.faults import fault_message, is_fault
 from monitor.ingest_lock import file_ingestion_lock
 from monitor.kept_texts import store_report_texts
+from monitor.lookalikes import DIMENSIONS, look_alike_warnings
 from monitor.models import (
     IngestionRun,
     Outcome,
@@ -91,6 +93,8 @@ class IngestReport:
     quarantined: int
     status: str
     resumed_from: int = 0
+    warnings: tuple[str, ...] = ()
+    """Subgroup values stored that look alike (:mod:`monitor.lookalikes`)."""
 
     def summary(self) -> str:
         """``read N, accepted N, duplicate N, quarantined N`` (what the CLI prints)."""
@@ -699,6 +703,7 @@ def _ingest_locked(
             run.error = None
         run_id = run.id
 
+    seen: dict[str, set[str]] = defaultdict(set)  # dimension values stored by this run
     try:
         chunks = (
             read_predictions(
@@ -711,6 +716,11 @@ def _ingest_locked(
             with db.session.begin() as session:
                 run = session.get_one(IngestionRun, run_id)
                 chunk = _sort_chunk(results, devices, pseudonym_key, run_id, file, keep_report_text)
+                if kind == "predictions":
+                    for row in chunk.rows.values():
+                        for column in DIMENSIONS:
+                            if row.get(column):
+                                seen[column].add(row[column])
                 _commit_chunk(session, chunk, kind, run, mapping, pseudonym_key)
             if on_chunk is not None:
                 on_chunk(run)
@@ -747,4 +757,5 @@ def _ingest_locked(
             quarantined=run.rows_quarantined,
             status=run.status,
             resumed_from=resumed_from,
+            warnings=tuple(look_alike_warnings(session, seen)),
         )

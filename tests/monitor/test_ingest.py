@@ -397,3 +397,20 @@ def test_a_file_is_ingested_by_one_process_at_a_time(
             holder.wait(timeout=30)
     report = ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
     assert (report.accepted, report.quarantined) == (997, 3)
+
+
+def test_values_that_look_alike_but_differ_are_kept_and_said(
+    registered: Database, tmp_path: Path, pseudonym_key: bytes
+) -> None:
+    """A Cyrillic letter or another case is not folded away (they may be different
+    things) but the ingestion says so, naming the character."""
+    sites = ["Fujifilm", "Fuj\u0456film", "FUJIFILM", "Siemens"]
+    rows = [_prediction(i, site=sites[i % 4]) for i in range(8)]
+    path = write_rows(tmp_path / "predictions.csv", PREDICTION_COLUMNS, rows)
+    report = ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
+    assert report.accepted == 8
+    [warning] = report.warnings
+    assert warning.startswith("site: 'FUJIFILM' and 'Fujifilm' and 'Fujіfilm' look alike")
+    assert "U+0456 cyrillic small letter" in warning
+    again = write_rows(tmp_path / "other.csv", PREDICTION_COLUMNS, [_prediction(99)])
+    assert ingest_file(registered, again, "predictions", pseudonym_key=pseudonym_key).warnings == ()
