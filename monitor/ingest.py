@@ -95,6 +95,8 @@ class IngestReport:
     resumed_from: int = 0
     warnings: tuple[str, ...] = ()
     """Subgroup values stored that look alike (:mod:`monitor.lookalikes`)."""
+    checksum: str = ""
+    """SHA-256 of the file read (its quarantined rows are stored under it)."""
 
     def summary(self) -> str:
         """``read N, accepted N, duplicate N, quarantined N`` (what the CLI prints)."""
@@ -514,7 +516,11 @@ def _commit_chunk(
     run: IngestionRun,
     mapping: SourceMapping,
     key: bytes | None,
+    checksum: str | None = None,
 ) -> None:
+    """Store a chunk's rows and quarantine in the caller's transaction; ``checksum``:
+    the file's (default the run's; a batch run holds several files)."""
+    checksum = checksum or run.checksum
     model: type[Prediction] | type[Outcome] = Prediction if kind == "predictions" else Outcome
     new_ids = _insert_new(session, model.__table__, list(chunk.rows.values()))  # type: ignore[arg-type]
     accepted = len(new_ids)
@@ -529,7 +535,7 @@ def _commit_chunk(
         known = set(
             session.scalars(
                 select(QuarantinedRow.line_number).where(
-                    QuarantinedRow.checksum == run.checksum, QuarantinedRow.line_number.in_(lines)
+                    QuarantinedRow.checksum == checksum, QuarantinedRow.line_number.in_(lines)
                 )
             )
         )
@@ -539,7 +545,7 @@ def _commit_chunk(
                 run_id=run.id,
                 kind=kind,
                 source_path=run.source_path,
-                checksum=run.checksum,
+                checksum=checksum,
                 line_number=result.line,
                 raw_row=redact_raw_row(result.raw, mapping, key),
                 reason=safe_reason(reason, _identifier_values(result.raw, mapping)),
@@ -635,8 +641,13 @@ def ingest_file(
     fmt: str | None = None,
     on_chunk: Callable[[IngestionRun], None] | None = None,
     keep_report_text: bool = False,
+    into_run: int | None = None,
 ) -> IngestReport:
     """Ingest one file of ``kind``; resume its unfinished run if there is one.
+
+    ``into_run``: add the file to that run of ``kind`` instead (a feed's batch: the
+    MLLP listener puts a connection's messages in one run); the report then counts
+    this file's rows only.
 
     Bad rows are quarantined with their line and reason; the good rows land.
     ``keep_report_text`` keeps the whole text of each new outcome's report
@@ -664,6 +675,7 @@ def ingest_file(
             fmt,
             on_chunk,
             keep_report_text,
+            into_run,
         )
 
 
@@ -679,13 +691,22 @@ def _ingest_locked(
     fmt: str | None,
     on_chunk: Callable[[IngestionRun], None] | None,
     keep_report_text: bool,
+    into_run: int | None = None,
 ) -> IngestReport:
     """:func:`ingest_file` once it holds the file's lock."""
     with db.session.begin() as session:
         specs = list_devices(session)
         devices = {spec.id: DeviceInputs.of(spec) for spec in specs}
         resolve_device = device_resolver(specs)
-        run = _find_unfinished_run(session, checksum, kind)
+        before = (0, 0, 0, 0)
+        if into_run is not None:
+            run = session.get(IngestionRun, into_run)
+            if run is None or run.kind != kind:
+                raise IngestError(f"{file}: no {kind} run {into_run} to add it to", path=str(file))
+            before = (run.rows_read, run.rows_accepted, run.rows_duplicate, run.rows_quarantined)
+            run.last_line = 0  # this file's lines, from its first
+        else:
+            run = _find_unfinished_run(session, checksum, kind)
         resumed_from = run.last_line if run is not None else 0
         if run is None:
             run = IngestionRun(
@@ -721,7 +742,7 @@ def _ingest_locked(
                         for column in DIMENSIONS:
                             if row.get(column):
                                 seen[column].add(row[column])
-                _commit_chunk(session, chunk, kind, run, mapping, pseudonym_key)
+                _commit_chunk(session, chunk, kind, run, mapping, pseudonym_key, checksum)
             if on_chunk is not None:
                 on_chunk(run)
     except Exception as exc:
@@ -733,6 +754,8 @@ def _ingest_locked(
                 run.status = "failed"
                 run.error = message
                 run.finished_at = utc_now()
+                if into_run is not None:  # a batch's lines are its last file's: resume
+                    run.last_line = 0  # nothing of them by position (re-reading is safe)
         except Exception as marking:  # the same fault may forbid writing that down
             if not is_fault(marking):
                 raise
@@ -751,11 +774,12 @@ def _ingest_locked(
             run_id=run_id,
             path=str(file),
             kind=kind,
-            rows_read=run.rows_read,
-            accepted=run.rows_accepted,
-            duplicate=run.rows_duplicate,
-            quarantined=run.rows_quarantined,
+            rows_read=run.rows_read - before[0],
+            accepted=run.rows_accepted - before[1],
+            duplicate=run.rows_duplicate - before[2],
+            quarantined=run.rows_quarantined - before[3],
             status=run.status,
             resumed_from=resumed_from,
             warnings=tuple(look_alike_warnings(session, seen)),
+            checksum=checksum,
         )

@@ -90,6 +90,7 @@ class _Handler(socketserver.BaseRequestHandler):
         sock.settimeout(limits.idle_seconds)
         buffer = bytearray()
         started: float | None = None  # when the message being received began
+        batch: int | None = None  # the connection's ingestion run, once it has one
         while not self.server.stopping.is_set():
             try:
                 chunk = sock.recv(65536)
@@ -102,7 +103,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 sock.sendall(ack_for(b"", "AR", "message too large"))
                 return
             for message in frames(buffer):
-                sock.sendall(self.server.acknowledge(message))
+                ack, batch = self.server.listener.acknowledge_in(message, batch)
+                sock.sendall(ack)
             if not buffer:
                 started = None
                 continue
@@ -161,9 +163,6 @@ class _Server(socketserver.ThreadingTCPServer):
             with self._count:
                 self._open -= 1
 
-    def acknowledge(self, message: bytes) -> bytes:
-        return self.listener.acknowledge(message)
-
 
 class MllpListener:
     """Listens on ``host:port`` in a thread; ``start()``, ``stop()``."""
@@ -208,12 +207,18 @@ class MllpListener:
         self._server.server_close()
 
     def acknowledge(self, message: bytes) -> bytes:
-        """Ingest one message and give its framed ACK/NAK."""
+        """Ingest one message (in a run of its own) and give its framed ACK/NAK."""
+        return self.acknowledge_in(message, None)[0]
+
+    def acknowledge_in(self, message: bytes, batch: int | None) -> tuple[bytes, int | None]:
+        """Ingest one message into the run ``batch`` (None: a new one) and give its
+        framed ACK/NAK and the run the next message of the connection goes into: a
+        connection's messages are one ingestion run, not one run each."""
         from monitor.push import ingest_payload
 
         self.messages += 1
         if not message.lstrip().startswith(b"MSH"):
-            return ack_for(message, "AR", "not an HL7 v2 message (no MSH segment)")
+            return ack_for(message, "AR", "not an HL7 v2 message (no MSH segment)"), batch
         try:
             result = ingest_payload(
                 self.db,
@@ -223,16 +228,18 @@ class MllpListener:
                 message,
                 name="mllp",
                 pseudonym_key=self.key,
+                into_run=batch,
             )
         except MissingKeyError:
-            return ack_for(message, "AR", "no pseudonymisation key set on the monitor yet")
+            return ack_for(message, "AR", "no pseudonymisation key set on the monitor yet"), batch
         except MonitorError as exc:
             # The message itself cannot be read: sending it again will not help.
-            return ack_for(message, "AE", str(exc).split(" (run ")[0])
+            return ack_for(message, "AE", str(exc).split(" (run ")[0]), batch
         except Exception as exc:
             log.error("MLLP message not ingested: %s", type(exc).__name__)
-            return ack_for(message, "AR", f"not ingested, send again later: {type(exc).__name__}")
+            reason = f"not ingested, send again later: {type(exc).__name__}"
+            return ack_for(message, "AR", reason), batch
         if result.quarantined and not result.accepted and not result.duplicate:
             reasons = "; ".join(e.reason for e in result.errors) or "refused"
-            return ack_for(message, "AE", reasons)
-        return ack_for(message, "AA")
+            return ack_for(message, "AE", reasons), result.run_id
+        return ack_for(message, "AA"), result.run_id

@@ -39,7 +39,7 @@ from connectors import (
 from monitor.config import Config
 from monitor.errors import IngestError, MonitorError
 from monitor.ingest import Kind, ingest_file
-from monitor.models import IngestionRun, QuarantinedRow
+from monitor.models import QuarantinedRow
 from monitor.sources import find_source, mapping_for
 from monitor.storage import Database
 
@@ -164,12 +164,11 @@ def _spool(folder: Path, data: bytes, kind: str, fmt: str) -> Path:
 
 
 def _errors_of_run(
-    db: Database, run_id: int, kind: str, fmt: str, lines: dict[int, int]
+    db: Database, checksum: str, kind: str, fmt: str, lines: dict[int, int]
 ) -> list[RecordError]:
-    """The quarantined records of the run's content (this run's, or the first run's of
-    the same content: a quarantined line is stored once per checksum)."""
+    """The quarantined records of the content with ``checksum`` (this run's, or the
+    first run's of the same content: a quarantined line is stored once per checksum)."""
     with db.session() as session:
-        checksum = session.scalar(select(IngestionRun.checksum).where(IngestionRun.id == run_id))
         rows = session.execute(
             select(QuarantinedRow.line_number, QuarantinedRow.reason)
             .where(QuarantinedRow.checksum == checksum, QuarantinedRow.kind == kind)
@@ -196,13 +195,15 @@ def ingest_payload(
     name: str,
     pseudonym_key: bytes | None,
     source: str | None = None,
+    into_run: int | None = None,
 ) -> PushResult:
     """Ingest a pushed payload of ``kind`` in ``fmt`` (:data:`PUSH_FORMATS`) as the
     token ``name`` (the run's source is ``api:<name>``).
 
     ``source``: a configured source whose mapping reads the payload (vendor codes of
     HL7 / FHIR AI results); default the canonical layout in ``time.timezone``.
-    ``pseudonym_key``: as the command line's (patient ids need it).
+    ``pseudonym_key``: as the command line's (patient ids need it). ``into_run``: add
+    the payload to that run (a feed's batch) instead of a run of its own.
     Raises :class:`IngestError` when the payload cannot be read at all (not JSON, not
     a list, an unreadable message), its subclass :class:`MissingKeyError` when records
     carry patient ids and no key is set, and :class:`MonitorError` for an unknown
@@ -239,6 +240,7 @@ def ingest_payload(
             chunk_size=config.ingest.chunk_size,
             keep_report_text=config.ingest.keep_report_text,
             source_name=f"api:{name}",
+            into_run=into_run,
         )
     except IngestError as exc:
         # The message names the spool file; say "the payload" instead (same class:
@@ -248,7 +250,7 @@ def ingest_payload(
     finally:
         path.unlink(missing_ok=True)
     errors = sorted(
-        [*early, *_errors_of_run(db, report.run_id, kind, fmt, lines)],
+        [*early, *_errors_of_run(db, report.checksum, kind, fmt, lines)],
         key=lambda e: (e.index, e.line or 0),
     )
     return PushResult(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from monitor.config import load_config
 from monitor.errors import MissingKeyError
 from monitor.mllp import END_BLOCK, START_BLOCK, MllpLimits, MllpListener, frames
-from monitor.models import Outcome
+from monitor.models import IngestionRun, Outcome
 from monitor.storage import Database
 from tests.connectors.message_samples import _report
 
@@ -193,3 +193,25 @@ def test_a_flood_of_separators_is_refused_without_parsing(
     assert _msa(ack)[1] == "AE"
     assert "separators" in ack
     assert _outcomes(registered) == 0
+
+
+def test_a_connections_messages_are_one_ingestion_run(
+    listener: MllpListener, registered: Database
+) -> None:
+    """Failed before: one run per message (100,002 runs for 100,000 messages). Each
+    message still gets its own answer, counted on its own."""
+    messages = [
+        _report(f"R{i}", f"HL7-ACC-{i}", "F", "CONCLUSION : fracture du radius distal.")
+        for i in range(20)
+    ]
+    acks = _exchange(listener.address, b"".join(_frame(m) for m in messages), answers=20)
+    assert [_msa(a)[1:3] for a in acks] == [["AA", f"R{i}"] for i in range(20)]
+    again = _exchange(listener.address, _frame(PRELIMINARY) + _frame(FRACTURE), answers=2)
+    assert [_msa(a)[1] for a in again] == ["AE", "AA"]
+    with registered.session() as session:
+        runs = session.scalars(select(IngestionRun).order_by(IngestionRun.id)).all()
+    assert [(r.rows_read, r.rows_accepted, r.rows_duplicate, r.status) for r in runs] == [
+        (20, 20, 0, "completed"),
+        (2, 0, 1, "completed"),  # the preliminary report refused, FRACTURE known
+    ]
+    assert _outcomes(registered) == 20
