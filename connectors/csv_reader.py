@@ -42,6 +42,9 @@ def read_csv(
         raise ConnectorError("is a directory, not a file", path=str(path)) from exc
     except OSError as exc:
         raise ConnectorError(f"cannot be read: {exc.strerror or exc}", path=str(path)) from exc
+    # The csv module's bound on one field is the process's: the configured one (the
+    # same for every source) is set before each read.
+    csv.field_size_limit(mapping.limits.max_cell_bytes)
     with handle:
         reader = csv.reader(handle, delimiter=mapping.delimiter)
         try:
@@ -55,8 +58,13 @@ def read_csv(
                 line=line,
             ) from exc
         except csv.Error as exc:
+            hint = (
+                "ingest.max_cell_bytes bounds one cell"
+                if "field larger than field limit" in str(exc)
+                else "is a quote left open on an earlier line?"
+            )
             raise ConnectorError(
-                f"{exc} (is a quote left open on an earlier line?)",
+                f"{exc} ({hint})",
                 path=str(path),
                 line=reader.line_num,
             ) from exc

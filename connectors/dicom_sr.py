@@ -66,6 +66,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import UID
 
 from connectors.canonical import PATIENT_SEXES, PredictionRecord
+from connectors.limits import ReadLimits
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -230,17 +231,27 @@ def looks_like_dicom(head: bytes) -> bool:
     return stripped[:1] in (b"{", b"[") and b'"00080016"' in head
 
 
-def read_dicom_sr(data: bytes, *, tz: ZoneInfo, name: str = "") -> SrAiResult | SrError:
+MAX_INFLATED_BYTES = ReadLimits().max_inflated_bytes
+"""Largest dataset a deflated SR (transfer syntax 1.2.840.10008.1.2.1.99) may inflate
+to by default (``ingest.max_inflated_bytes``). An AI result SR is kilobytes; pydicom
+inflates the whole dataset at once, so a 1 MB deflated file of zeros took the server
+from 1.5 to 3.5 GB."""
+
+
+def read_dicom_sr(
+    data: bytes, *, tz: ZoneInfo, name: str = "", max_inflated: int = MAX_INFLATED_BYTES
+) -> SrAiResult | SrError:
     """Read one AI result SR from Part 10 or DICOM JSON bytes; never raises.
 
     ``tz`` is the timezone of naive date-times (see the module docstring); ``name``
-    (e.g. the file name) is carried into the result and errors.
+    (e.g. the file name) is carried into the result and errors; ``max_inflated``: the
+    largest dataset a deflated file may inflate to (``ingest.max_inflated_bytes``).
     """
     try:
         with warnings.catch_warnings():
             # pydicom warns about values it accepts anyway (e.g. a 66-character UID).
             warnings.simplefilter("ignore")
-            dataset = _decode(data)
+            dataset = _decode(data, max_inflated)
             return _read(dataset, tz=tz, name=name)
     except _Reject as reject:
         return SrError(name, str(reject))
@@ -348,11 +359,6 @@ class _ReadWatch(io.BytesIO):
         return chunk
 
 
-MAX_INFLATED_BYTES = 64 * 1024 * 1024
-"""Largest dataset a deflated SR (transfer syntax 1.2.840.10008.1.2.1.99) may inflate
-to. An AI result SR is kilobytes; pydicom inflates the whole dataset at once, so a 1 MB
-deflated file of zeros took the server from 1.5 to 3.5 GB."""
-
 _DEFLATED = b"1.2.840.10008.1.2.1.99"
 
 
@@ -379,7 +385,8 @@ def _check_inflation(data: bytes, limit: int) -> None:
         if total > limit:
             raise _Reject(
                 f"the deflated dataset inflates to more than {limit // (1 << 20)} MiB "
-                "(an AI result SR is a few kilobytes): refused as a decompression bomb"
+                "(ingest.max_inflated_bytes; an AI result SR is a few kilobytes): refused "
+                "as a decompression bomb"
             )
         pending = inflater.unconsumed_tail
         if inflater.eof or not (out or pending):

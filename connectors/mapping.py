@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.canonical import OUTCOME_COLUMNS, PREDICTION_COLUMNS
 from connectors.errors import ConnectorError
+from connectors.limits import ReadLimits
 
 __all__ = ["RecordKind", "SourceMapping", "columns_of", "value_key"]
 
@@ -73,6 +74,8 @@ class SourceMapping:
     vocabularies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     pathology_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     local_codes: Mapping[str, str] = field(default_factory=dict)
+    limits: ReadLimits = field(default_factory=ReadLimits)
+    """How much a reader takes from one file (:class:`connectors.limits.ReadLimits`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", _frozen(self.columns))
@@ -102,6 +105,7 @@ class SourceMapping:
                 tuple(sorted(self.vocabularies.items())),
                 tuple(sorted(self.pathology_rules.items())),
                 tuple(sorted(self.local_codes.items())),
+                self.limits,
             )
         )
 

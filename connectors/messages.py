@@ -138,6 +138,13 @@ def read_messages(
     if fmt == "dicom-sr" and resolve_device is None:
         raise ConnectorError("DICOM SR predictions need the registry to name the device")
     interpret = _interpreter(path, kind, mapping, fmt, resolve_device)
+    size, bound = path.stat().st_size, mapping.limits.max_message_file_bytes
+    if size > bound:
+        raise ConnectorError(
+            f"{size / 2**20:,.0f} MiB: a message file is read whole, at most "
+            f"{bound // 2**20} MiB (ingest.max_message_file_bytes): split it",
+            path=str(path),
+        )
     data = path.read_bytes()
     return _chunks(interpret(data), chunk_size)
 
@@ -234,7 +241,9 @@ def _sr_rows(
     resolve_device: DeviceResolver,
 ) -> Iterator[list[RowResult]]:
     raw: dict[str, str | None] = {"file": path.name}
-    result = read_dicom_sr(data, tz=tz, name=path.name)
+    result = read_dicom_sr(
+        data, tz=tz, name=path.name, max_inflated=mapping.limits.max_inflated_bytes
+    )
     if isinstance(result, SrError):
         yield [RowResult(1, raw, None, result.reason)]
         return

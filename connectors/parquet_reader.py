@@ -11,12 +11,7 @@ from connectors.errors import ConnectorError
 from connectors.mapping import RecordKind, SourceMapping
 from connectors.rows import RowBuilder, RowResult
 
-__all__ = ["MAX_BATCH_BYTES", "read_parquet"]
-
-MAX_BATCH_BYTES = 256 * 1024 * 1024
-"""Largest batch of rows decoded at once (bytes in memory). A Parquet file is small on
-disk however large its values (a 0.25 MB file holds 200,000 rows of 5,000-character
-values): a batch past this is refused, from that row on, before its rows are made."""
+__all__ = ["read_parquet"]
 
 
 def read_parquet(
@@ -43,7 +38,8 @@ def read_parquet(
     except (pa.ArrowException, OSError) as exc:
         raise ConnectorError(f"not a readable Parquet file: {exc}", path=str(path)) from exc
     with parquet:
-        _check_widths(parquet.metadata, path)
+        limits = mapping.limits
+        _check_widths(parquet.metadata, path, limits.max_cell_bytes)
         header = list(parquet.schema_arrow.names)
         builder = RowBuilder(kind, header, mapping, str(path))
         build, keys = builder.build, builder.raw_keys
@@ -55,11 +51,11 @@ def read_parquet(
                 if batch is None:
                     return
                 decoded = _decoded_bytes(batch)
-                if decoded > MAX_BATCH_BYTES:
+                if decoded > limits.max_batch_bytes:
                     raise ValueError(
                         f"{batch.num_rows:,} rows take {decoded / 2**20:,.0f} MiB once "
-                        f"decoded, over the {MAX_BATCH_BYTES // 2**20} MiB read at once "
-                        "(refused as a decompression bomb)"
+                        f"decoded, over the {limits.max_batch_bytes // 2**20} MiB read at "
+                        "once (ingest.max_batch_bytes; refused as a decompression bomb)"
                     )
                 columns = [_plain(column).to_pylist() for column in batch.columns]
             except (pa.ArrowException, OSError, ValueError) as exc:
@@ -79,25 +75,20 @@ def read_parquet(
                 yield chunk
 
 
-MAX_CELL_BYTES = 64 * 1024
-"""Largest average width of one column's cells in a row group (uncompressed bytes per
-row, from the file's metadata): a report text is a few kilobytes."""
-
-
-def _check_widths(metadata: Any, path: Path) -> None:
+def _check_widths(metadata: Any, path: Path, max_cell_bytes: int) -> None:
     """Refuse, before anything is decoded, a file with a column wider than
-    :data:`MAX_CELL_BYTES` a row on average in some row group."""
+    ``max_cell_bytes`` a row on average in some row group (``ingest.max_cell_bytes``)."""
     for index in range(metadata.num_row_groups):
         group = metadata.row_group(index)
         rows = max(group.num_rows, 1)
         for position in range(group.num_columns):
             column = group.column(position)
-            if column.total_uncompressed_size / rows > MAX_CELL_BYTES:
+            if column.total_uncompressed_size / rows > max_cell_bytes:
                 raise ConnectorError(
                     f"column {column.path_in_schema!r} holds "
                     f"{column.total_uncompressed_size / rows / 1024:,.0f} KiB a row in row "
-                    f"group {index}, over the {MAX_CELL_BYTES // 1024} KiB a cell may "
-                    "hold: refused as a decompression bomb",
+                    f"group {index}, over the {max_cell_bytes // 1024} KiB a cell may "
+                    "hold (ingest.max_cell_bytes): refused as a decompression bomb",
                     path=str(path),
                 )
 

@@ -45,7 +45,7 @@ from monitor.input_checks import unmatched_outcomes
 from monitor.models import IngestionRun, QuarantinedRow
 from monitor.outcome_counts import outcome_months, outcome_totals
 from monitor.pseudonym import key_problem
-from monitor.sources import find_source, mapping_for
+from monitor.sources import find_source, mapping_for, read_limits
 from monitor.status import device_status, status_record
 from monitor.storage import Database, current_revision, head_revision, open_database, upgrade
 from monitor.tables import render_table
@@ -395,7 +395,7 @@ def _ingest(kind: str, files: tuple[str, ...], source_name: str | None, fmt: str
     failed = 0
     for path in _walk(files):
         source = find_source(cfg, path, kind, source_name)
-        mapping = mapping_for(source, cfg.time.timezone, cfg.base_dir)
+        mapping = mapping_for(source, cfg.time.timezone, cfg.base_dir, read_limits(cfg))
         try:
             report = ingest_file(
                 app.summarised_db(),

@@ -131,6 +131,28 @@ class IngestConfig(_Section):
             "time it was stored)."
         ),
     )
+    max_inflated_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest dataset a deflated DICOM SR may inflate to (bytes); a larger "
+        "one is refused as a decompression bomb.",
+    )
+    max_cell_bytes: int = Field(
+        128 * 1024,
+        ge=1024,
+        description="Largest cell read (bytes): a CSV field, a Parquet column's average "
+        "width per row.",
+    )
+    max_batch_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest batch of Parquet rows decoded at once (bytes).",
+    )
+    max_message_file_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest message file (HL7 v2, FHIR, DICOM SR) read whole (bytes).",
+    )
 
 
 class SubgroupConfig(_Section):

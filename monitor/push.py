@@ -40,7 +40,7 @@ from monitor.config import Config
 from monitor.errors import IngestError, MonitorError
 from monitor.ingest import Kind, ingest_file
 from monitor.models import QuarantinedRow
-from monitor.sources import find_source, mapping_for
+from monitor.sources import find_source, mapping_for, read_limits
 from monitor.storage import Database
 
 __all__ = [
@@ -229,7 +229,9 @@ def ingest_payload(
     path = _spool(folder, data, kind, fmt)
     try:
         configured = find_source(config, path, kind, source) if source else None
-        mapping = mapping_for(configured, config.time.timezone, config.base_dir)
+        mapping = mapping_for(
+            configured, config.time.timezone, config.base_dir, read_limits(config)
+        )
         report = ingest_file(
             db,
             path,

@@ -7,21 +7,38 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from connectors import SourceMapping
+from connectors.limits import ReadLimits
 from monitor.config import Config, SourceConfig
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest import IngestReport, completed_run, file_checksum, ingest_file
 from monitor.storage import Database
 
-__all__ = ["find_source", "ingest_sources", "mapping_for", "source_files"]
+__all__ = ["find_source", "ingest_sources", "mapping_for", "read_limits", "source_files"]
+
+
+def read_limits(config: Config) -> ReadLimits:
+    """The readers' bounds of ``config`` (``[ingest]``)."""
+    ingest = config.ingest
+    return ReadLimits(
+        max_inflated_bytes=ingest.max_inflated_bytes,
+        max_cell_bytes=ingest.max_cell_bytes,
+        max_batch_bytes=ingest.max_batch_bytes,
+        max_message_file_bytes=ingest.max_message_file_bytes,
+    )
 
 
 def mapping_for(
-    source: SourceConfig | None, timezone: str, base_dir: Path | None = None
+    source: SourceConfig | None,
+    timezone: str,
+    base_dir: Path | None = None,
+    limits: ReadLimits | None = None,
 ) -> SourceMapping:
     """The connector mapping of ``source`` (the canonical layout when None); rule files
-    are resolved against ``base_dir`` (the configuration file's folder)."""
+    are resolved against ``base_dir`` (the configuration file's folder); ``limits``:
+    the readers' bounds (:func:`read_limits`; the defaults when None)."""
+    limits = limits or ReadLimits()
     if source is None:
-        return SourceMapping(timezone=timezone)
+        return SourceMapping(timezone=timezone, limits=limits)
 
     def resolved(files: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         base = base_dir or Path.cwd()
@@ -41,6 +58,7 @@ def mapping_for(
         vocabularies=resolved(source.vocabularies),
         pathology_rules=resolved(source.pathology_rules),
         local_codes=dict(source.local_codes),
+        limits=limits,
     )
 
 
@@ -93,7 +111,7 @@ def ingest_sources(
     content was already ingested completely is skipped; an interrupted one resumes.
     """
     for source in sorted(config.sources, key=lambda s: s.kind != "predictions"):
-        mapping = mapping_for(source, config.time.timezone, config.base_dir)
+        mapping = mapping_for(source, config.time.timezone, config.base_dir, read_limits(config))
         for path in source_files(config, source):
             if skip_ingested and completed_run(db, file_checksum(path), source.kind) is not None:
                 continue

@@ -23,7 +23,7 @@ from monitor.config import Config
 from monitor.errors import IngestError, MissingKeyError, MonitorError
 from monitor.ingest import completed_run, file_checksum, ingest_file
 from monitor.models import IngestionRun
-from monitor.sources import mapping_for, source_files
+from monitor.sources import mapping_for, read_limits, source_files
 from monitor.storage import Database
 from monitor.timeutil import utc_now
 
@@ -86,7 +86,7 @@ def poll_sources(
             raise Stopping("the service is stopping; this file resumes at the next poll")
 
     for source in sorted(config.sources, key=lambda s: s.kind != "predictions"):
-        mapping = mapping_for(source, config.time.timezone, config.base_dir)
+        mapping = mapping_for(source, config.time.timezone, config.base_dir, read_limits(config))
         for path in source_files(config, source):
             if _set_aside(path):
                 continue

@@ -34,7 +34,7 @@ from monitor.errors import IngestError, MonitorError
 from monitor.ingest import IngestReport, Kind, ingest_file
 from monitor.input_checks import UnmatchedOutcomes, unmatched_outcomes
 from monitor.models import IngestionRun, JobRun, QuarantinedRow
-from monitor.sources import find_source, mapping_for
+from monitor.sources import find_source, mapping_for, read_limits
 from monitor.timeutil import utc_now
 from monitor.watch import FAILED, PROCESSED
 from monitor.web.auth import Posted, QualityPost, ViewerLogin
@@ -360,7 +360,7 @@ def _run_source(config: Config, run: IngestionRun) -> SourceConfig | None:
 
 
 def _mapping(config: Config, source: SourceConfig | None) -> SourceMapping:
-    return mapping_for(source, config.time.timezone, config.base_dir)
+    return mapping_for(source, config.time.timezone, config.base_dir, read_limits(config))
 
 
 def shown_fields(raw: dict[str, Any], mapping: SourceMapping) -> list[tuple[str, str]]:

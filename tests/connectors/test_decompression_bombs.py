@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,6 +23,15 @@ from pydicom import dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from connectors.csv_reader import read_csv
+from connectors.dicom_sr import read_dicom_sr
+from connectors.errors import ConnectorError
+from connectors.limits import ReadLimits
+from connectors.mapping import SourceMapping
+from connectors.messages import read_messages
+from monitor.config import load_config
+from monitor.sources import read_limits
 
 PEAK_LIMIT_MIB = 500
 
@@ -142,7 +152,7 @@ def test_a_small_deflated_dicom_sr_still_reads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "width", "dictionary", "refused"),
     [
-        (20_000, 100_000, False, "a cell may hold"),  # 2 GB decoded, 0.2 MB on disk
+        (20_000, 200_000, False, "a cell may hold"),  # 4 GB decoded, 0.4 MB on disk
         (20_000, 100_000, True, "read at once"),  # the same, dictionary-encoded
         (200_000, 5_000, True, None),  # 1 GB decoded: read batch by batch, bounded
     ],
@@ -158,3 +168,30 @@ def test_a_parquet_bomb_is_refused_or_read_in_bounded_batches(
     else:
         assert refused in str(result["outcome"]) and "decompression bomb" in str(result["outcome"])
     assert float(result["peak_mib"]) < PEAK_LIMIT_MIB  # type: ignore[arg-type]
+
+
+def test_the_bounds_come_from_the_configuration(tmp_path: Path) -> None:
+    """``[ingest]`` sets each reader's bound; a message file over its bound is refused
+    before it is read whole, a CSV cell over its bound stops the file with the key."""
+    config_path = tmp_path / "dmn-monitor.toml"
+    config_path.write_text(
+        "[ingest]\nmax_message_file_bytes = 1048576\nmax_cell_bytes = 2048\n"
+        "max_inflated_bytes = 2097152\nmax_batch_bytes = 4194304\n",
+        encoding="utf-8",
+    )
+    limits = read_limits(load_config(config_path))
+    assert limits == ReadLimits(2097152, 2048, 4194304, 1048576)
+    mapping = SourceMapping(limits=limits)
+    big = tmp_path / "feed.hl7"
+    big.write_bytes(b"MSH|^~\\&|RIS\r" + b"NTE|1||x\r" * 200_000)
+    with pytest.raises(ConnectorError, match=r"ingest\.max_message_file_bytes"):
+        list(read_messages(big, "outcomes", mapping, 100, "hl7"))
+    wide = tmp_path / "wide.csv"
+    header = "accession_number,outcome,source,outcome_datetime\n"
+    row = f"A1,positive,report,2025-01-01T10:00:00,{'x' * 5000}\n"
+    wide.write_text(header.replace("\n", ",note\n") + row, encoding="utf-8")
+    with pytest.raises(ConnectorError, match=r"ingest\.max_cell_bytes"):
+        list(read_csv(wide, "outcomes", mapping, 100))
+    bomb = _deflated_sr_bomb(tmp_path / "bomb.dcm", 3)
+    result = read_dicom_sr(bomb.read_bytes(), tz=ZoneInfo("UTC"), max_inflated=2 * 1024 * 1024)
+    assert "ingest.max_inflated_bytes" in getattr(result, "reason", "")
