@@ -175,8 +175,9 @@ def _may_identify(column: str, value: Any) -> bool:
     if sum(c.isdigit() for c in text) < 4:
         return False
     if column.endswith("_datetime") or "date" in column.lower():
-        # A date-time, even a wrong one ("2025-13-45T10:00"), is shown: it is what to fix.
-        return not set(text) <= _DATE_CHARACTERS
+        # A date-time, even a wrong one ("2025-13-45T10:00"), is shown: it is what to
+        # fix. Digits alone ("1247707": an identifier that slid there) are not one.
+        return not (set(text) <= _DATE_CHARACTERS and any(c in "-/:." for c in text))
     return True
 
 

@@ -414,3 +414,15 @@ def test_values_that_look_alike_but_differ_are_kept_and_said(
     assert "U+0456 cyrillic small letter" in warning
     again = write_rows(tmp_path / "other.csv", PREDICTION_COLUMNS, [_prediction(99)])
     assert ingest_file(registered, again, "predictions", pseudonym_key=pseudonym_key).warnings == ()
+
+
+def test_a_raw_row_shows_a_wrong_date_but_not_digits_in_a_date_column(
+    registered: Database, tmp_path: Path, pseudonym_key: bytes
+) -> None:
+    rows = [_prediction(0, exam_datetime="2025-13-45T10:00:00"), _prediction(1)]
+    rows[1]["exam_datetime"] = "1247707"  # a patient number slid into the date
+    path = write_rows(tmp_path / "predictions.csv", PREDICTION_COLUMNS, rows)
+    ingest_file(registered, path, "predictions", pseudonym_key=pseudonym_key)
+    with registered.session() as session:
+        raw = session.scalars(select(QuarantinedRow.raw_row).order_by(QuarantinedRow.id)).all()
+    assert [r["exam_datetime"] for r in raw] == ["2025-13-45T10:00:00", "9999999"]
