@@ -86,7 +86,12 @@ def write_drift_report(
     values in either frame. Returns ``path``.
     """
     # Values from files go into Evidently's <script> data as they are: made inert first.
-    given = {value for frame in (reference, current) for c in categorical for value in frame[c]}
+    given = {
+        value
+        for frame in (reference, current)
+        for c in categorical
+        for value in _distinct(frame[c])
+    }
     safe_reference, safe_current = (_inert_columns(f, categorical) for f in (reference, current))
     snapshot = _run_report(safe_reference, safe_current, numeric, categorical)
     page = snapshot.get_html_str(as_iframe=False)
@@ -103,12 +108,19 @@ def _has_markup(value: object) -> bool:
     return isinstance(value, str) and any(c in value for c in MARKUP)
 
 
+def _distinct(values: pd.Series) -> list[object]:
+    """The distinct values of a column (a categorical's categories)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return list(values.cat.categories)
+    return list(pd.unique(values))
+
+
 def _inert_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """``frame`` with its ``columns``' text made inert (a copy if any changes)."""
     changed = {
-        c: frame[c].map(inert_text, na_action="ignore")
+        c: frame[c].astype(object).map(inert_text, na_action="ignore")
         for c in columns
-        if c in frame.columns and frame[c].map(_has_markup).any()
+        if c in frame.columns and any(_has_markup(v) for v in _distinct(frame[c]))
     }
     return frame.assign(**changed) if changed else frame
 

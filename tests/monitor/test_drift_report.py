@@ -189,3 +189,21 @@ def test_inert_text_replaces_only_markup_characters() -> None:
     assert inert_text(3.5) == 3.5 and inert_text(None) is None
     with pytest.raises(ValueError, match="not made inert"):
         assert_inert("<p><b>x</b></p>", ["<b>x</b>"])
+
+
+def test_categorical_columns_are_made_inert_too(
+    tmp_path: Path, small: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """A kept history's text columns are categoricals (failed before: 'Categorical
+    does not support reduction any')."""
+    reference, current = (frame.copy() for frame in small)
+    current.loc[current.index[:40], "site"] = "<b>x</b>"
+    reference["site"], current["site"] = (
+        frame["site"].astype("category") for frame in (reference, current)
+    )
+    page = write_drift_report(
+        reference, current, tmp_path / "drift.html", numeric=["ai_score"], categorical=["site"]
+    ).read_text(encoding="utf-8")
+    assert "<b>x</b>" not in page
+    inert = "\uff1cb\uff1ex\uff1c/b\uff1e"
+    assert inert in page or inert.encode("ascii", "backslashreplace").decode() in page
