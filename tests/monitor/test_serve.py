@@ -4,6 +4,7 @@ each scheduled job once per schedule."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -103,3 +104,47 @@ def test_two_serve_processes_run_each_job_once_per_schedule(pg_url: str, tmp_pat
         assert all(r.status == "success" for r in mine)
     pids = {str(first.process.pid), str(second.process.pid)}
     assert {r.owner.rsplit(":", 1)[1] for r in runs} <= pids
+
+
+def test_a_login_flood_on_loopback_is_bounded_and_the_server_keeps_answering(
+    replayed_demo: Replayed, tmp_path: Path
+) -> None:
+    """20 clients post bogus logins at once against `serve` on loopback (a bounded
+    count: 5 each). Failed before: every one ran scrypt in the event loop and was
+    audited (100 x 401). Now the address gets its 10 password checks a minute, the
+    rest 429, and /healthz answers throughout."""
+    url = replayed_demo.copy_url(tmp_path)
+    text = replayed_demo.config_path.read_text(encoding="utf-8")
+    config = tmp_path / "dmn-monitor.toml"
+    config.write_text(text + "\n[console]\nsecure_cookies = false\n", encoding="utf-8")
+    served = start_serve(config, url, tmp_path, extra=("--no-scheduler",))
+    statuses: Counter[int] = Counter()
+    health: list[int] = []
+    try:
+        served.wait_ready()
+
+        def flood() -> None:
+            with httpx.Client(base_url=served.url, timeout=30) as client:
+                page = client.get("/login").text
+                token = page.split('name="csrf_token" value="')[1].split('"')[0]
+                for i in range(5):
+                    data = {"csrf_token": token, "username": "nobody", "password": f"x{i}"}
+                    answer = client.post("/login", data=data)
+                    statuses[answer.status_code] += 1
+                    if 'name="csrf_token" value="' in answer.text:
+                        token = answer.text.split('name="csrf_token" value="')[1].split('"')[0]
+
+        threads = [threading.Thread(target=flood) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        with httpx.Client(base_url=served.url, timeout=10) as watcher:
+            while any(thread.is_alive() for thread in threads):
+                health.append(watcher.get("/healthz").status_code)
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        assert served.stop() == 0, served.log()
+    assert sum(statuses.values()) == 100
+    # At most the address's 10 checks a minute (fewer if some waited over 2 s for a turn).
+    assert 1 <= statuses[401] <= 10 and statuses[401] + statuses[429] == 100, statuses
+    assert health and set(health) == {200}
