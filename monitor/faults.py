@@ -37,10 +37,8 @@ def _driver_error(exc: BaseException) -> bool:
     """An error of a database driver used directly (bulk inserts go through it)."""
     if isinstance(exc, sqlite3.Error):
         return True
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
+    import psycopg  # (a dependency; imported when a fault is met, not at start-up)
+
     return isinstance(exc, psycopg.Error)
 
 

@@ -499,10 +499,9 @@ def _sort_chunk(
         if too_long is not None:
             chunk.quarantine.append((result, too_long))
             continue
-        kept_text = isinstance(record, OutcomeRecord) and keep_texts and record.report_text
-        if kept_text and natural not in chunk.rows:
-            assert isinstance(record, OutcomeRecord) and record.report_text
-            chunk.texts[natural] = record.report_text
+        text = record.report_text if isinstance(record, OutcomeRecord) and keep_texts else None
+        if text and natural not in chunk.rows:
+            chunk.texts[natural] = text
         if natural in chunk.rows:
             chunk.duplicates += 1
         else:
@@ -643,12 +642,14 @@ def ingest_file(
     on_chunk: Callable[[IngestionRun], None] | None = None,
     keep_report_text: bool = False,
     into_run: int | None = None,
+    look_alikes: bool = True,
 ) -> IngestReport:
     """Ingest one file of ``kind``; resume its unfinished run if there is one.
 
     ``into_run``: add the file to that run of ``kind`` instead (a feed's batch: the
     MLLP listener puts a connection's messages in one run); the report then counts
-    this file's rows only.
+    this file's rows only. ``look_alikes``: report subgroup values that look alike
+    (off for pushed payloads: a feed's message would read the cells each time).
 
     Bad rows are quarantined with their line and reason; the good rows land.
     ``keep_report_text`` keeps the whole text of each new outcome's report
@@ -677,6 +678,7 @@ def ingest_file(
             on_chunk,
             keep_report_text,
             into_run,
+            look_alikes,
         )
 
 
@@ -693,6 +695,7 @@ def _ingest_locked(
     on_chunk: Callable[[IngestionRun], None] | None,
     keep_report_text: bool,
     into_run: int | None = None,
+    look_alikes: bool = True,
 ) -> IngestReport:
     """:func:`ingest_file` once it holds the file's lock."""
     with db.session.begin() as session:
@@ -738,7 +741,7 @@ def _ingest_locked(
             with db.session.begin() as session:
                 run = session.get_one(IngestionRun, run_id)
                 chunk = _sort_chunk(results, devices, pseudonym_key, run_id, file, keep_report_text)
-                if kind == "predictions":
+                if look_alikes and kind == "predictions":
                     for row in chunk.rows.values():
                         for column in DIMENSIONS:
                             if row.get(column):

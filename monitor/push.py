@@ -243,6 +243,7 @@ def ingest_payload(
             keep_report_text=config.ingest.keep_report_text,
             source_name=f"api:{name}",
             into_run=into_run,
+            look_alikes=False,
         )
     except IngestError as exc:
         # The message names the spool file; say "the payload" instead (same class:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import importlib
 import secrets
 from dataclasses import dataclass, field
@@ -30,9 +31,16 @@ from monitor.web.auth import (
     ViewerPost,
     optional_login,
 )
-from monitor.web.i18n import LANGS
+from monitor.web.i18n import LANGS, translate
 from monitor.web.login_limits import LoginLimiter, Refusal
-from monitor.web.render import LANG_COOKIE, PageNotFound, environment, page, safe_next
+from monitor.web.render import (
+    LANG_COOKIE,
+    PageNotFound,
+    environment,
+    language,
+    page,
+    safe_next,
+)
 from monitor.web.sessions import COOKIE_NAME, end_session, start_session
 from monitor.web.tasks import TaskRegistry
 
@@ -184,7 +192,7 @@ def install_console(app: FastAPI, state: ApiState) -> None:
         client = request.client.host if request.client is not None else "?"
         held = console.logins.held_back(client)
         if held is not None:  # a client over its bound: answered before any work
-            return _throttled(held)
+            return _throttled(held, language(request, None))
         form = await request.form()
         token, expected = form.get("csrf_token"), request.cookies.get(_LOGIN_CSRF, "")
         username, password = form.get("username"), form.get("password")
@@ -312,11 +320,11 @@ def install_console(app: FastAPI, state: ApiState) -> None:
         return response
 
 
-def _throttled(retry_after: int) -> Response:
+def _throttled(retry_after: int, lang: str) -> Response:
     """The short 429 of a client already refused this minute (no template, no form)."""
+    said = html.escape(translate("login.throttled", lang))
     return HTMLResponse(
-        "<!doctype html><title>429</title><p>Trop de tentatives de connexion : patientez "
-        "une minute. / Too many login attempts: wait a minute.</p>",
+        f'<!doctype html><html lang="{lang}"><title>429</title><p>{said}</p></html>',
         status_code=429,
         headers={"Retry-After": str(retry_after)},
     )

@@ -29,18 +29,29 @@ FRACTURE = _report("R1", "HL7-ACC-1", "F", "CONCLUSION : fracture du radius dist
 PRELIMINARY = _report("R3", "HL7-ACC-3", "P", "Fracture probable du scaphoïde.")
 
 
-@pytest.fixture
-def listener(
-    registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
+def _listening(
+    registered: Database,
+    db_url: str,
+    tmp_path: Path,
+    pseudonym_key: bytes,
+    limits: MllpLimits | None = None,
 ) -> Iterator[MllpListener]:
     config_path = tmp_path / "dmn-monitor.toml"
     config_path.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    config = load_config(config_path)
     server = MllpListener(
-        registered, load_config(config_path), pseudonym_key, host="127.0.0.1", port=0
+        registered, config, pseudonym_key, host="127.0.0.1", port=0, limits=limits
     )
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def listener(
+    registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
+) -> Iterator[MllpListener]:
+    yield from _listening(registered, db_url, tmp_path, pseudonym_key)
 
 
 def _exchange(address: tuple[str, int], payload: bytes, answers: int = 1) -> list[str]:
@@ -124,19 +135,8 @@ def tight(
     registered: Database, db_url: str, tmp_path: Path, pseudonym_key: bytes
 ) -> Iterator[MllpListener]:
     """A listener with small bounds: 3 connections, 1 s idle, 1 s for a message."""
-    config_path = tmp_path / "dmn-monitor.toml"
-    config_path.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
-    server = MllpListener(
-        registered,
-        load_config(config_path),
-        pseudonym_key,
-        host="127.0.0.1",
-        port=0,
-        limits=MllpLimits(max_connections=3, idle_seconds=1.0, message_seconds=1.0),
-    )
-    server.start()
-    yield server
-    server.stop()
+    limits = MllpLimits(max_connections=3, idle_seconds=1.0, message_seconds=1.0)
+    yield from _listening(registered, db_url, tmp_path, pseudonym_key, limits)
 
 
 def _closed_after(sock: socket.socket) -> bytes:
